@@ -1,0 +1,406 @@
+"""Reading user images (folders, sprite sheets, the built-in sprites) and label tables into arrays."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile
+
+from spritegan.errors import DataError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+MODES = ("L", "RGB", "RGBA")
+RESAMPLE = {
+    "nearest": Image.Resampling.NEAREST,
+    "area": Image.Resampling.BOX,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+BUILTIN_DEFAULT_N = 4096
+MAX_CATEGORIES = 64
+
+
+@dataclass
+class SourceImages:
+    """Images read from one source, all the same size and mode, with optional labels."""
+
+    images: np.ndarray
+    names: list[str]
+    mode: str
+    source: str
+    labels: dict | None = None
+    resize: dict | None = None
+    ids: list[int | None] = field(default_factory=list)
+    dropped_empty: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders embedded numbers by value (punk2 before punk10)."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def parse_size(value: int | str | None, what: str) -> tuple[int, int] | None:
+    """Parse 24, "24" or "24x32" (W x H) into (height, width)."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    match = re.fullmatch(r"(\d+)(?:x(\d+))?", text)
+    if not match:
+        raise DataError(f"{what} must be a number like 24 or a size like 24x24, got {value!r}")
+    w = int(match.group(1))
+    h = int(match.group(2)) if match.group(2) else w
+    if w <= 0 or h <= 0:
+        raise DataError(f"{what} must be positive, got {value!r}")
+    return h, w
+
+
+def _looks_windows(text: str) -> bool:
+    return "\\" in text or re.match(r"^[A-Za-z]:[\\/]", text) is not None
+
+
+def _existing(path: str | Path, what: str) -> Path:
+    text = str(path)
+    p = Path(text).expanduser()
+    if p.exists():
+        return p
+    if _looks_windows(text):
+        raise DataError(f"{what} {text!r} looks like a Windows path and was not found; use / separators")
+    raise DataError(f"{what} {text} does not exist")
+
+
+def _open_image(path: Path) -> np.ndarray:
+    """Read one image (first frame), keeping L/RGB/RGBA and converting other modes."""
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: file is empty (0 bytes)")
+    try:
+        with Image.open(path) as im:
+            im.seek(0)
+            im.load()
+            if im.width == 0 or im.height == 0:
+                raise DataError(f"{path}: image has zero size ({im.width}x{im.height})")
+            if im.mode not in MODES:
+                has_alpha = "A" in im.getbands() or "transparency" in im.info
+                im = im.convert("RGBA" if has_alpha else "RGB")
+            arr = np.asarray(im, dtype=np.uint8)
+    except DataError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(f"{path}: cannot read image, it is corrupt or truncated ({exc})") from None
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def _channels_to_mode(arr: np.ndarray, mode: str) -> np.ndarray:
+    """Convert an (..., H, W, C) array between L/RGB/RGBA."""
+    c = arr.shape[-1]
+    if MODES[[1, 3, 4].index(c)] == mode:
+        return arr
+    if c == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    elif c == 4:
+        arr = arr[..., :3]
+    if mode == "L":
+        gray = arr[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        return np.clip(np.rint(gray), 0, 255).astype(np.uint8)[..., None]
+    if mode == "RGBA":
+        alpha = np.full(arr.shape[:-1] + (1,), 255, dtype=np.uint8)
+        return np.concatenate([arr, alpha], axis=-1)
+    return arr
+
+
+def _mode_of(arr: np.ndarray) -> str:
+    return MODES[[1, 3, 4].index(arr.shape[-1])]
+
+
+def _resize_one(arr: np.ndarray, size: tuple[int, int], resample: str) -> np.ndarray:
+    mode = _mode_of(arr)
+    im = Image.fromarray(arr[..., 0] if mode == "L" else arr, mode)
+    out = np.asarray(im.resize((size[1], size[0]), RESAMPLE[resample]), dtype=np.uint8)
+    return out[..., None] if out.ndim == 2 else out
+
+
+def _pad_one(arr: np.ndarray, size: tuple[int, int], name: str) -> np.ndarray:
+    h, w, c = arr.shape
+    if h > size[0] or w > size[1]:
+        raise DataError(f"{name}: image is {w}x{h}, larger than --pad-to {size[1]}x{size[0]}; use --resize")
+    out = np.zeros((size[0], size[1], c), dtype=np.uint8)
+    top, left = (size[0] - h) // 2, (size[1] - w) // 2
+    out[top : top + h, left : left + w] = arr
+    return out
+
+
+def _number_in(name: str) -> int | None:
+    numbers = re.findall(r"\d+", Path(name).stem)
+    return int(numbers[-1]) if numbers else None
+
+
+def _read_folder(folder: Path, progress: bool) -> tuple[list[np.ndarray], list[str], list[Path]]:
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise DataError(f"{folder}: folder has no images ({', '.join(IMAGE_SUFFIXES)})")
+    files.sort(key=lambda p: natural_key(p.name))
+    iterator = files
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(files, desc=f"reading {folder.name}", unit="img", leave=False)
+    return [_open_image(p) for p in iterator], [p.name for p in files], files
+
+
+def _cut_sheet(path: Path, arr: np.ndarray, tile: tuple[int, int]) -> tuple[np.ndarray, list[int], int]:
+    th, tw = tile
+    h, w, c = arr.shape
+    if h % th or w % tw:
+        raise DataError(f"{path}: sheet size {w}x{h} is not a multiple of the tile {tw}x{th}; check --tile")
+    rows, cols = h // th, w // tw
+    tiles = arr.reshape(rows, th, cols, tw, c).transpose(0, 2, 1, 3, 4).reshape(rows * cols, th, tw, c)
+    keep = np.ones(len(tiles), dtype=bool)
+    if c == 4:
+        keep = tiles[..., 3].reshape(len(tiles), -1).max(axis=1) > 0
+    return tiles[keep], [int(i) for i in np.nonzero(keep)[0]], int((~keep).sum())
+
+
+def _builtin(spec: str) -> SourceImages:
+    from spritegan.data import procedural
+
+    parts = spec.split(":")
+    if len(parts) > 3 or parts[1] != "sprites" or (len(parts) == 3 and not parts[2].isdigit()):
+        raise DataError(f"unknown built-in source {spec!r}; use builtin:sprites or builtin:sprites:N")
+    n = int(parts[2]) if len(parts) == 3 else BUILTIN_DEFAULT_N
+    if n <= 0:
+        raise DataError(f"{spec}: the number of sprites must be positive")
+    images, traits = procedural.make_sprites(n, seed=0)
+    columns, values = {}, {}
+    for name, options in procedural.TRAITS.items():
+        classes = sorted(options)
+        columns[name] = {"kind": "categorical", "classes": classes}
+        values[name] = np.array([classes.index(t[name]) for t in traits], dtype=np.int64)
+    return SourceImages(
+        images=images,
+        names=[f"sprite{i}" for i in range(n)],
+        mode="RGBA",
+        source=spec,
+        labels={"columns": columns, "values": values},
+        ids=list(range(n)),
+    )
+
+
+def load_source(
+    path: str | Path,
+    *,
+    tile: int | str | None = None,
+    resize: int | str | None = None,
+    resample: str = "nearest",
+    pad_to: int | str | None = None,
+    labels_csv: str | Path | None = None,
+    label_columns: list[str] | None = None,
+    mode: str | None = None,
+    progress: bool = False,
+) -> SourceImages:
+    """Read a folder of images, a sprite sheet cut into tiles, or builtin:sprites[:N]."""
+    if resample not in RESAMPLE:
+        raise DataError(f"unknown resample {resample!r}; choose from {', '.join(RESAMPLE)}")
+    if mode is not None and mode not in MODES:
+        raise DataError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    tile_hw, resize_hw, pad_hw = (
+        parse_size(tile, "tile"),
+        parse_size(resize, "resize"),
+        parse_size(pad_to, "pad_to"),
+    )
+    text = str(path)
+    if text.startswith("builtin:"):
+        src = _builtin(text)
+        arrays, names, files = list(src.images), src.names, None
+    else:
+        p = _existing(path, "data source")
+        notes: list[str] = []
+        if p.is_dir():
+            if tile_hw is not None:
+                raise DataError(f"{p}: --tile cuts a single sprite-sheet image, but this is a folder")
+            arrays, names, files = _read_folder(p, progress)
+            ids = [_number_in(n) for n in names]
+            dropped = 0
+        elif p.suffix.lower() in IMAGE_SUFFIXES:
+            sheet = _open_image(p)
+            files = None
+            if tile_hw is None:
+                arrays, names, ids, dropped = [sheet], [p.name], [_number_in(p.name)], 0
+            else:
+                tiles, ids, dropped = _cut_sheet(p, sheet, tile_hw)
+                if len(tiles) == 0:
+                    raise DataError(f"{p}: every {tile_hw[1]}x{tile_hw[0]} tile is fully transparent")
+                arrays, names = list(tiles), [f"{p.name}#{i}" for i in ids]
+                if dropped:
+                    notes.append(f"dropped {dropped} fully transparent tiles")
+        else:
+            raise DataError(f"{p}: not an image ({', '.join(IMAGE_SUFFIXES)}) or a folder of images")
+        src = SourceImages(np.zeros(0), names, "L", str(path), ids=ids, dropped_empty=dropped, notes=notes)
+    modes = {_mode_of(a) for a in arrays}
+    target = mode or max(modes, key=MODES.index)
+    if len(modes) > 1:
+        src.notes.append(f"mixed modes {'/'.join(sorted(modes, key=MODES.index))} promoted to {target}")
+    arrays = [_channels_to_mode(a, target) for a in arrays]
+    arrays, src.resize = _fix_sizes(arrays, names, resize_hw, resample, pad_hw)
+    images = np.stack(arrays)
+    if target == "RGBA":
+        images[..., :3][images[..., 3] == 0] = 0
+    src.images, src.mode = images, target
+    if labels_csv is not None:
+        src.labels = read_labels(labels_csv, names, src.ids, files, label_columns)
+    elif label_columns and src.labels is not None:
+        missing = [c for c in label_columns if c not in src.labels["columns"]]
+        if missing:
+            raise DataError(
+                f"{text}: no label column {missing[0]!r}; have {', '.join(src.labels['columns'])}"
+            )
+        src.labels = {k: {c: v[c] for c in label_columns} for k, v in src.labels.items()}
+    return src
+
+
+def _fix_sizes(
+    arrays: list[np.ndarray],
+    names: list[str],
+    resize_hw: tuple[int, int] | None,
+    resample: str,
+    pad_hw: tuple[int, int] | None,
+) -> tuple[list[np.ndarray], dict | None]:
+    sizes = [a.shape[:2] for a in arrays]
+    distinct = sorted(set(sizes))
+    if len(distinct) > 1 and resize_hw is None and pad_hw is None:
+        i = sizes.index(distinct[0])
+        j = sizes.index(distinct[1])
+        raise DataError(
+            f"images differ in size: {names[i]} is {sizes[i][1]}x{sizes[i][0]} but {names[j]} is "
+            f"{sizes[j][1]}x{sizes[j][0]}; pass --resize SIZE (or --pad-to SIZE)"
+        )
+    if resize_hw is None and pad_hw is None:
+        return arrays, None
+    info: dict = {"from_sizes": [list(s) for s in distinct]}
+    if resize_hw is not None:
+        arrays = [a if a.shape[:2] == resize_hw else _resize_one(a, resize_hw, resample) for a in arrays]
+        info.update(resize_to=list(resize_hw), resample=resample)
+    if pad_hw is not None:
+        arrays = [_pad_one(a, pad_hw, n) for a, n in zip(arrays, names, strict=True)]
+        info["pad_to"] = list(pad_hw)
+    return arrays, info
+
+
+def _clean(value: str | None) -> str:
+    return (value or "").strip().replace("\\", "/").removeprefix("./")
+
+
+def _keys_for(name: str, file: Path | None, base: Path) -> set[str]:
+    keys = {name}
+    if file is not None:
+        keys.add(Path(name).stem)
+        try:
+            keys.add(file.resolve().relative_to(base.resolve()).as_posix())
+        except ValueError:
+            pass
+    return keys
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def read_labels(
+    csv_path: str | Path,
+    names: list[str],
+    ids: list[int | None],
+    files: list[Path] | None,
+    label_columns: list[str] | None = None,
+) -> dict:
+    """Join a labels CSV to images by file name or by an integer id column; return the labels dict."""
+    path = _existing(csv_path, "labels file")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = list(reader.fieldnames or [])
+            rows = list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot read labels CSV ({exc})") from None
+    if not header or not rows:
+        raise DataError(f"{path}: labels CSV has no header or no rows")
+    base = path.parent
+    image_keys = [_keys_for(n, files[i] if files else None, base) for i, n in enumerate(names)]
+    join, hits, by_id = None, 0, False
+    for col in header:
+        values = {_clean(r[col]) for r in rows}
+        col_hits = sum(1 for keys in image_keys if keys & values)
+        if col_hits > hits:
+            join, hits = col, col_hits
+    id_col = next((c for c in header if c.strip().lower() == "id"), None)
+    if id_col is not None and all(_clean(r[id_col]).isdigit() for r in rows):
+        id_values = {int(r[id_col]) for r in rows}
+        id_hits = sum(1 for i in ids if i is not None and i in id_values)
+        if id_hits > hits:
+            join, hits, by_id = id_col, id_hits, True
+            image_keys = [{str(i)} if i is not None else set() for i in ids]
+    if join is None:
+        raise DataError(
+            f"{path}: no column matches the image file names, and no integer id column matches their numbers"
+        )
+    by_key: dict[str, int] = {}
+    for r_i, row in enumerate(rows):
+        k = str(int(_clean(row[join]))) if by_id else _clean(row[join])
+        if k in by_key:
+            raise DataError(
+                f"{path}: duplicate rows for {k!r} in column {join!r} (lines {by_key[k] + 2} and {r_i + 2})"
+            )
+        by_key[k] = r_i
+    order, missing = [], []
+    for n, keys in zip(names, image_keys, strict=True):
+        hit = {by_key[k] for k in keys if k in by_key}
+        if not hit:
+            missing.append(n)
+        elif len(hit) > 1:
+            raise DataError(f"{path}: several rows match image {n} in column {join!r}")
+        else:
+            order.append(hit.pop())
+    if missing:
+        raise DataError(
+            f"{path}: no row for {len(missing)} of {len(names)} images (joined on {join!r}), e.g. {', '.join(missing[:3])}"
+        )
+    chosen = [rows[i] for i in order]
+    return _label_columns(path, header, chosen, join, label_columns)
+
+
+def _label_columns(
+    path: Path, header: list[str], rows: list[dict], join: str, wanted: list[str] | None
+) -> dict:
+    if wanted:
+        unknown = [c for c in wanted if c not in header]
+        if unknown:
+            raise DataError(f"{path}: no column {unknown[0]!r}; columns are {', '.join(header)}")
+    columns, values = {}, {}
+    for col in wanted or header:
+        if col == join and not wanted:
+            continue
+        raw = [(r[col] or "").strip() for r in rows]
+        distinct = set(raw)
+        if distinct <= {"0", "1"} and (wanted or len(distinct) == 2):
+            columns[col] = {"kind": "binary"}
+            values[col] = np.array([int(v) for v in raw], dtype=np.int64)
+            continue
+        numeric = all(_is_number(v) for v in distinct if v)
+        if not wanted and (numeric or len(distinct) > MAX_CATEGORIES or len(distinct) < 2):
+            continue
+        classes = sorted({v or "none" for v in raw})
+        columns[col] = {"kind": "categorical", "classes": classes}
+        index = {c: i for i, c in enumerate(classes)}
+        values[col] = np.array([index[v or "none"] for v in raw], dtype=np.int64)
+    if not columns:
+        raise DataError(
+            f"{path}: names no usable label column (0/1 columns, or text columns with 2..{MAX_CATEGORIES} values)"
+        )
+    return {"columns": columns, "values": values}
