@@ -1,0 +1,77 @@
+"""The `spritegan` command: thin subcommands over the library.
+
+Each subcommand lives in `spritegan.commands.<name>` and exposes `register(subparsers)`, which adds its
+parser and sets `func` (a callable taking the parsed args and returning an exit code). Heavy imports stay
+inside the command functions so `spritegan --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from spritegan import __version__
+from spritegan.errors import SpriteganError
+
+COMMAND_MODULES = [
+    "demo",
+    "data",
+    "presets",
+    "train",
+    "generate",
+    "eval",
+    "morph",
+    "edit",
+    "project",
+    "inspect",
+    "serve",
+    "export",
+    "bench",
+]
+
+EPILOG = """examples:
+  spritegan demo                                   # train on built-in sprites for a few CPU minutes
+  spritegan train --data ../shared/datasets/cryptopunks/punks.png --tile 24 --preset sprite --out runs/punks
+  spritegan generate runs/punks -n 100 --seed 0 --out out/punks --scale 8
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spritegan",
+        description="Train GANs on small game-art datasets and generate new sprites.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"spritegan {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"spritegan.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"spritegan.commands.{name}":
+                continue
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except SpriteganError as exc:
+        print(f"spritegan {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"spritegan {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""`spritegan train`: train a GAN on a folder, a sprite sheet, a prepared dataset or the built-in sprites."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from spritegan.commands import add_command
+
+EXAMPLES = """  spritegan train --data builtin:sprites --preset sprite --out runs/sprites --steps 2000
+  spritegan train --data ../shared/datasets/cryptopunks/punks.png --tile 24 --out runs/punks
+  spritegan train --data ../shared/datasets/pokemon/images --preset pokegan --out runs/poke --max-steps 50
+  spritegan train --resume runs/punks                 # continue where it stopped (also after kill -9)
+  spritegan train --data punks.png --tile 24 --set train.lr_g=0.001 --dry-run
+"""
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """Data options shared by train and the other commands that read images."""
+    p.add_argument("--data", help="image folder, sprite sheet, prepared dataset dir or builtin:sprites[:N]")
+    p.add_argument("--tile", help="cut a sprite sheet into tiles of this size, e.g. 24 or 24x24")
+    p.add_argument("--resize", help="resize every image to this size (e.g. 64 or 64x48); default: native")
+    p.add_argument(
+        "--resample",
+        choices=["nearest", "area", "bicubic", "lanczos"],
+        help="resize filter: nearest for pixel art (default), area/bicubic for painted art",
+    )
+    p.add_argument("--pad-to", type=int, help="pad (never resample) images to this size, e.g. 32")
+    p.add_argument("--labels", help="label CSV joined by file name or id")
+    p.add_argument("--label-columns", help="comma-separated label columns to keep")
+
+
+def register(subparsers) -> None:
+    p = add_command(subparsers, "train", "Train a GAN and write a run folder.", EXAMPLES)
+    add_data_arguments(p)
+    p.add_argument("--preset", default=None, help="named recipe (see `spritegan presets`); default: sprite")
+    p.add_argument("--out", help="run folder to create (default: runs/<preset>)")
+    p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")
+    p.add_argument("--steps", type=int, help="total generator steps")
+    p.add_argument("--epochs", type=float, help="total passes over the data (overrides --steps)")
+    p.add_argument("--max-steps", type=int, help="stop after this many steps in this invocation")
+    p.add_argument("--batch-size", type=int, help="images per step")
+    p.add_argument("--lr", type=float, help="learning rate of both G and D")
+    p.add_argument("--seed", type=int, help="fixes data order, initialisation and sampling (default 0)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
+    p.add_argument("--conditional", action="store_true", help="condition G and D on the data's labels")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any config field, e.g. model.g_width=48 or train.loss=hinge (repeatable)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def collect_overrides(args: argparse.Namespace) -> dict:
+    over: dict = {}
+    for key, attr in (
+        ("data.source", "data"),
+        ("data.tile", "tile"),
+        ("data.resize", "resize"),
+        ("data.resample", "resample"),
+        ("data.pad_to", "pad_to"),
+        ("data.labels_csv", "labels"),
+        ("data.label_columns", "label_columns"),
+        ("train.steps", "steps"),
+        ("train.epochs", "epochs"),
+        ("train.batch_size", "batch_size"),
+        ("train.seed", "seed"),
+        ("train.device", "device"),
+    ):
+        value = getattr(args, attr, None)
+        if value is not None:
+            over[key] = value
+    if getattr(args, "lr", None) is not None:
+        over["train.lr_g"] = over["train.lr_d"] = args.lr
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            from spritegan.errors import SpriteganError
+
+            raise SpriteganError(f"--set {item!r}: expected KEY=VALUE, e.g. train.loss=hinge")
+        over[key.strip()] = value.strip()
+    return over
+
+
+def run(args: argparse.Namespace) -> int:
+    import yaml
+
+    from spritegan.config import RunConfig, apply_overrides, build_config
+    from spritegan.errors import SpriteganError
+    from spritegan.train.checkpoint import list_checkpoints
+
+    overrides = collect_overrides(args)
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.yaml").exists():
+            raise SpriteganError(f"{run_dir}: no config.yaml here, so there is no run to resume")
+        cfg = RunConfig.load(run_dir / "config.yaml")
+        allowed = {"train.steps", "train.epochs", "train.device", "train.threads"}
+        bad = [k for k in overrides if k not in allowed and not k.startswith("data.")]
+        if bad:
+            raise SpriteganError(f"--resume keeps the run's config; cannot change {', '.join(bad)}")
+        apply_overrides(cfg, {k: v for k, v in overrides.items() if k in allowed})
+    else:
+        if not args.data:
+            raise SpriteganError(
+                "give --data (a folder, a sheet with --tile, or builtin:sprites) or --resume RUN"
+            )
+        cfg = build_config(args.preset or "sprite", overrides)
+        run_dir = Path(args.out or f"runs/{cfg.preset}")
+        if list_checkpoints(run_dir / "checkpoints"):
+            raise SpriteganError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
+    if args.dry_run:
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        return 0
+    from spritegan.data.dataset import open_dataset
+    from spritegan.train.loop import fit_model_to_data, train
+
+    d = cfg.data
+    dataset = open_dataset(
+        d.source,
+        tile=d.tile,
+        resize=d.resize,
+        resample=d.resample,
+        pad_to=d.pad_to,
+        labels_csv=d.labels_csv,
+        label_columns=d.label_columns,
+    )
+    if not args.resume:
+        fit_model_to_data(cfg, dataset, args.conditional)
+    h, w = cfg.model.image_size
+    print(f"data: {len(dataset.images)} images {h}x{w}x{cfg.model.channels} from {d.source}")
+    result = train(
+        cfg,
+        dataset,
+        run_dir,
+        resume=bool(args.resume),
+        progress=not args.no_progress,
+        max_steps=args.max_steps,
+    )
+    state = "interrupted at" if result.interrupted else "stopped at"
+    print(
+        f"{state} step {result.step}: {result.images_seen} images in {result.seconds:.1f}s "
+        f"({result.images_per_s:.0f} img/s); run folder: {run_dir}"
+    )
+    return 130 if result.interrupted else 0

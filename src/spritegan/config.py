@@ -1,0 +1,298 @@
+"""Typed run configuration (data, model, training) and the named presets.
+
+A run is fully described by a `RunConfig`; it is written to `config.yaml` in the run folder so training
+can be resumed and models rebuilt without retyping flags. Presets are plain dicts of overrides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spritegan.errors import SpriteganError
+
+
+@dataclass
+class DataConfig:
+    source: str = "builtin:sprites"  # folder, sheet, prepared dir, or builtin:sprites[:N]
+    tile: str | None = None  # grid cell of a sprite sheet, "24" or "24x24"
+    resize: str | None = None  # explicit resize "64" or "64x48"; None keeps native size
+    resample: str = "nearest"  # nearest for pixel art; area / bicubic / lanczos for painted art
+    pad_to: int | None = None  # pad (never resample) to this size, e.g. 24 -> 32
+    labels_csv: str | None = None  # CSV joined by file name or id
+    label_columns: list[str] | None = None  # label columns to keep (default: all usable)
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "dcgan"  # dcgan | mlp
+    image_size: list[int] = field(default_factory=lambda: [32, 32])  # (H, W); set from the data
+    channels: int = 4  # 1, 3 or 4; set from the data
+    z_dim: int = 100  # latent size
+    g_width: int = 64  # G filters at its last (highest-resolution) block, "ngf"
+    d_width: int = 64  # D filters at its first block, "ndf"
+    max_channels: int = 512  # cap on filters at low resolution
+    g_norm: str = "batch"  # batch | none
+    d_norm: str = "batch"  # batch | none | spectral
+    g_upsample: str = "convT"  # convT (transposed conv, Radford et al.) | nearest (upsample + 3x3 conv)
+    init: str = "normal"  # normal (N(0, 0.02), Radford et al.) | glorot
+    minibatch_std: bool = False  # append a minibatch-stddev feature in D (fights collapse)
+    d_dropout: float = 0.0  # dropout before D's last layer
+    mlp_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])  # arch=mlp only
+    cond_dim: int = 0  # size of the label vector (0: unconditional); set from the data's labels
+    cond_embed: int = 32  # size of the label embedding fed to G
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000  # generator updates; `epochs` overrides when set
+    epochs: float | None = None  # passes over the data (steps = epochs * N / batch_size)
+    batch_size: int = 64
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    loss: str = "bce"  # bce | ns (non-saturating softplus) | hinge
+    real_label: float = 1.0  # 0.9 is one-sided label smoothing (PokeGAN)
+    flip_prob: float = 0.0  # chance to swap real/fake labels for D (noisy labels)
+    r1_gamma: float = 0.0  # R1 penalty weight on reals (0: off)
+    r1_every: int = 16  # lazy regularisation interval
+    d_steps: int = 1  # D updates per G update
+    ema_half_life_kimg: float = 0.0  # EMA of G, half-life in thousands of images (0: G_ema = G)
+    augment: list[str] = field(default_factory=list)  # mirror, brightness, hue, translate (on reals)
+    diffaug: str = ""  # differentiable augmentation on D's inputs, e.g. "color,translation"
+    cond_drop: float = 0.1  # share of conditional batches trained with no labels (free sampling)
+    balance: str = "none"  # none | class (rarity-aware sampling for conditional runs)
+    seed: int = 0  # fixes data order, initialisation and sampling
+    device: str = "auto"  # auto | cpu | cuda
+    amp: bool = True  # bf16 autocast on CUDA
+    threads: int = 0  # torch threads on CPU (0: all cores)
+    sample_every: int = 200  # fixed-noise sample sheet interval (steps)
+    checkpoint_every: int = 500  # checkpoint interval (steps)
+    log_every: int = 20  # metrics.csv / TensorBoard interval (steps)
+    keep_checkpoints: int = 3  # older checkpoints are deleted
+    sample_grid: int = 64  # images on a sample sheet
+
+
+@dataclass
+class RunConfig:
+    preset: str = "sprite"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        cfg = cls(preset=raw.get("preset", "custom"))
+        for section in ("data", "model", "train"):
+            apply_overrides(cfg, {f"{section}.{k}": v for k, v in (raw.get(section) or {}).items()})
+        return cfg
+
+    def save(self, path: Path) -> None:
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def load(cls, path: Path) -> RunConfig:
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise SpriteganError(f"{path}: cannot read run config ({exc.__class__.__name__}: {exc})") from exc
+        if not isinstance(raw, dict):
+            raise SpriteganError(f"{path}: run config is not a mapping")
+        return cls.from_dict(raw)
+
+
+def _coerce(value: Any, current: Any, key: str) -> Any:
+    """Convert a CLI/YAML value to the type of the field it replaces."""
+    if value is None:
+        return None
+    if isinstance(current, bool):
+        if isinstance(value, str):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise SpriteganError(f"{key}: expected true/false, got {value!r}")
+        return bool(value)
+    if isinstance(current, list):
+        if isinstance(value, str):
+            items = [v.strip() for v in value.split(",") if v.strip()]
+        else:
+            items = list(value)
+        if current and isinstance(current[0], int):
+            return [int(v) for v in items]
+        return items
+    try:
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+    except (TypeError, ValueError) as exc:
+        raise SpriteganError(f"{key}: expected a {type(current).__name__}, got {value!r}") from exc
+    return value
+
+
+LIST_FIELDS = {"model.image_size", "model.mlp_hidden", "train.augment", "data.label_columns"}
+FLOAT_FIELDS = {"train.epochs"}
+
+
+def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
+    """Set dotted keys (`train.steps`, `model.z_dim`) with type checks; unknown keys are errors."""
+    for key, value in overrides.items():
+        section, _, name = key.partition(".")
+        target = getattr(cfg, section, None)
+        if target is None or not dataclasses.is_dataclass(target) or not hasattr(target, name):
+            raise SpriteganError(f"unknown setting {key!r}")
+        current = getattr(target, name)
+        if key in LIST_FIELDS and current is None:
+            current = []
+        if key in FLOAT_FIELDS and current is None:
+            current = 0.0
+        setattr(target, name, _coerce(value, current, key))
+    return cfg
+
+
+# Each preset is a dict of dotted overrides on the defaults above; "doc" says where the recipe comes from.
+PRESETS: dict[str, dict[str, Any]] = {
+    "sprite": {
+        "doc": "our default: native-resolution pixel art on a CPU; small DCGAN, no norm in D, minibatch "
+        "stddev, non-saturating loss + lazy R1, EMA generator, light augmentation",
+        "model.z_dim": 64,
+        "model.g_width": 32,
+        "model.d_width": 32,
+        "model.max_channels": 256,
+        "model.g_norm": "batch",
+        "model.d_norm": "none",
+        "model.g_upsample": "nearest",
+        "model.minibatch_std": True,
+        "train.loss": "ns",
+        "train.lr_g": 2e-3,
+        "train.lr_d": 2e-3,
+        "train.beta1": 0.0,
+        "train.beta2": 0.99,
+        "train.r1_gamma": 0.2,
+        "train.r1_every": 8,
+        "train.ema_half_life_kimg": 5.0,
+        "train.batch_size": 64,
+        "train.steps": 3000,
+        "train.diffaug": "translation",
+    },
+    "cyberpunk-gan": {
+        "doc": "Cyberpunk-GAN (seed 000): punks resized to 64x64 keeping RGBA, DCGAN with 4 strided convs + "
+        "LeakyReLU in D and 4 transposed convs in G, Adam 2e-4, BCE, 100 epochs",
+        "data.resize": "64",
+        "data.resample": "nearest",
+        "model.z_dim": 100,
+        "model.g_width": 64,
+        "model.d_width": 64,
+        "model.d_norm": "batch",
+        "train.loss": "bce",
+        "train.batch_size": 128,
+        "train.epochs": 100.0,
+    },
+    "pokegan": {
+        "doc": "PokeGAN (seeds 001/002): 64x64 DCGAN, recolour (hue) + mirror augmentation, real label 0.9, "
+        "BCE for both nets",
+        "data.resize": "64",
+        "data.resample": "area",
+        "model.z_dim": 100,
+        "train.loss": "bce",
+        "train.real_label": 0.9,
+        "train.augment": ["mirror", "hue"],
+        "train.batch_size": 64,
+        "train.epochs": 200.0,
+    },
+    "pokegan-mlp": {
+        "doc": "PokeGAN blog's fully-connected (no convolution) GAN for comparison, 64x64",
+        "data.resize": "64",
+        "data.resample": "area",
+        "model.arch": "mlp",
+        "model.z_dim": 100,
+        "train.loss": "bce",
+        "train.real_label": 0.9,
+        "train.augment": ["mirror", "hue"],
+        "train.batch_size": 64,
+        "train.epochs": 200.0,
+    },
+    "vgc-gan": {
+        "doc": "Video Game Character Creator (seed 003): 80x80 RGB DCGAN after Radford et al., 10,000 "
+        "iterations of batch 40, sample plots every 10 iterations",
+        "model.z_dim": 100,
+        "train.loss": "bce",
+        "train.batch_size": 40,
+        "train.steps": 10000,
+        "train.sample_every": 10,
+    },
+    "concept-gan": {
+        "doc": "Concept design GAN (seed 004): kernel 4, stride 2, Glorot init, 64->512 filters, mirror + "
+        "brightness 0.7-1.2 augmentation",
+        "model.init": "glorot",
+        "model.d_width": 64,
+        "model.max_channels": 512,
+        "train.loss": "bce",
+        "train.augment": ["mirror", "brightness"],
+        "train.batch_size": 64,
+        "train.epochs": 100.0,
+    },
+}
+
+# The PokeGAN report's four runs (its table: model size, batch, learning rate, latent size, epochs).
+POKEGAN_RUNS: dict[str, dict[str, Any]] = {
+    "pokegan-run1": {
+        "train.batch_size": 128,
+        "train.lr_g": 1e-4,
+        "train.lr_d": 1e-4,
+        "model.z_dim": 64,
+        "train.epochs": 100.0,
+    },
+    "pokegan-run2": {
+        "train.batch_size": 64,
+        "train.lr_g": 2e-4,
+        "train.lr_d": 2e-4,
+        "model.z_dim": 128,
+        "train.epochs": 70.0,
+    },
+    "pokegan-run3": {
+        "data.resize": "128",
+        "train.batch_size": 128,
+        "train.lr_g": 2e-4,
+        "train.lr_d": 2e-4,
+        "model.z_dim": 256,
+        "train.epochs": 200.0,
+    },
+    "pokegan-run4": {
+        "data.resize": "128",
+        "train.batch_size": 64,
+        "train.lr_g": 1e-4,
+        "train.lr_d": 1e-4,
+        "model.z_dim": 256,
+        "train.epochs": 100.0,
+    },
+}
+for _name, _over in POKEGAN_RUNS.items():
+    PRESETS[_name] = {
+        **PRESETS["pokegan"],
+        **_over,
+        "doc": PRESETS["pokegan"]["doc"].split(";")[0] + f"; {_name}",
+    }
+
+
+def preset_names() -> list[str]:
+    return list(PRESETS)
+
+
+def build_config(preset: str = "sprite", overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Defaults, then the preset's overrides, then the user's."""
+    if preset not in PRESETS:
+        raise SpriteganError(f"unknown preset {preset!r}; choose one of: {', '.join(PRESETS)}")
+    cfg = RunConfig(preset=preset)
+    apply_overrides(cfg, {k: v for k, v in PRESETS[preset].items() if k != "doc"})
+    apply_overrides(cfg, overrides or {})
+    return cfg

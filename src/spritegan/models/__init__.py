@@ -1,0 +1,44 @@
+"""Model builders: a config in, a generator and a discriminator out (models know nothing of files)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from spritegan.config import ModelConfig
+from spritegan.errors import SpriteganError
+
+
+def build_generator(cfg: ModelConfig) -> nn.Module:
+    """Generator for `cfg.arch`; every generator maps (z, labels=None) to images in [-1, 1]."""
+    _check(cfg)
+    if cfg.arch == "dcgan":
+        from spritegan.models.dcgan import DCGANGenerator
+
+        return DCGANGenerator(cfg)
+    if cfg.arch == "mlp":
+        from spritegan.models.mlp import MLPGenerator
+
+        return MLPGenerator(cfg)
+    raise SpriteganError(f"unknown model arch {cfg.arch!r} (dcgan | mlp)")
+
+
+def build_discriminator(cfg: ModelConfig) -> nn.Module:
+    """Discriminator for `cfg.arch`; maps (images, labels=None) to one score per image."""
+    _check(cfg)
+    if cfg.arch == "dcgan":
+        from spritegan.models.dcgan import DCGANDiscriminator
+
+        return DCGANDiscriminator(cfg)
+    if cfg.arch == "mlp":
+        from spritegan.models.mlp import MLPDiscriminator
+
+        return MLPDiscriminator(cfg)
+    raise SpriteganError(f"unknown model arch {cfg.arch!r} (dcgan | mlp)")
+
+
+def _check(cfg: ModelConfig) -> None:
+    h, w = cfg.image_size
+    if not (8 <= h <= 512 and 8 <= w <= 512):
+        raise SpriteganError(f"image size {h}x{w} is outside 8..512; use --resize or --pad-to")
+    if cfg.channels not in (1, 3, 4):
+        raise SpriteganError(f"{cfg.channels} channels: only 1 (L), 3 (RGB) or 4 (RGBA) are supported")

@@ -1,0 +1,112 @@
+"""DCGAN generator and discriminator (Radford et al. 2016) for any size 16-256 and 1, 3 or 4 channels.
+
+G: z (+ label embedding) -> linear -> (C0, h0, w0) -> n doublings -> tanh image.
+D: image -> n strided 4x4 convs with LeakyReLU -> [minibatch std] -> linear score (+ projection of labels,
+Miyato & Koyama 2018, when conditional).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from spritegan.config import ModelConfig
+from spritegan.models.layers import (
+    MinibatchStd,
+    center_crop,
+    center_pad,
+    init_weights,
+    maybe_spectral,
+    norm_2d,
+    plan_resolution,
+)
+
+
+def _widths(base: int, n: int, cap: int) -> list[int]:
+    """Filters per block from the highest resolution (base) to the lowest (capped)."""
+    return [min(base * 2**i, cap) for i in range(n + 1)]
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim = cfg.z_dim
+        self.cond_dim = cfg.cond_dim
+        self.image_size = (cfg.image_size[0], cfg.image_size[1])
+        h0, w0, n, pad = plan_resolution(self.image_size)
+        self.start = (h0, w0)
+        widths = _widths(cfg.g_width, n, cfg.max_channels)[::-1]  # lowest resolution first
+        in_dim = cfg.z_dim
+        if cfg.cond_dim:
+            self.embed = nn.Linear(cfg.cond_dim, cfg.cond_embed, bias=False)
+            in_dim += cfg.cond_embed
+        self.project = nn.Linear(in_dim, widths[0] * h0 * w0, bias=cfg.g_norm != "batch")
+        self.project_norm = norm_2d(cfg.g_norm, widths[0])
+        blocks = []
+        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+            if cfg.g_upsample == "convT":
+                conv = nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=cfg.g_norm != "batch")
+                blocks += [conv, norm_2d(cfg.g_norm, c_out), nn.ReLU(inplace=True)]
+            elif cfg.g_upsample == "nearest":
+                conv = nn.Conv2d(c_in, c_out, 3, 1, 1, bias=cfg.g_norm != "batch")
+                blocks += [nn.Upsample(scale_factor=2.0, mode="nearest"), conv]
+                blocks += [norm_2d(cfg.g_norm, c_out), nn.ReLU(inplace=True)]
+            else:
+                raise ValueError(f"unknown g_upsample {cfg.g_upsample!r} (convT | nearest)")
+        self.blocks = nn.Sequential(*blocks)
+        self.to_rgb = nn.Conv2d(widths[-1], cfg.channels, 3, 1, 1)
+        init_weights(self, cfg.init)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cond_dim:
+            if labels is None:
+                labels = z.new_zeros(z.shape[0], self.cond_dim)
+            z = torch.cat([z, self.embed(labels)], dim=1)
+        x = self.project(z).view(z.shape[0], -1, *self.start)  # (N, C0, h0, w0)
+        x = torch.relu(self.project_norm(x))
+        x = self.blocks(x)  # (N, g_width, h0 * 2**n, w0 * 2**n)
+        x = torch.tanh(self.to_rgb(x))
+        return center_crop(x, self.image_size)  # (N, channels, H, W)
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.cond_dim = cfg.cond_dim
+        self.image_size = (cfg.image_size[0], cfg.image_size[1])
+        h0, w0, n, _ = plan_resolution(self.image_size)
+        self.padded = (h0 * 2**n, w0 * 2**n)
+        widths = _widths(cfg.d_width, n, cfg.max_channels)
+        layers: list[nn.Module] = []
+        c_in = cfg.channels
+        for i, c_out in enumerate(widths[1:] if n else widths[:1]):
+            conv = nn.Conv2d(c_in, c_out, 4, 2, 1) if n else nn.Conv2d(c_in, c_out, 3, 1, 1)
+            layers.append(maybe_spectral(conv, cfg.d_norm))
+            if i > 0:  # no norm on the first layer (Radford et al.)
+                layers.append(norm_2d(cfg.d_norm, c_out))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            c_in = c_out
+        self.features = nn.Sequential(*layers)
+        self.mbstd = MinibatchStd() if cfg.minibatch_std else None
+        c_final = c_in + (1 if cfg.minibatch_std else 0)
+        self.final_conv = maybe_spectral(nn.Conv2d(c_final, c_in, 3, 1, 1), cfg.d_norm)
+        feat_dim = c_in * h0 * w0
+        self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()
+        self.fc = maybe_spectral(nn.Linear(feat_dim, 1), cfg.d_norm)
+        if cfg.cond_dim:
+            self.project = maybe_spectral(nn.Linear(cfg.cond_dim, feat_dim, bias=False), cfg.d_norm)
+        init_weights(self, cfg.init)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = center_pad(x, self.padded)
+        h = self.features(x)  # (N, C, h0, w0)
+        if self.mbstd is not None:
+            h = self.mbstd(h)
+        h = nn.functional.leaky_relu(self.final_conv(h), 0.2).flatten(1)
+        h = self.dropout(h)
+        out = self.fc(h).squeeze(1)  # (N,)
+        if self.cond_dim and labels is not None:
+            out = out + (self.project(labels) * h).sum(dim=1)
+        return out

@@ -1,0 +1,100 @@
+"""Small building blocks shared by the generators and discriminators."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+
+def plan_resolution(size: tuple[int, int], min_start: int = 3, max_start: int = 8) -> tuple[int, int, int, int]:
+    """Pick (start_h, start_w, n_scale, pad) so that start * 2**n_scale covers `size`.
+
+    Any size from 16 to 256 works: 24 -> 3x3 and 3 doublings, 80 -> 5x5 and 4, 64 -> 4x4 and 4. Sizes that
+    do not halve cleanly are padded up to a multiple of 8 (`pad` > 0) and cropped back after synthesis.
+    """
+    h, w = size
+    best = None
+    for n in range(8, -1, -1):
+        f = 2**n
+        if h % f == 0 and w % f == 0 and min(h, w) // f >= min_start and max(h, w) // f <= max_start * 2:
+            best = (h // f, w // f, n, 0)
+            break
+    if best is not None and best[2] >= 2:
+        return best
+    ph, pw = math.ceil(h / 8) * 8, math.ceil(w / 8) * 8
+    start_h, start_w, n, _ = plan_resolution((ph, pw), min_start, max_start)
+    return start_h, start_w, n, max(ph - h, pw - w)
+
+
+def center_crop(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Crop (N, C, H, W) to `size` around the centre (no-op when sizes match)."""
+    h, w = size
+    top = (x.shape[-2] - h) // 2
+    left = (x.shape[-1] - w) // 2
+    if top == 0 and left == 0 and x.shape[-2] == h and x.shape[-1] == w:
+        return x
+    return x[..., top : top + h, left : left + w]
+
+
+def center_pad(x: torch.Tensor, size: tuple[int, int], value: float = -1.0) -> torch.Tensor:
+    """Pad (N, C, H, W) to `size`, centred, with `value` (-1 is black / transparent in model space)."""
+    dh, dw = size[0] - x.shape[-2], size[1] - x.shape[-1]
+    if dh == 0 and dw == 0:
+        return x
+    return nn.functional.pad(x, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2), value=value)
+
+
+def maybe_spectral(layer: nn.Module, norm: str) -> nn.Module:
+    return spectral_norm(layer) if norm == "spectral" else layer
+
+
+def norm_2d(norm: str, channels: int) -> nn.Module:
+    """Normalisation after a conv: batch norm, or nothing (spectral norm wraps the conv instead)."""
+    if norm == "batch":
+        return nn.BatchNorm2d(channels)
+    if norm in ("none", "spectral"):
+        return nn.Identity()
+    raise ValueError(f"unknown norm {norm!r} (batch | none | spectral)")
+
+
+class MinibatchStd(nn.Module):
+    """Append the mean standard deviation over a group of samples as one extra feature map.
+
+    Karras et al. 2018 (Progressive GAN): D sees batch statistics, so a collapsed G is easy to spot.
+    """
+
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = min(self.group, n)
+        while n % g:
+            g -= 1
+        y = x.reshape(g, -1, c, h, w)
+        y = y.float().var(dim=0, unbiased=False).add(1e-8).sqrt()
+        y = y.mean(dim=(1, 2, 3)).to(x.dtype)  # (n // g,)
+        y = y.reshape(-1, 1, 1, 1).repeat(g, 1, h, w)
+        return torch.cat([x, y], dim=1)
+
+
+def init_weights(module: nn.Module, scheme: str) -> None:
+    """DCGAN init (conv weights ~ N(0, 0.02), BN gamma ~ N(1, 0.02)) or Glorot uniform."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            weight = m.parametrizations.weight.original if hasattr(m, "parametrizations") else m.weight
+            if scheme == "normal":
+                nn.init.normal_(weight, 0.0, 0.02)
+            elif scheme == "glorot":
+                nn.init.xavier_uniform_(weight)
+            else:
+                raise ValueError(f"unknown init {scheme!r} (normal | glorot)")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)

@@ -1,0 +1,52 @@
+"""Fully-connected GAN, the PokeGAN blog's no-convolution comparison (Goodfellow et al. 2014 style)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from spritegan.config import ModelConfig
+from spritegan.models.layers import init_weights
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim = cfg.z_dim
+        self.cond_dim = cfg.cond_dim
+        self.shape = (cfg.channels, cfg.image_size[0], cfg.image_size[1])
+        layers: list[nn.Module] = []
+        d = cfg.z_dim + cfg.cond_dim
+        for width in cfg.mlp_hidden:
+            layers += [nn.Linear(d, width), nn.BatchNorm1d(width), nn.LeakyReLU(0.2, inplace=True)]
+            d = width
+        layers += [nn.Linear(d, self.shape[0] * self.shape[1] * self.shape[2]), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        init_weights(self, cfg.init)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cond_dim:
+            z = torch.cat([z, labels if labels is not None else z.new_zeros(z.shape[0], self.cond_dim)], 1)
+        return self.net(z).view(z.shape[0], *self.shape)
+
+
+class MLPDiscriminator(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.cond_dim = cfg.cond_dim
+        d = cfg.channels * cfg.image_size[0] * cfg.image_size[1] + cfg.cond_dim
+        layers: list[nn.Module] = []
+        for width in reversed(cfg.mlp_hidden):
+            layers += [nn.Linear(d, width), nn.LeakyReLU(0.2, inplace=True), nn.Dropout(0.3)]
+            d = width
+        layers.append(nn.Linear(d, 1))
+        self.net = nn.Sequential(*layers)
+        init_weights(self, cfg.init)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        x = x.flatten(1)
+        if self.cond_dim:
+            x = torch.cat([x, labels if labels is not None else x.new_zeros(x.shape[0], self.cond_dim)], 1)
+        return self.net(x).squeeze(1)

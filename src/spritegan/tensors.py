@@ -1,0 +1,18 @@
+"""Conversions between stored uint8 images (N, C, H, W) and model space (float in [-1, 1])."""
+
+import torch
+
+
+def to_model(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float32 in [-1, 1]."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """float in [-1, 1] (N, C, H, W) -> uint8, rounded and clamped."""
+    return images.detach().add(1.0).mul_(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def to_hwc_numpy(images: torch.Tensor):
+    """uint8 (N, C, H, W) tensor -> numpy (N, H, W, C) for PIL."""
+    return images.permute(0, 2, 3, 1).contiguous().cpu().numpy()

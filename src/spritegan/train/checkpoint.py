@@ -1,0 +1,164 @@
+"""Checkpoints and shareable generators as safetensors files, written atomically.
+
+A checkpoint (`checkpoints/step-NNNNNN.safetensors`) holds G, G_ema, D, both optimizers' state, the RNG
+states and the step, so `--resume` continues the same curve. `generator.safetensors` holds only G_ema with
+the model config and the data manifest in its metadata: enough to rebuild and sample it with no training
+state. Nothing here ever unpickles a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from spritegan.errors import RunError
+
+CHECKPOINT_FORMAT = "spritegan-checkpoint-1"
+GENERATOR_FORMAT = "spritegan-generator-1"
+_STEP_RE = re.compile(r"step-(\d+)\.safetensors$")
+
+
+def atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    try:
+        save_file(tensors, str(tmp), metadata=metadata)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
+    sd = opt.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for idx, state in sd["state"].items():
+        for key, value in state.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{idx}.{key}"] = value
+            else:
+                scalars.setdefault(str(idx), {})[key] = value
+    return tensors, json.dumps({"param_groups": sd["param_groups"], "scalars": scalars})
+
+
+def _unflatten_optimizer(prefix: str, tensors: dict[str, torch.Tensor], meta: str) -> dict[str, Any]:
+    info = json.loads(meta)
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith(prefix + "."):
+            idx, key = name[len(prefix) + 1 :].split(".", 1)
+            state.setdefault(int(idx), {})[key] = value
+    for idx, extra in info["scalars"].items():
+        state.setdefault(int(idx), {}).update(extra)
+    return {"state": state, "param_groups": info["param_groups"]}
+
+
+def save_checkpoint(
+    path: Path,
+    modules: dict[str, torch.nn.Module],
+    optimizers: dict[str, torch.optim.Optimizer],
+    rng: dict[str, torch.Tensor],
+    extra: dict[str, torch.Tensor],
+    info: dict[str, Any],
+) -> None:
+    """Save modules (G, G_ema, D), optimizers, RNG states and JSON-able `info` (step, config...)."""
+    tensors: dict[str, torch.Tensor] = {}
+    metadata = {"format": CHECKPOINT_FORMAT, "info": json.dumps(info)}
+    for name, module in modules.items():
+        tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+    for name, opt in optimizers.items():
+        opt_tensors, opt_meta = _flatten_optimizer(f"opt_{name}", opt)
+        tensors.update(opt_tensors)
+        metadata[f"opt_{name}"] = opt_meta
+    tensors.update({f"rng.{k}": v for k, v in rng.items()})
+    tensors.update({f"extra.{k}": v for k, v in extra.items()})
+    atomic_save(tensors, metadata, path)
+
+
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            metadata = fh.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise RunError(f"{path}: not a readable safetensors file ({exc})") from exc
+    return tensors, metadata
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint into {'modules': {name: state_dict}, 'optimizers', 'rng', 'extra', 'info'}."""
+    tensors, metadata = _read(path)
+    if metadata.get("format") != CHECKPOINT_FORMAT:
+        raise RunError(f"{path}: not a spritegan checkpoint (format {metadata.get('format')!r})")
+    out: dict[str, Any] = {"modules": {}, "optimizers": {}, "rng": {}, "extra": {}}
+    out["info"] = json.loads(metadata["info"])
+    for key, meta in metadata.items():
+        if key.startswith("opt_"):
+            out["optimizers"][key[4:]] = _unflatten_optimizer(key, tensors, meta)
+    for name, value in tensors.items():
+        head, _, rest = name.partition(".")
+        if head == "rng":
+            out["rng"][rest] = value
+        elif head == "extra":
+            out["extra"][rest] = value
+        elif not head.startswith("opt_"):
+            out["modules"].setdefault(head, {})[rest] = value
+    return out
+
+
+def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every checkpoint in `folder`, newest first."""
+    found = []
+    for p in folder.glob("step-*.safetensors"):
+        m = _STEP_RE.search(p.name)
+        if m:
+            found.append((int(m.group(1)), p))
+    return sorted(found, reverse=True)
+
+
+def load_latest(folder: Path) -> dict[str, Any] | None:
+    """Newest checkpoint that loads; a damaged newer one is reported and skipped, never deleted."""
+    for _, path in list_checkpoints(folder):
+        try:
+            return load_checkpoint(path)
+        except (RunError, KeyError, json.JSONDecodeError) as exc:
+            warnings.warn(f"skipping damaged checkpoint {path.name}: {exc}", stacklevel=2)
+    return None
+
+
+def prune_checkpoints(folder: Path, keep: int) -> None:
+    for _, path in list_checkpoints(folder)[keep:]:
+        path.unlink(missing_ok=True)
+
+
+def save_generator(path: Path, generator: torch.nn.Module, meta: dict[str, Any]) -> None:
+    """Write the shareable generator: weights plus JSON metadata (model config, data manifest, step)."""
+    metadata = {"format": GENERATOR_FORMAT}
+    metadata.update({k: json.dumps(v) for k, v in meta.items()})
+    atomic_save(dict(generator.state_dict()), metadata, path)
+
+
+def load_generator_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Weights and decoded metadata of a `generator.safetensors`."""
+    tensors, metadata = _read(path)
+    if metadata.get("format") != GENERATOR_FORMAT:
+        raise RunError(f"{path}: not a spritegan generator file (format {metadata.get('format')!r})")
+    return tensors, {k: json.loads(v) for k, v in metadata.items() if k != "format"}

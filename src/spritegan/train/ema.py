@@ -1,0 +1,26 @@
+"""Exponential moving average of the generator's weights (Karras et al. 2018), with foreach updates."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def ema_beta(batch_size: int, half_life_kimg: float) -> float:
+    """Per-step decay so that the weight of a sample halves after `half_life_kimg` thousand images."""
+    if half_life_kimg <= 0:
+        return 0.0
+    return 0.5 ** (batch_size / (half_life_kimg * 1000.0))
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, beta: float) -> None:
+    """ema = beta * ema + (1 - beta) * model for parameters; buffers (BN statistics) are copied."""
+    e_params = [p for p in ema.parameters()]
+    m_params = [p.detach() for p in model.parameters()]
+    if beta <= 0:
+        torch._foreach_copy_(e_params, m_params)
+    else:
+        torch._foreach_lerp_(e_params, m_params, 1.0 - beta)
+    for e_buf, m_buf in zip(ema.buffers(), model.buffers(), strict=True):
+        e_buf.copy_(m_buf)

@@ -1,0 +1,340 @@
+"""The training loop, split into the steps of the algorithm: d_step, g_step, maybe_sample, maybe_checkpoint.
+
+It takes a resolved RunConfig and an in-memory dataset and writes a run folder; it knows nothing of the
+CLI. Same config + same seed on the same machine gives the same weights and the same sprites.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spritegan import __version__
+from spritegan.config import RunConfig
+from spritegan.errors import RunError, SpriteganError
+from spritegan.generate.pipeline import latents
+from spritegan.generate.postprocess import snap_alpha
+from spritegan.generate.sheet import make_sheet, save_png
+from spritegan.labels import label_dim, label_matrix
+from spritegan.models import build_discriminator, build_generator
+from spritegan.tensors import to_model, to_uint8
+from spritegan.train import checkpoint as ckpt
+from spritegan.train.ema import ema_beta, update_ema
+from spritegan.train.logging import TrainLogger, plot_losses
+from spritegan.train.losses import d_loss, g_loss, r1_penalty
+
+
+class TrainingDiverged(SpriteganError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    images_seen: int
+    seconds: float
+    images_per_s: float
+    interrupted: bool = False
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SpriteganError("--device cuda asked for, but no CUDA GPU is visible (use --device cpu)")
+    return torch.device(name)
+
+
+def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> None:
+    """Set the model's size, channels and label width from the data."""
+    cfg.model.channels = int(dataset.images.shape[1])
+    cfg.model.image_size = [int(dataset.images.shape[2]), int(dataset.images.shape[3])]
+    if conditional:
+        spec = dataset.manifest.get("labels")
+        if not label_dim(spec):
+            raise SpriteganError("--conditional needs labels: give --labels CSV (or use builtin:sprites)")
+        cfg.model.cond_dim = label_dim(spec)
+
+
+def total_steps(cfg: RunConfig, n_images: int) -> int:
+    t = cfg.train
+    if t.epochs:
+        return max(1, math.ceil(t.epochs * n_images / t.batch_size))
+    return t.steps
+
+
+class Trainer:
+    """Holds G, G_ema, D, optimizers and RNGs for one run folder."""
+
+    def __init__(self, cfg: RunConfig, dataset: Any, run_dir: Path, *, resume: bool = False) -> None:
+        from spritegan.data.augment import build_augment, diff_augment
+
+        self.cfg, self.dataset, self.run_dir = cfg, dataset, Path(run_dir)
+        t = cfg.train
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        self.device = resolve_device(t.device)
+        self.amp = t.amp and self.device.type == "cuda"
+        torch.manual_seed(t.seed)
+        self.G = build_generator(cfg.model).to(self.device)
+        self.D = build_discriminator(cfg.model).to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        fused = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
+        self.opt_g = torch.optim.Adam(self.G.parameters(), t.lr_g, betas=(t.beta1, t.beta2), **fused)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), t.lr_d, betas=(t.beta1, t.beta2), **fused)
+        self.rng_data = torch.Generator().manual_seed(t.seed * 1000 + 1)
+        self.rng_noise = torch.Generator().manual_seed(t.seed * 1000 + 2)
+        self.rng_aug = torch.Generator().manual_seed(t.seed * 1000 + 3)
+        self.augment = build_augment(t.augment) if t.augment else None
+        self.diffaug = (lambda x: diff_augment(x, t.diffaug)) if t.diffaug else (lambda x: x)
+        self.images = dataset.images  # uint8 (N, C, H, W), kept in memory
+        self.labels = None
+        if cfg.model.cond_dim:
+            self.labels = label_matrix(dataset.labels, dataset.manifest.get("labels"))
+        self.fixed_z = latents(range(t.sample_grid), cfg.model.z_dim).to(self.device)
+        self.fixed_labels = self._sample_labels(t.sample_grid, torch.Generator().manual_seed(0))
+        self.beta = ema_beta(t.batch_size, t.ema_half_life_kimg)
+        self.step, self.images_seen, self.seconds = 0, 0, 0.0
+        self.total = total_steps(cfg, len(self.images))
+        self._order = torch.empty(0, dtype=torch.long)
+        self._cursor = 0
+        if resume:
+            self._resume()
+
+    # ---- data -------------------------------------------------------------------------------------
+    def _next_indices(self, n: int) -> torch.Tensor:
+        """Shuffled passes over the data (or weighted draws when balancing labels)."""
+        if self.cfg.train.balance == "class" and self.labels is not None:
+            return torch.multinomial(self._balance_weights(), n, replacement=True, generator=self.rng_data)
+        out = []
+        while n > 0:
+            if self._cursor >= len(self._order):
+                self._order = torch.randperm(len(self.images), generator=self.rng_data)
+                self._cursor = 0
+            take = self._order[self._cursor : self._cursor + n]
+            self._cursor += len(take)
+            n -= len(take)
+            out.append(take)
+        return torch.cat(out)
+
+    def _balance_weights(self) -> torch.Tensor:
+        """Weight each image by the inverse frequency of its rarest label, so 9 aliens are seen often."""
+        if not hasattr(self, "_weights"):
+            freq = self.labels.sum(0).clamp(min=1)
+            inv = torch.where(self.labels > 0, 1.0 / freq, torch.zeros_like(self.labels)).amax(1)
+            self._weights = inv.sqrt() / inv.sqrt().sum()
+        return self._weights
+
+    def _sample_labels(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
+        if self.labels is None:
+            return None
+        idx = torch.randint(len(self.labels), (n,), generator=gen)
+        return self.labels[idx].to(self.device)
+
+    def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        idx = self._next_indices(self.cfg.train.batch_size)
+        x = to_model(self.images[idx])
+        if self.augment is not None:
+            x = self.augment(x, self.rng_aug)
+        lab = self.labels[idx] if self.labels is not None else None
+        if lab is not None and self.cfg.train.cond_drop > 0:
+            keep = torch.rand(len(idx), 1, generator=self.rng_aug) >= self.cfg.train.cond_drop
+            lab = lab * keep
+        return x.to(self.device, non_blocking=True), (lab.to(self.device) if lab is not None else None)
+
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.cfg.model.z_dim, generator=self.rng_noise).to(self.device)
+
+    # ---- the algorithm ----------------------------------------------------------------------------
+    def d_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
+        t = self.cfg.train
+        with torch.no_grad(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
+            fake = self.G(self.noise(len(real)), labels)
+        do_r1 = t.r1_gamma > 0 and self.step % t.r1_every == 0
+        real = real.detach().requires_grad_(do_r1)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
+            s_real = self.D(self.diffaug(real), labels).float()
+            s_fake = self.D(self.diffaug(fake.float()), labels).float()
+        flip = None
+        if t.flip_prob > 0:
+            flip = (torch.rand(len(real), generator=self.rng_aug) < t.flip_prob).to(self.device)
+        loss = d_loss(s_real, s_fake, t.loss, t.real_label, flip)
+        r1 = torch.zeros((), device=self.device)
+        if do_r1:
+            r1 = r1_penalty(s_real, real)
+            loss = loss + r1 * (t.r1_gamma / 2 * t.r1_every)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return {"loss_d": loss, "score_real": s_real.mean(), "score_fake": s_fake.mean(), "r1": r1}
+
+    def g_step(self, labels: torch.Tensor | None) -> dict[str, float]:
+        n = self.cfg.train.batch_size
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
+            fake = self.G(self.noise(n), labels)
+            score = self.D(self.diffaug(fake.float()), labels).float()
+        loss = g_loss(score, self.cfg.train.loss)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        update_ema(self.G_ema, self.G, self.beta)
+        return {"loss_g": loss}
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        stats: dict[str, torch.Tensor] = {}
+        for _ in range(self.cfg.train.d_steps):
+            real, labels = self.real_batch()
+            stats.update(self.d_step(real, labels))
+        stats.update(self.g_step(labels))
+        self.step += 1
+        self.images_seen += self.cfg.train.batch_size * self.cfg.train.d_steps
+        return stats
+
+    # ---- outputs ----------------------------------------------------------------------------------
+    def sample_sheet(self) -> Path:
+        with torch.inference_mode():
+            imgs = to_uint8(self.G_ema(self.fixed_z, self.fixed_labels)).cpu()
+        imgs = snap_alpha(imgs, self.dataset.manifest.get("alpha_levels"))
+        scale = max(1, 96 // max(imgs.shape[-2:]))
+        sheet = make_sheet(imgs, scale=scale, background="checker")
+        path = self.run_dir / "samples" / f"step-{self.step:06d}.png"
+        save_png(sheet, path)
+        return path
+
+    def generator_meta(self) -> dict[str, Any]:
+        manifest = {k: v for k, v in self.dataset.manifest.items() if k not in ("names",)}
+        return {
+            "model_config": self.cfg.to_dict()["model"],
+            "manifest": manifest,
+            "step": self.step,
+            "preset": self.cfg.preset,
+            "spritegan_version": __version__,
+        }
+
+    def save(self) -> Path:
+        folder = self.run_dir / "checkpoints"
+        path = folder / f"step-{self.step:06d}.safetensors"
+        rng = {
+            "data": self.rng_data.get_state(),
+            "noise": self.rng_noise.get_state(),
+            "aug": self.rng_aug.get_state(),
+            "torch": torch.get_rng_state(),
+        }
+        info = {
+            "step": self.step,
+            "images_seen": self.images_seen,
+            "seconds": self.seconds,
+            "cursor": self._cursor,
+            "config": self.cfg.to_dict(),
+            "version": __version__,
+        }
+        ckpt.save_checkpoint(
+            path,
+            {"G": self.G, "G_ema": self.G_ema, "D": self.D},
+            {"g": self.opt_g, "d": self.opt_d},
+            rng,
+            {"order": self._order},
+            info,
+        )
+        ckpt.prune_checkpoints(folder, self.cfg.train.keep_checkpoints)
+        ckpt.save_generator(self.run_dir / "generator.safetensors", self.G_ema, self.generator_meta())
+        plot_losses(self.run_dir)
+        return path
+
+    def _resume(self) -> None:
+        state = ckpt.load_latest(self.run_dir / "checkpoints")
+        if state is None:
+            return
+        saved_model = state["info"]["config"]["model"]
+        if saved_model != self.cfg.to_dict()["model"]:
+            diff = [k for k in saved_model if saved_model[k] != self.cfg.to_dict()["model"].get(k)]
+            raise RunError(
+                f"{self.run_dir}: checkpoint was trained with another model config "
+                f"(differs in {', '.join(diff)}); use a new --out folder"
+            )
+        for name, module in (("G", self.G), ("G_ema", self.G_ema), ("D", self.D)):
+            module.load_state_dict(state["modules"][name])
+        self.opt_g.load_state_dict(state["optimizers"]["g"])
+        self.opt_d.load_state_dict(state["optimizers"]["d"])
+        self.rng_data.set_state(state["rng"]["data"])
+        self.rng_noise.set_state(state["rng"]["noise"])
+        self.rng_aug.set_state(state["rng"]["aug"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self._order = state["extra"]["order"]
+        info = state["info"]
+        self.step, self.images_seen = info["step"], info["images_seen"]
+        self.seconds, self._cursor = info["seconds"], info["cursor"]
+
+
+def train(
+    cfg: RunConfig,
+    dataset: Any,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    max_steps: int | None = None,
+) -> TrainResult:
+    """Train (or resume) a run; saves on checkpoints, at the end and on Ctrl-C; NaN stops with a message."""
+    from tqdm import tqdm
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, dataset, run_dir, resume=resume)
+    cfg.save(run_dir / "config.yaml")
+    t = cfg.train
+    end = trainer.total if max_steps is None else min(trainer.total, trainer.step + max_steps)
+    logger = TrainLogger(run_dir, resume_step=trainer.step)
+    bar = tqdm(total=end, initial=trainer.step, disable=not progress, unit="step", dynamic_ncols=True)
+    acc: dict[str, float] = {}
+    n_acc, t_mark, img_mark = 0, time.perf_counter(), trainer.images_seen
+    interrupted = False
+    try:
+        while trainer.step < end:
+            t0 = time.perf_counter()
+            stats = trainer.train_step()
+            values = {k: float(v) for k, v in stats.items()}
+            bad = [k for k, v in values.items() if not math.isfinite(v)]
+            if bad:
+                raise TrainingDiverged(
+                    f"{', '.join(bad)} became {values[bad[0]]} at step {trainer.step}; stopped, last good "
+                    f"checkpoint kept in {run_dir / 'checkpoints'} (try a lower learning rate or r1_gamma)"
+                )
+            trainer.seconds += time.perf_counter() - t0
+            for k, v in values.items():
+                acc[k] = acc.get(k, 0.0) + v
+            n_acc += 1
+            bar.update(1)
+            if trainer.step % t.log_every == 0 or trainer.step == end:
+                now = time.perf_counter()
+                ips = (trainer.images_seen - img_mark) / max(now - t_mark, 1e-9)
+                row = {
+                    "step": trainer.step,
+                    "images": trainer.images_seen,
+                    "seconds": round(trainer.seconds, 2),
+                }
+                row.update({k: v / n_acc for k, v in acc.items()})
+                row["images_per_s"] = ips
+                logger.log(row)
+                bar.set_postfix(img_s=f"{ips:.0f}", d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.3f}")
+                acc, n_acc, t_mark, img_mark = {}, 0, now, trainer.images_seen
+            if trainer.step % t.sample_every == 0 or trainer.step == end:
+                trainer.sample_sheet()
+            if trainer.step % t.checkpoint_every == 0 or trainer.step == end:
+                trainer.save()
+    except KeyboardInterrupt:
+        interrupted = True
+        trainer.save()
+        trainer.sample_sheet()
+    finally:
+        bar.close()
+        logger.close()
+    ips = trainer.images_seen / max(trainer.seconds, 1e-9)
+    return TrainResult(run_dir, trainer.step, trainer.images_seen, trainer.seconds, ips, interrupted)

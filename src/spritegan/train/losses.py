@@ -1,0 +1,48 @@
+"""GAN losses as pure functions of discriminator scores (logits), plus the R1 penalty.
+
+bce: Goodfellow et al. 2014 with targets (real_label for reals, optional label flips); the generator uses
+the non-saturating form. ns: the same written with softplus. hinge: Lim & Ye 2017 / Miyato et al. 2018.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+LOSSES = ("bce", "ns", "hinge")
+
+
+def d_loss(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    kind: str,
+    real_label: float = 1.0,
+    flip: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Discriminator loss on real and fake logits (N,). `flip` (bool, N) swaps the targets of those pairs."""
+    if kind in ("bce", "ns"):
+        t_real = torch.full_like(real, real_label)
+        t_fake = torch.zeros_like(fake)
+        if flip is not None:
+            t_real, t_fake = torch.where(flip, t_fake, t_real), torch.where(flip, t_real, t_fake)
+        return F.binary_cross_entropy_with_logits(real, t_real) + F.binary_cross_entropy_with_logits(
+            fake, t_fake
+        )
+    if kind == "hinge":
+        return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+    raise ValueError(f"unknown loss {kind!r}; choose one of {LOSSES}")
+
+
+def g_loss(fake: torch.Tensor, kind: str) -> torch.Tensor:
+    """Generator loss on fake logits: non-saturating for bce/ns, -D(G(z)) for hinge."""
+    if kind in ("bce", "ns"):
+        return F.softplus(-fake).mean()
+    if kind == "hinge":
+        return -fake.mean()
+    raise ValueError(f"unknown loss {kind!r}; choose one of {LOSSES}")
+
+
+def r1_penalty(real_scores: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): mean squared gradient norm of D's score w.r.t. real images."""
+    (grad,) = torch.autograd.grad(real_scores.sum(), real_images, create_graph=True)
+    return grad.square().flatten(1).sum(1).mean()
