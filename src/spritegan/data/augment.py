@@ -1,0 +1,171 @@
+"""Alpha-aware augmentations of float batches (N, C, H, W) in [-1, 1], reproducible from a torch.Generator.
+
+For C == 4 the last channel is alpha and colour operations change only RGB; for C == 1 hue is skipped.
+Transparent pixels are stored with RGB 0 (-1 here); brightness and hue keep them at -1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+
+from spritegan.errors import SpriteganError
+
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def _split(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(colour channels, alpha or None)."""
+    if x.shape[1] == 4:
+        return x[:, :3], x[:, 3:]
+    return x, None
+
+
+def _join(colour: torch.Tensor, alpha: torch.Tensor | None) -> torch.Tensor:
+    return colour if alpha is None else torch.cat([colour, alpha], dim=1)
+
+
+def _rand(n: int, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """n uniform numbers in [0, 1), drawn on the CPU generator and moved to x's device and dtype."""
+    return torch.rand(n, generator=generator).to(device=x.device, dtype=x.dtype)
+
+
+def hflip(x: torch.Tensor, p: float = 0.5, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Mirror each image left-right with probability p."""
+    flip = (_rand(x.shape[0], x, generator) < p).view(-1, 1, 1, 1)
+    return torch.where(flip, x.flip(3), x)
+
+
+def brightness(
+    x: torch.Tensor, low: float = 0.7, high: float = 1.2, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Multiply colour (in [0, 1] space) by a per-image factor in [low, high], clamped; alpha untouched."""
+    colour, alpha = _split(x)
+    factor = (low + (high - low) * _rand(x.shape[0], x, generator)).view(-1, 1, 1, 1)
+    colour = ((colour + 1) * 0.5 * factor).clamp(0, 1) * 2 - 1
+    return _join(colour, alpha)
+
+
+def hue_matrices(angles: torch.Tensor) -> torch.Tensor:
+    """(N, 3, 3) rotations of RGB about the grey axis by the given angles (radians)."""
+    k = torch.full((3,), 1 / math.sqrt(3), dtype=angles.dtype, device=angles.device)
+    cross = (
+        torch.tensor([[0, -1, 1], [1, 0, -1], [-1, 1, 0]], dtype=angles.dtype, device=angles.device) * k[0]
+    )
+    outer = torch.outer(k, k)
+    cos, sin = angles.cos().view(-1, 1, 1), angles.sin().view(-1, 1, 1)
+    eye = torch.eye(3, dtype=angles.dtype, device=angles.device)
+    return cos * eye + sin * cross + (1 - cos) * outer
+
+
+def hue_recolour(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Rotate each image's hue by a random angle (rotation about the RGB grey axis), clamped; alpha untouched."""
+    if x.shape[1] == 1:
+        return x
+    colour, alpha = _split(x)
+    angles = _rand(x.shape[0], x, generator) * (2 * math.pi)
+    rgb = (colour + 1) * 0.5
+    rotated = torch.einsum("nij,njhw->nihw", hue_matrices(angles), rgb).clamp(0, 1)
+    return _join(rotated * 2 - 1, alpha)
+
+
+def _shift(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, fill: float = -1.0) -> torch.Tensor:
+    """Shift each image by integer (dy, dx) pixels, filling uncovered pixels; differentiable in x."""
+    n, _, h, w = x.shape
+    iy = torch.arange(h, device=x.device).view(1, h) - dy.view(n, 1)
+    ix = torch.arange(w, device=x.device).view(1, w) - dx.view(n, 1)
+    valid = ((iy >= 0) & (iy < h)).view(n, 1, h, 1) & ((ix >= 0) & (ix < w)).view(n, 1, 1, w)
+    rows = iy.clamp(0, h - 1).view(n, h, 1)
+    cols = ix.clamp(0, w - 1).view(n, 1, w)
+    moved = x[torch.arange(n, device=x.device).view(n, 1, 1), :, rows, cols].permute(0, 3, 1, 2)
+    return torch.where(valid, moved, torch.full_like(moved, fill))
+
+
+def _offsets(n: int, limit: int, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.randint(-limit, limit + 1, (n,), generator=generator).to(x.device)
+
+
+def translate(
+    x: torch.Tensor, max_frac: float = 0.125, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Shift each image by up to max_frac of its size (whole pixels), filling with transparent/black."""
+    n, _, h, w = x.shape
+    dy = _offsets(n, int(round(h * max_frac)), x, generator)
+    dx = _offsets(n, int(round(w * max_frac)), x, generator)
+    return _shift(x, dy, dx)
+
+
+def _diff_color(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    colour, alpha = _split(x)
+    n = x.shape[0]
+    colour = colour + (_rand(n, x, generator) - 0.5).view(-1, 1, 1, 1)
+    if colour.shape[1] == 3:
+        mean = colour.mean(dim=1, keepdim=True)
+        colour = (colour - mean) * (_rand(n, x, generator) * 2).view(-1, 1, 1, 1) + mean
+    mean = colour.mean(dim=(1, 2, 3), keepdim=True)
+    colour = (colour - mean) * (_rand(n, x, generator) + 0.5).view(-1, 1, 1, 1) + mean
+    return _join(colour, alpha)
+
+
+def _diff_translation(
+    x: torch.Tensor, generator: torch.Generator | None, ratio: float = 0.125
+) -> torch.Tensor:
+    return translate(x, ratio, generator)
+
+
+def _diff_cutout(x: torch.Tensor, generator: torch.Generator | None, ratio: float = 0.5) -> torch.Tensor:
+    n, _, h, w = x.shape
+    ch, cw = max(1, int(h * ratio + 0.5)), max(1, int(w * ratio + 0.5))
+    cy = torch.randint(0, h + (1 - ch % 2), (n,), generator=generator).to(x.device)
+    cx = torch.randint(0, w + (1 - cw % 2), (n,), generator=generator).to(x.device)
+    ys = torch.arange(h, device=x.device).view(1, h) - (cy.view(n, 1) - ch // 2)
+    xs = torch.arange(w, device=x.device).view(1, w) - (cx.view(n, 1) - cw // 2)
+    inside = ((ys >= 0) & (ys < ch)).view(n, 1, h, 1) & ((xs >= 0) & (xs < cw)).view(n, 1, 1, w)
+    keep = (~inside).to(x.dtype)
+    return x * keep - (1 - keep)
+
+
+DIFF_AUGMENTS = {"color": _diff_color, "translation": _diff_translation, "cutout": _diff_cutout}
+
+
+def diff_augment(
+    x: torch.Tensor, policy: str = "color,translation,cutout", generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Differentiable augmentation (DiffAugment) of a discriminator input batch; apply to real and fake alike.
+
+    Cut-out and shifted-in pixels become -1 (transparent, or black without alpha); gradients flow to x.
+    """
+    for name in [p.strip() for p in policy.split(",") if p.strip()]:
+        if name not in DIFF_AUGMENTS:
+            raise SpriteganError(
+                f"unknown DiffAugment policy {name!r}; choose from {', '.join(DIFF_AUGMENTS)}"
+            )
+        x = DIFF_AUGMENTS[name](x, generator)
+    return x
+
+
+DATASET_AUGMENTS: dict[str, Augment] = {
+    "mirror": lambda x, g: hflip(x, 0.5, g),
+    "brightness": lambda x, g: brightness(x, generator=g),
+    "hue": lambda x, g: hue_recolour(x, g),
+    "translate": lambda x, g: translate(x, generator=g),
+}
+
+
+def build_augment(names: list[str]) -> Augment:
+    """Compose dataset augmentations by name (mirror, brightness, hue, translate), in the given order."""
+    unknown = [n for n in names if n not in DATASET_AUGMENTS]
+    if unknown:
+        raise SpriteganError(
+            f"unknown augmentation {unknown[0]!r}; choose from {', '.join(DATASET_AUGMENTS)}"
+        )
+    steps = [DATASET_AUGMENTS[n] for n in names]
+
+    def apply(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        for step in steps:
+            x = step(x, generator)
+        return x
+
+    return apply

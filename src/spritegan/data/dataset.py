@@ -1,0 +1,271 @@
+"""Prepared datasets (safetensors + manifest.json), the in-memory dataset and seeded batch sampling."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spritegan import __version__
+from spritegan.data.sources import SourceImages, load_source
+from spritegan.errors import DataError
+
+FORMAT_VERSION = 1
+DATA_FILE = "data.safetensors"
+MANIFEST_FILE = "manifest.json"
+MAX_PALETTE = 256
+MAX_ALPHA_LEVELS = 16
+
+
+@dataclass
+class PreparedDataset:
+    """Images as uint8 (N, C, H, W), their manifest, and integer label tensors (N,) by column name."""
+
+    images: torch.Tensor
+    manifest: dict
+    labels: dict[str, torch.Tensor]
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    @property
+    def channels(self) -> int:
+        """Number of channels: 1 (L), 3 (RGB) or 4 (RGBA)."""
+        return int(self.images.shape[1])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of every image."""
+        return int(self.images.shape[2]), int(self.images.shape[3])
+
+    @property
+    def mode(self) -> str:
+        """'L', 'RGB' or 'RGBA'."""
+        return self.manifest["mode"]
+
+    @property
+    def label_spec(self) -> dict:
+        """{column: {"kind": "categorical", "classes": [...]} | {"kind": "binary"}}; empty without labels."""
+        return self.manifest.get("labels") or {}
+
+
+def _palette(images: np.ndarray, mode: str) -> list[list[int]] | None:
+    """Distinct colours (r, g, b, a) among visible pixels if there are at most 256, else None."""
+    found: set[int] = set()
+    chunk = max(1, 2_000_000 // max(1, images[0].size))
+    for start in range(0, len(images), chunk):
+        part = images[start : start + chunk]
+        if mode == "RGBA":
+            px = part.reshape(-1, 4)
+            px = px[px[:, 3] > 0]
+        elif mode == "RGB":
+            px = part.reshape(-1, 3)
+            px = np.concatenate([px, np.full((len(px), 1), 255, np.uint8)], axis=1)
+        else:
+            px = np.repeat(part.reshape(-1, 1), 3, axis=1)
+            px = np.concatenate([px, np.full((len(px), 1), 255, np.uint8)], axis=1)
+        keys = px.astype(np.uint32) << np.array([24, 16, 8, 0], dtype=np.uint32)
+        found.update(np.unique(keys.sum(axis=1, dtype=np.uint32)).tolist())
+        if len(found) > MAX_PALETTE:
+            return None
+    return [[(k >> s) & 255 for s in (24, 16, 8, 0)] for k in sorted(found)]
+
+
+def _alpha_levels(images: np.ndarray, mode: str) -> list[int] | None:
+    if mode != "RGBA":
+        return None
+    levels = np.nonzero(np.bincount(images[..., 3].ravel(), minlength=256))[0]
+    return [int(v) for v in levels] if len(levels) <= MAX_ALPHA_LEVELS else None
+
+
+def image_hash(images: torch.Tensor) -> str:
+    """sha256 of the contiguous uint8 (N, C, H, W) bytes."""
+    return hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()
+
+
+def build_manifest(src: SourceImages, images_nchw: torch.Tensor) -> dict:
+    """The manifest describing a dataset made from `src` (the same whether written to disk or not)."""
+    n, c, h, w = images_nchw.shape
+    return {
+        "format_version": FORMAT_VERSION,
+        "source": src.source,
+        "n": int(n),
+        "names_count": len(src.names),
+        "names": list(src.names),
+        "size": [int(h), int(w)],
+        "channels": int(c),
+        "mode": src.mode,
+        "resize": src.resize,
+        "dropped_empty": src.dropped_empty,
+        "notes": list(src.notes),
+        "palette": _palette(src.images, src.mode),
+        "alpha_levels": _alpha_levels(src.images, src.mode),
+        "labels": dict(src.labels["columns"]) if src.labels else None,
+        "sha256": image_hash(images_nchw),
+        "created_with": f"spritegan {__version__}",
+    }
+
+
+def _from_source(src: SourceImages) -> PreparedDataset:
+    images = torch.from_numpy(np.ascontiguousarray(src.images.transpose(0, 3, 1, 2)))
+    labels = {
+        k: torch.from_numpy(np.asarray(v, dtype=np.int64))
+        for k, v in (src.labels or {}).get("values", {}).items()
+    }
+    return PreparedDataset(images=images, manifest=build_manifest(src, images), labels=labels)
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def prepare(src: SourceImages, out_dir: str | Path) -> Path:
+    """Write out_dir/data.safetensors and out_dir/manifest.json (each atomically); return out_dir."""
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{out}: output path exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    ds = _from_source(src)
+    tensors = {"images": ds.images, **{f"label/{k}": v.contiguous() for k, v in ds.labels.items()}}
+    _atomic_write(out / DATA_FILE, lambda tmp: save_file(tensors, tmp, metadata={"format": "spritegan"}))
+
+    def write_manifest(tmp: str) -> None:
+        Path(tmp).write_text(json.dumps(ds.manifest, indent=1) + "\n", encoding="utf-8")
+
+    _atomic_write(out / MANIFEST_FILE, write_manifest)
+    return out
+
+
+def load_prepared(directory: str | Path) -> PreparedDataset:
+    """Load a prepared dataset folder, checking the format version and the images' sha256."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    d = Path(directory)
+    mpath, dpath = d / MANIFEST_FILE, d / DATA_FILE
+    if not mpath.is_file():
+        raise DataError(f"{d}: not a prepared dataset (no {MANIFEST_FILE}); run `spritegan data prepare`")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{mpath}: cannot read manifest ({exc})") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise DataError(
+            f"{mpath}: format version {manifest.get('format_version')} is not {FORMAT_VERSION}; prepare again"
+        )
+    if not dpath.is_file():
+        raise DataError(f"{dpath}: missing; run `spritegan data prepare` again")
+    try:
+        tensors = load_file(str(dpath))
+    except (OSError, SafetensorError, ValueError) as exc:
+        raise DataError(f"{dpath}: cannot read ({exc})") from None
+    images = tensors.get("images")
+    if images is None or images.dtype != torch.uint8 or images.ndim != 4:
+        raise DataError(f"{dpath}: no uint8 (N, C, H, W) 'images' tensor")
+    if image_hash(images) != manifest.get("sha256"):
+        raise DataError(
+            f"{dpath}: images do not match the sha256 in {MANIFEST_FILE}; the file changed or is damaged"
+        )
+    labels = {k.removeprefix("label/"): v for k, v in tensors.items() if k.startswith("label/")}
+    return PreparedDataset(images=images, manifest=manifest, labels=labels)
+
+
+def open_dataset(
+    spec: str | Path,
+    *,
+    tile: int | str | None = None,
+    resize: int | str | None = None,
+    resample: str = "nearest",
+    pad_to: int | str | None = None,
+    labels_csv: str | Path | None = None,
+    label_columns: list[str] | None = None,
+    progress: bool = False,
+) -> PreparedDataset:
+    """Open a prepared folder, or read any source `load_source` accepts into memory."""
+    p = Path(str(spec))
+    if not str(spec).startswith("builtin:") and (p / MANIFEST_FILE).is_file():
+        given = [
+            n
+            for n, v in (("tile", tile), ("resize", resize), ("pad_to", pad_to), ("labels", labels_csv))
+            if v
+        ]
+        if given:
+            raise DataError(
+                f"{p}: is already prepared; {', '.join(given)} cannot be applied (prepare again instead)"
+            )
+        return load_prepared(p)
+    src = load_source(
+        spec,
+        tile=tile,
+        resize=resize,
+        resample=resample,
+        pad_to=pad_to,
+        labels_csv=labels_csv,
+        label_columns=label_columns,
+        progress=progress,
+    )
+    return _from_source(src)
+
+
+class BatchSampler:
+    """Infinite shuffled index batches from a seeded torch.Generator, optionally weighted per sample.
+
+    Without weights every sample is seen once per epoch (a batch may straddle two epochs); with weights,
+    indices are drawn with replacement in proportion to `weights`.
+    """
+
+    def __init__(
+        self, n: int, batch_size: int, generator: torch.Generator, weights: torch.Tensor | None = None
+    ):
+        if n <= 0:
+            raise DataError("the dataset is empty")
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        if weights is not None:
+            weights = torch.as_tensor(weights, dtype=torch.float64)
+            if weights.shape != (n,) or bool((weights < 0).any()) or float(weights.sum()) <= 0:
+                raise ValueError(f"weights must be {n} non-negative numbers with a positive sum")
+        self.n, self.batch_size, self.generator, self.weights = n, batch_size, generator, weights
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        if self.weights is not None:
+            while True:
+                yield torch.multinomial(
+                    self.weights, self.batch_size, replacement=True, generator=self.generator
+                )
+        pending = torch.empty(0, dtype=torch.long)
+        while True:
+            while len(pending) < self.batch_size:
+                pending = torch.cat([pending, torch.randperm(self.n, generator=self.generator)])
+            batch, pending = pending[: self.batch_size], pending[self.batch_size :]
+            yield batch
+
+
+def iterate_batches(
+    dataset: PreparedDataset,
+    batch_size: int,
+    generator: torch.Generator,
+    weights: torch.Tensor | None = None,
+) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
+    """Infinite (images float (B, C, H, W) in [-1, 1], {label: int64 (B,)}) batches in sampler order."""
+    from spritegan.tensors import to_model
+
+    for idx in BatchSampler(len(dataset), batch_size, generator, weights):
+        yield to_model(dataset.images[idx]), {k: v[idx] for k, v in dataset.labels.items()}
