@@ -1,0 +1,95 @@
+"""Augmentations: shapes, ranges, alpha untouched by colour ops, reproducibility, gradients."""
+
+import pytest
+import torch
+
+from spritegan.data.augment import brightness, build_augment, diff_augment, hflip, hue_recolour, translate
+from spritegan.errors import SpriteganError
+from spritegan.tensors import to_model
+
+torch.set_num_threads(1)
+
+
+def _batch(c: int = 4, n: int = 6, size: int = 16) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (n, c, size, size), generator=g, dtype=torch.uint8)
+    if c == 4:
+        images[:, 3] = torch.where(images[:, 3] > 128, 255, 0).to(torch.uint8)
+        images[:, :3] *= (images[:, 3:] > 0).to(torch.uint8)
+    return to_model(images)
+
+
+def gen(seed: int = 1) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("op", [lambda x, g: brightness(x, generator=g), hue_recolour])
+def test_colour_ops_keep_alpha_range_and_transparent(op):
+    x = _batch()
+    y = op(x, gen())
+    assert y.shape == x.shape and float(y.min()) >= -1 and float(y.max()) <= 1
+    assert torch.equal(y[:, 3], x[:, 3])
+    transparent = (x[:, 3:] == -1).expand(-1, 3, -1, -1)
+    assert torch.allclose(y[:, :3][transparent], torch.tensor(-1.0), atol=1e-5)
+    assert not torch.allclose(y[:, :3], x[:, :3])
+    assert torch.equal(op(x, gen()), y)
+
+
+def test_brightness_scales_in_unit_space():
+    x = torch.zeros(2, 3, 2, 2)
+    y = brightness(x, 0.5, 0.5, gen())
+    assert torch.allclose(y, torch.full_like(y, -0.5))
+
+
+def test_hue_skips_gray_and_full_turn_is_identity():
+    x = _batch(c=1)
+    assert torch.equal(hue_recolour(x, gen()), x)
+    from spritegan.data.augment import hue_matrices
+
+    m = hue_matrices(torch.tensor([0.0, 2 * torch.pi]))
+    assert torch.allclose(m, torch.eye(3).expand(2, 3, 3), atol=1e-6)
+    grey = torch.full((1, 3, 1, 1), 0.3)
+    assert torch.allclose(torch.einsum("nij,njhw->nihw", hue_matrices(torch.tensor([1.0])), grey), grey)
+
+
+def test_hflip_and_translate():
+    x = _batch()
+    assert torch.equal(hflip(x, 1.0, gen()), x.flip(3))
+    assert torch.equal(hflip(x, 0.0, gen()), x)
+    y = translate(x, 0.25, gen())
+    assert y.shape == x.shape and torch.equal(translate(x, 0.25, gen()), y)
+    assert torch.equal(translate(x, 0.0, gen()), x)
+    one = torch.zeros(1, 1, 4, 4)
+    one[0, 0, 0, 0] = 1.0
+    from spritegan.data.augment import _shift
+
+    shifted = _shift(one, torch.tensor([1]), torch.tensor([2]))
+    assert shifted[0, 0, 1, 2] == 1.0 and shifted[0, 0, 0, 0] == -1.0
+
+
+def test_diff_augment_gradients_and_shapes():
+    for c in (1, 3, 4):
+        x = _batch(c=c).requires_grad_(True)
+        y = diff_augment(x, generator=gen())
+        assert y.shape == x.shape
+        y.sum().backward()
+        assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    x = _batch()
+    assert torch.equal(
+        diff_augment(x, "translation,cutout", gen()), diff_augment(x, "translation,cutout", gen())
+    )
+    assert torch.equal(diff_augment(x, "color", gen())[:, 3], x[:, 3])
+    assert torch.equal(diff_augment(x, "", gen()), x)
+    with pytest.raises(SpriteganError, match="policy"):
+        diff_augment(x, "colour")
+
+
+def test_build_augment():
+    x = _batch()
+    aug = build_augment(["mirror", "brightness", "hue", "translate"])
+    y = aug(x, gen())
+    assert y.shape == x.shape and float(y.min()) >= -1 and float(y.max()) <= 1
+    assert torch.equal(aug(x, gen()), y)
+    assert torch.equal(build_augment([])(x, gen()), x)
+    with pytest.raises(SpriteganError, match="augmentation"):
+        build_augment(["blur"])

@@ -1,0 +1,96 @@
+"""Prepared datasets: write/load round trip, manifest, hash check, open_dataset and batch sampling."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from spritegan.data.dataset import BatchSampler, iterate_batches, load_prepared, open_dataset, prepare
+from spritegan.data.sources import load_source
+from spritegan.errors import DataError
+
+torch.set_num_threads(1)
+
+
+def test_prepare_round_trip(tmp_path):
+    src = load_source("builtin:sprites:40")
+    out = prepare(src, tmp_path / "prep")
+    assert sorted(p.name for p in out.iterdir()) == ["data.safetensors", "manifest.json"]
+    ds = load_prepared(out)
+    assert ds.images.dtype == torch.uint8 and ds.images.shape == (40, 4, 32, 32)
+    assert np.array_equal(ds.images.permute(0, 2, 3, 1).numpy(), src.images)
+    assert ds.channels == 4 and ds.size == (32, 32) and len(ds) == 40 and ds.mode == "RGBA"
+    m = ds.manifest
+    assert m["n"] == 40 and m["size"] == [32, 32] and m["alpha_levels"] == [0, 255]
+    assert m["palette"] is not None and all(len(c) == 4 and c[3] == 255 for c in m["palette"])
+    assert set(ds.label_spec) == set(ds.labels) and ds.labels["hair"].dtype == torch.int64
+    assert torch.equal(ds.labels["body"], torch.from_numpy(src.labels["values"]["body"]))
+    mem = open_dataset("builtin:sprites:40")
+    assert torch.equal(mem.images, ds.images) and mem.manifest["sha256"] == m["sha256"]
+    assert torch.equal(open_dataset(out).images, ds.images)
+
+
+def test_manifest_palette_null_and_modes(tmp_path):
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)).save(tmp_path / "noise.png")
+    ds = open_dataset(tmp_path / "noise.png")
+    assert ds.manifest["palette"] is None and ds.manifest["alpha_levels"] is None and ds.channels == 3
+    Image.fromarray(np.full((5, 5), 9, np.uint8)).save(tmp_path / "g.png")
+    gray = open_dataset(tmp_path / "g.png", pad_to=8)
+    assert gray.channels == 1 and gray.manifest["palette"] == [[0, 0, 0, 255], [9, 9, 9, 255]]
+    assert gray.manifest["resize"]["pad_to"] == [8, 8]
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(DataError, match="not a prepared dataset"):
+        load_prepared(tmp_path)
+    out = prepare(load_source("builtin:sprites:5"), tmp_path / "p")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["sha256"] = "0" * 64
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="sha256"):
+        load_prepared(out)
+    (out / "data.safetensors").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="cannot read"):
+        load_prepared(out)
+    (out / "data.safetensors").unlink()
+    with pytest.raises(DataError, match="missing"):
+        load_prepared(out)
+    manifest["format_version"] = 99
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match="format version"):
+        load_prepared(out)
+    with pytest.raises(DataError, match="already prepared"):
+        open_dataset(out, resize=8)
+
+
+def test_sampler_epochs_and_determinism():
+    batches = iter(BatchSampler(10, 4, torch.Generator().manual_seed(0)))
+    first = torch.cat([next(batches) for _ in range(5)])
+    assert sorted(first[:10].tolist()) == list(range(10)) and sorted(first[10:].tolist()) == list(range(10))
+    again = iter(BatchSampler(10, 4, torch.Generator().manual_seed(0)))
+    assert torch.equal(first, torch.cat([next(again) for _ in range(5)]))
+    small = iter(BatchSampler(3, 8, torch.Generator().manual_seed(1)))
+    assert next(small).shape == (8,)
+
+
+def test_weighted_sampler():
+    weights = torch.tensor([0.0, 1.0, 0.0, 3.0])
+    it = iter(BatchSampler(4, 1000, torch.Generator().manual_seed(0), weights))
+    idx = next(it)
+    assert set(idx.tolist()) <= {1, 3} and 650 < int((idx == 3).sum()) < 850
+    with pytest.raises(ValueError):
+        BatchSampler(4, 2, torch.Generator(), torch.tensor([1.0, -1.0, 0.0, 0.0]))
+
+
+def test_iterate_batches():
+    ds = open_dataset("builtin:sprites:12")
+    it = iterate_batches(ds, 5, torch.Generator().manual_seed(0))
+    x, labels = next(it)
+    assert x.shape == (5, 4, 32, 32) and x.dtype == torch.float32
+    assert float(x.min()) >= -1 and float(x.max()) <= 1
+    assert set(labels) == set(ds.labels) and labels["hair"].shape == (5,)
+    for _ in range(4):
+        next(it)
