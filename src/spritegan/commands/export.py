@@ -1,0 +1,46 @@
+"""`spritegan export`: a run's generator as an ONNX model for game engines (uint8 sprites out)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from spritegan.commands import add_command
+
+EXAMPLES = """  spritegan export runs/punks --format onnx
+  spritegan export runs/punks --format onnx --out build/punks.onnx --opset 17
+  spritegan export runs/punks --format onnx --palette --out punks-palette.onnx
+"""
+
+
+def register(subparsers) -> None:
+    """Add the `export` subcommand."""
+    p = add_command(subparsers, "export", "Export a run's generator (ONNX, uint8 sprites out).", EXAMPLES)
+    p.add_argument("run", help="run folder or generator.safetensors file")
+    p.add_argument("--format", default="onnx", choices=["onnx"], help="export format (onnx)")
+    p.add_argument("--out", help="output file (default: RUN/generator.onnx)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
+    p.add_argument(
+        "--palette", action="store_true", help="snap visible pixels to the dataset palette in the graph"
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Export and print where the file went."""
+    from spritegan.errors import SpriteganError
+    from spritegan.generate.pipeline import resolve_generator_path
+
+    if not 11 <= args.opset <= 21:
+        raise SpriteganError(f"--opset {args.opset}: choose 11 to 21")
+    try:
+        from spritegan.export.onnx import export_onnx
+    except ImportError as exc:
+        raise SpriteganError(
+            f"ONNX export needs the export extra: pip install 'spritegan[export]' ({exc})"
+        ) from exc
+    out = Path(args.out) if args.out else resolve_generator_path(args.run).parent / "generator.onnx"
+    meta = export_onnx(args.run, out, opset=args.opset, palette=args.palette)
+    inputs = "z, labels, truncation" if int(meta["cond_dim"]) else "z, truncation"
+    print(f"wrote {out} (inputs: {inputs}; output: uint8 sprites (N, H, W, {meta['channels']}))")
+    return 0

@@ -1,0 +1,61 @@
+"""Tiny generator runs for the studio, export and benchmark tests (random weights, seconds to build)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+LABEL_SPEC = {
+    "columns": {
+        "type": {"kind": "categorical", "classes": ["alien", "zombie"]},
+        "hat": {"kind": "binary"},
+    }
+}
+
+
+def make_run(
+    runs: Path, name: str, *, labels: dict | None = None, size: int = 16, width: int = 8, z_dim: int = 8
+) -> Path:
+    """Write runs/<name>/generator.safetensors for a small DCGAN (conditional when `labels` is given)."""
+    import torch
+
+    from spritegan.config import build_config
+    from spritegan.labels import label_dim
+    from spritegan.models import build_generator
+    from spritegan.train.checkpoint import save_generator
+
+    torch.manual_seed(len(name))
+    cfg = build_config("sprite")
+    cfg.model.image_size = [size, size]
+    cfg.model.channels = 4
+    cfg.model.g_width = width
+    cfg.model.z_dim = z_dim
+    cfg.model.cond_dim = label_dim(labels) if labels else 0
+    gen = build_generator(cfg.model)
+    manifest = {
+        "size": [size, size],
+        "channels": 4,
+        "mode": "RGBA",
+        "alpha_levels": [0, 255],
+        "palette": [[0, 0, 0, 255], [255, 255, 255, 255], [200, 40, 40, 255], [40, 40, 200, 255]],
+        "labels": labels,
+        "source": "test",
+    }
+    run = runs / name
+    meta = {"model_config": cfg.to_dict()["model"], "manifest": manifest, "step": 0, "preset": "sprite"}
+    save_generator(run / "generator.safetensors", gen, meta)
+    return run
+
+
+def make_runs(root: Path) -> Path:
+    """A runs folder with an unconditional model `plain` (with metrics and samples) and a conditional `cond`."""
+    from PIL import Image
+
+    runs = root / "runs"
+    plain = make_run(runs, "plain")
+    make_run(runs, "cond", labels=LABEL_SPEC)
+    (plain / "metrics.jsonl").write_text(json.dumps({"step": 0, "fid": 123.4}) + "\n")
+    (plain / "samples").mkdir()
+    Image.new("RGBA", (8, 8), (255, 0, 0, 255)).save(plain / "samples" / "step-000000.png")
+    (runs / "not-a-run").mkdir()
+    return runs
