@@ -94,3 +94,25 @@ def test_iterate_batches():
     assert set(labels) == set(ds.labels) and labels["hair"].shape == (5,)
     for _ in range(4):
         next(it)
+
+
+def test_data_command(tmp_path, capsys):
+    import argparse
+
+    from PIL import ImageFile
+
+    from spritegan.commands import data as data_cmd
+
+    parser = argparse.ArgumentParser()
+    data_cmd.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["data", "inspect", "builtin:sprites:20"])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "images:       20" in out and "label accessory" in out and "alpha levels: [0, 255]" in out
+    args = parser.parse_args(
+        ["data", "prepare", "builtin:sprites:8", "--pad-to", "40", "--out", str(tmp_path / "d")]
+    )
+    assert args.func(args) == 0
+    assert load_prepared(tmp_path / "d").size == (40, 40)
+    assert "examples:" in parser._subparsers._group_actions[0].choices["data"].format_help()
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False

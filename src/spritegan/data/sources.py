@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image
 
 from spritegan.errors import DataError
 
@@ -75,7 +75,6 @@ def _existing(path: str | Path, what: str) -> Path:
 
 def _open_image(path: Path) -> np.ndarray:
     """Read one image (first frame), keeping L/RGB/RGBA and converting other modes."""
-    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty (0 bytes)")
     try:
@@ -252,6 +251,8 @@ def load_source(
     src.images, src.mode = images, target
     if labels_csv is not None:
         src.labels = read_labels(labels_csv, names, src.ids, files, label_columns)
+    elif label_columns and src.labels is None:
+        raise DataError(f"{text}: label columns {', '.join(label_columns)} given but there is no labels CSV")
     elif label_columns and src.labels is not None:
         missing = [c for c in label_columns if c not in src.labels["columns"]]
         if missing:
