@@ -1,0 +1,319 @@
+"""The sprite studio: a FastAPI app serving the single page and a JSON API over a folder of runs.
+
+Routes: GET / (the page), GET /api/models, GET /api/models/{name}/sheet, POST /api/generate,
+POST /api/morph, POST /api/edit, GET /openapi.json. Generation runs in a worker thread behind one lock with a
+per-request time bound; every refusal is a 4xx with a one-line `detail`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import threading
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+
+from spritegan import __version__
+from spritegan.generate.interpolate import interpolate
+from spritegan.generate.postprocess import upscale
+from spritegan.generate.sheet import make_sheet, to_pil
+from spritegan.serve.studio import (
+    Limits,
+    ModelStore,
+    StudioError,
+    build_labels,
+    gif_bytes,
+    parse_trait_text,
+    png_bytes,
+    zip_bundle,
+)
+
+STATIC = Path(__file__).parent / "static"
+MAX_SEED = 2**63 - 1
+Traits = dict[str, str | int | bool] | str | None
+Background = Literal["transparent", "checker", "white"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+    model: str = Field(description="model name (a folder under RUNS_DIR)")
+    traits: Traits = Field(None, description='conditional models: {"type": "alien", "hat": 1}')
+    truncation: float = Field(1.0, description="truncation psi; < 1 is safer and less varied")
+    scale: int = Field(1, description="nearest-neighbour upscale factor")
+    palette: bool = Field(False, description="snap visible pixels to the dataset palette")
+    background: Background = "transparent"
+
+
+class GenerateBody(_Body):
+    seeds: list[int] | None = Field(None, description="explicit seeds (overrides seed/count)")
+    seed: int = Field(0, description="first seed of a range")
+    count: int = Field(16, description="number of seeds in the range seed..seed+count-1")
+    format: Literal["png", "sheet", "json", "zip"] = "png"
+
+
+class MorphBody(_Body):
+    seed_a: int
+    seed_b: int
+    frames: int = 8
+    mode: Literal["slerp", "lerp"] = "slerp"
+    format: Literal["png", "gif"] = "png"
+
+
+class EditBody(_Body):
+    seed: int
+    directions: dict[str, float] = Field(description="{direction name: amount}")
+    format: Literal["png", "json"] = "png"
+
+
+class BodyLimit:
+    """ASGI middleware: read the whole body first, refusing over max_bytes (413) or stalling clients (408)."""
+
+    def __init__(self, app: Any, limits: Limits) -> None:
+        self.app = app
+        self.limits = limits
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.limits.max_body_bytes
+        too_large = f"request body over the server limit of {limit} bytes"
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return await _error(send, 413, too_large)
+        chunks, size, more = [], 0, True
+        while more:
+            try:
+                message = await asyncio.wait_for(receive(), timeout=self.limits.body_timeout_s)
+            except TimeoutError:
+                return await _error(
+                    send, 408, f"request body stalled for over {self.limits.body_timeout_s:g}s"
+                )
+            if message["type"] != "http.request":
+                return
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                return await _error(send, 413, too_large)
+            more = message.get("more_body", False)
+        body, replayed = b"".join(chunks), False
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _error(send: Any, status: int, message: str) -> None:
+    data = json.dumps({"detail": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def _check_range(name: str, value: float, low: float, high: float, why: str) -> None:
+    if not (math.isfinite(value) and low <= value <= high):
+        raise StudioError(422, f"{name} {value}: choose {low:g} to {high:g} ({why})")
+
+
+class Studio:
+    """Request handling: validation against Limits, then rendering under the generator lock."""
+
+    def __init__(self, runs_dir: str | Path, limits: Limits) -> None:
+        self.limits = limits
+        self.store = ModelStore(runs_dir, limits)
+        self.lock = threading.Lock()
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """Run fn in a worker thread under the lock, bounded by limits.timeout_s (503/504 otherwise)."""
+        try:
+            return await asyncio.wait_for(run_in_threadpool(self._locked, fn, *args), self.limits.timeout_s)
+        except TimeoutError as exc:
+            raise StudioError(504, f"generation took over {self.limits.timeout_s:g}s; ask for less") from exc
+
+    def _locked(self, fn: Any, *args: Any) -> Any:
+        if not self.lock.acquire(timeout=self.limits.timeout_s):
+            raise StudioError(503, "the generator is busy; try again shortly")
+        try:
+            with torch.inference_mode():
+                return fn(*args)
+        finally:
+            self.lock.release()
+
+    def common(self, body: _Body, n: int) -> tuple[Any, torch.Tensor | None]:
+        """Check scale/truncation/output size and build labels; returns (pipeline, labels (n, cond) | None)."""
+        lim = self.limits
+        _check_range("truncation", body.truncation, 0.0, lim.max_truncation, "server limit max_truncation")
+        _check_range("scale", body.scale, 1, lim.max_scale, "server limit max_scale")
+        pipe = self.store.pipeline(body.model)
+        h, w = pipe.model_config.image_size
+        pixels = n * h * w * body.scale**2
+        if pixels > lim.max_output_pixels:
+            raise StudioError(
+                413,
+                f"{n} sprites at scale {body.scale} make {pixels} pixels; the limit is {lim.max_output_pixels}",
+            )
+        if body.traits in (None, {}, ""):
+            return pipe, None
+        if not pipe.model_config.cond_dim:
+            raise StudioError(400, f"model {body.model!r} is unconditional: it takes no traits")
+        if isinstance(body.traits, str):
+            vec = parse_trait_text(body.traits, pipe.label_spec)
+        else:
+            vec = build_labels(body.traits, pipe.label_spec, pipe.model_config.cond_dim)
+        return pipe, vec.reshape(1, -1).float().repeat(n, 1)
+
+    def seeds(self, body: GenerateBody) -> list[int]:
+        """The request's seeds, bounded by max_count."""
+        lim = self.limits
+        if body.seeds is not None:
+            seeds = body.seeds
+        else:
+            _check_range("count", body.count, 1, lim.max_count, "server limit max_count")
+            seeds = list(range(body.seed, body.seed + body.count))
+        if not 1 <= len(seeds) <= lim.max_count:
+            raise StudioError(422, f"{len(seeds)} seeds: give 1 to {lim.max_count} (server limit max_count)")
+        for s in (min(seeds), max(seeds)):
+            _check_range("seed", s, 0, MAX_SEED, "seeds are non-negative 63-bit integers")
+        return seeds
+
+    def generate(self, body: GenerateBody, seeds: list[int]) -> Response:
+        """Render a generate request as PNG, sheet, JSON or ZIP."""
+        pipe, labels = self.common(body, len(seeds))
+        images = pipe(seeds, labels=labels, truncation=body.truncation, palette=body.palette)
+        big = upscale(images, body.scale)
+        if body.format in ("png", "sheet"):
+            img = to_pil(big[0]) if body.format == "png" and len(seeds) == 1 else None
+            img = img or make_sheet(images, scale=body.scale, background=body.background)
+            return Response(png_bytes(img), media_type="image/png")
+        sprites = [(s, png_bytes(to_pil(im))) for s, im in zip(seeds, big, strict=True)]
+        record = {
+            "model": body.model,
+            "step": pipe.meta.get("step"),
+            "seeds": seeds,
+            "traits": body.traits,
+            "labels": labels[0].tolist() if labels is not None else None,
+            "truncation": body.truncation,
+            "palette": body.palette,
+            "scale": body.scale,
+        }
+        if body.format == "json":
+            items = [{"seed": s, "png": base64.b64encode(d).decode()} for s, d in sprites]
+            return JSONResponse({**record, "sprites": items})
+        request = {k: record[k] for k in ("model", "seeds", "traits", "truncation", "palette", "scale")}
+        manifest = {**record, "request": {**request, "format": "png"}, "endpoint": "/api/generate"}
+        sheet = png_bytes(make_sheet(images, scale=body.scale, background=body.background))
+        headers = {"Content-Disposition": f'attachment; filename="{body.model}-sprites.zip"'}
+        return Response(zip_bundle(sprites, sheet, manifest), media_type="application/zip", headers=headers)
+
+    def morph(self, body: MorphBody) -> Response:
+        """Frames along the latent path between two seeds, as a strip PNG or a GIF."""
+        _check_range("frames", body.frames, 2, self.limits.max_frames, "server limit max_frames")
+        for s in (body.seed_a, body.seed_b):
+            _check_range("seed", s, 0, MAX_SEED, "seeds are non-negative 63-bit integers")
+        pipe, labels = self.common(body, body.frames)
+        ends = pipe.latents([body.seed_a, body.seed_b])
+        z = interpolate(ends[0], ends[1], body.frames, mode=body.mode)
+        images = pipe(z=z, labels=labels, truncation=body.truncation, palette=body.palette)
+        if body.format == "gif":
+            frames = [to_pil(im).convert("RGBA") for im in upscale(images, body.scale)]
+            return Response(gif_bytes(frames), media_type="image/gif")
+        strip = make_sheet(images, ncol=body.frames, scale=body.scale, background=body.background)
+        return Response(png_bytes(strip), media_type="image/png")
+
+    def edit(self, body: EditBody) -> Response:
+        """One seed moved along latent directions by the given amounts."""
+        _check_range("seed", body.seed, 0, MAX_SEED, "seeds are non-negative 63-bit integers")
+        if not self.store.directions(body.model):
+            raise StudioError(
+                404,
+                f"model {body.model!r} has no latent directions (RUNS_DIR/{body.model}/directions/*.safetensors)",
+            )
+        pipe, labels = self.common(body, 1)
+        z = pipe.latents([body.seed])[0]
+        for name, amount in body.directions.items():
+            _check_range(
+                f"amount for {name}", amount, -self.limits.max_edit, self.limits.max_edit, "max_edit"
+            )
+            z = z + amount * self.store.direction(body.model, name, pipe.z_dim)
+        images = pipe(z=z[None], labels=labels, truncation=body.truncation, palette=body.palette)
+        data = png_bytes(to_pil(upscale(images, body.scale)[0]))
+        if body.format == "json":
+            return JSONResponse(
+                {"seed": body.seed, "directions": body.directions, "png": base64.b64encode(data).decode()}
+            )
+        return Response(data, media_type="image/png")
+
+
+def create_app(runs_dir: str | Path, limits: Limits | None = None) -> FastAPI:
+    """The studio app for the runs under `runs_dir` (each a folder with generator.safetensors)."""
+    limits = limits or Limits()
+    studio = Studio(runs_dir, limits)
+    app = FastAPI(
+        title="spritegan studio",
+        version=__version__,
+        description="Generate, morph and edit sprites from trained spritegan runs.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.studio = studio
+
+    @app.exception_handler(StudioError)
+    async def _studio_error(_: Request, exc: StudioError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/api/models", summary="List models with size, traits, metrics and directions")
+    async def models() -> dict[str, Any]:
+        names = studio.store.names()
+        return {
+            "models": [await run_in_threadpool(studio.store.describe, n) for n in names],
+            "limits": vars(limits),
+        }
+
+    @app.get("/api/models/{name}/sheet", summary="The run's latest training sample sheet (PNG)")
+    async def sheet(name: str) -> FileResponse:
+        path = studio.store.sheet_file(name)
+        if path is None:
+            raise StudioError(404, f"model {name!r} has no sample sheet (no samples/*.png in its run)")
+        return FileResponse(path, media_type="image/png")
+
+    @app.post("/api/generate", summary="Sprites for seeds: PNG (one sprite or sheet), JSON, or ZIP")
+    async def generate(body: GenerateBody) -> Response:
+        return await studio.run(studio.generate, body, studio.seeds(body))
+
+    @app.post("/api/morph", summary="Morph between two seeds: strip PNG or GIF")
+    async def morph(body: MorphBody) -> Response:
+        return await studio.run(studio.morph, body)
+
+    @app.post("/api/edit", summary="Move a seed along latent directions (when the run has them)")
+    async def edit(body: EditBody) -> Response:
+        return await studio.run(studio.edit, body)
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_middleware(BodyLimit, limits=limits)
+    return app

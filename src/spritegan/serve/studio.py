@@ -1,0 +1,227 @@
+"""The studio's model registry and rendering: run folders -> cached pipelines -> PNG/GIF/ZIP bytes.
+
+Everything here is synchronous and framework-free; `spritegan.serve.app` runs it in a worker thread.
+Sampling goes through `SpritePipeline`, so a sprite from the studio equals the CLI's for the same request.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spritegan import __version__
+from spritegan.generate.pipeline import SpritePipeline
+from spritegan.labels import label_layout
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+class StudioError(Exception):
+    """A request the studio refuses: carries the HTTP status and a one-line message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Limits:
+    """Bounds on the work one request may ask for (all configurable)."""
+
+    max_count: int = 256  # sprites per generate request
+    max_scale: int = 16  # nearest-neighbour upscale factor
+    max_frames: int = 64  # morph frames
+    max_output_pixels: int = 16_000_000  # pixels in any one image returned (sheet, strip, or all sprites)
+    max_body_bytes: int = 64 * 1024  # request body size
+    max_truncation: float = 2.0
+    max_edit: float = 20.0  # |amount| per latent direction
+    timeout_s: float = 30.0  # per request: waiting for the generator lock plus generating
+    body_timeout_s: float = 10.0  # slow clients: seconds allowed between body chunks
+    cache_size: int = 4  # pipelines kept loaded (LRU)
+
+
+def validate_name(name: str) -> str:
+    """Reject names that could leave the runs folder (.., slashes, backslashes, absolute paths)."""
+    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+        raise StudioError(400, f"invalid model name {name[:80]!r}: use letters, digits, '.', '_' or '-' only")
+    return name
+
+
+def build_labels(traits: dict[str, Any], spec: dict | None, cond_dim: int) -> torch.Tensor:
+    """{column: class name | class index | 0/1} -> label vector (cond_dim,); missing columns stay zero."""
+    layout = {c.name: c for c in label_layout(spec)}
+    vec = torch.zeros(cond_dim)
+    for key, value in traits.items():
+        col = layout.get(key)
+        if col is None:
+            raise StudioError(400, f"unknown trait {key!r}; valid traits: {', '.join(layout) or 'none'}")
+        if col.kind == "categorical":
+            if isinstance(value, str) and value in col.classes:
+                vec[col.offset + col.classes.index(value)] = 1.0
+            elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(col.classes):
+                vec[col.offset + value] = 1.0
+            else:
+                raise StudioError(
+                    400, f"trait {key}={value!r} is not a class; valid classes: {', '.join(col.classes)}"
+                )
+        elif value in (0, 1, True, False):
+            vec[col.offset] = float(value)
+        else:
+            raise StudioError(400, f"trait {key} is binary: give 0, 1, true or false (got {value!r})")
+    return vec
+
+
+def parse_trait_text(text: str, spec: dict | None) -> torch.Tensor:
+    """Trait text like 'type=alien,hat' through spritegan.generate.traits when that module exists."""
+    try:
+        from spritegan.generate.traits import parse_traits
+    except ImportError as exc:
+        raise StudioError(400, 'give traits as an object, e.g. {"type": "alien", "hat": 1}') from exc
+    try:
+        return parse_traits(text, spec)
+    except (ValueError, KeyError) as exc:
+        raise StudioError(400, f"traits {text[:80]!r}: {exc}") from exc
+
+
+def png_bytes(image: Any) -> bytes:
+    """A PIL image as PNG bytes."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+class ModelStore:
+    """Runs under one folder: listing, metadata, directions and an LRU cache of loaded pipelines."""
+
+    def __init__(self, runs_dir: str | Path, limits: Limits) -> None:
+        self.runs_dir = Path(runs_dir).resolve()
+        self.limits = limits
+        self._cache: OrderedDict[str, tuple[float, SpritePipeline]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        """Model names: sub-folders holding a generator.safetensors."""
+        if not self.runs_dir.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.runs_dir.iterdir()
+            if NAME_RE.match(p.name) and (p / "generator.safetensors").is_file()
+        )
+
+    def run_dir(self, name: str) -> Path:
+        """The folder of a listed model, or a 404 StudioError."""
+        validate_name(name)
+        if name not in self.names():
+            raise StudioError(404, f"no model {name!r}; available: {', '.join(self.names()) or 'none'}")
+        return self.runs_dir / name
+
+    def pipeline(self, name: str) -> SpritePipeline:
+        """A loaded pipeline, reloaded when the generator file changed."""
+        file = self.run_dir(name) / "generator.safetensors"
+        mtime = file.stat().st_mtime
+        with self._cache_lock:
+            hit = self._cache.get(name)
+            if hit and hit[0] == mtime:
+                self._cache.move_to_end(name)
+                return hit[1]
+        pipe = SpritePipeline.from_run(file)
+        with self._cache_lock:
+            self._cache[name] = (mtime, pipe)
+            self._cache.move_to_end(name)
+            while len(self._cache) > max(1, self.limits.cache_size):
+                self._cache.popitem(last=False)
+        return pipe
+
+    def sheet_file(self, name: str) -> Path | None:
+        """The run's latest training sample sheet, if any."""
+        samples = sorted((self.run_dir(name) / "samples").glob("*.png"))
+        return samples[-1] if samples else None
+
+    def directions(self, name: str) -> dict[str, Path]:
+        """Latent directions saved as run_dir/directions/<name>.safetensors."""
+        folder = self.run_dir(name) / "directions"
+        return {p.stem: p for p in sorted(folder.glob("*.safetensors")) if NAME_RE.match(p.stem)}
+
+    def direction(self, name: str, direction: str, z_dim: int) -> torch.Tensor:
+        """One direction vector (z_dim,): the file's 'direction' tensor, else its only tensor."""
+        from safetensors.torch import load_file
+
+        found = self.directions(name)
+        if direction not in found:
+            raise StudioError(400, f"unknown direction {direction!r}; available: {', '.join(found)}")
+        tensors = load_file(str(found[direction]))
+        vec = tensors.get("direction", next(iter(tensors.values())) if len(tensors) == 1 else None)
+        if vec is None or vec.numel() != z_dim:
+            raise StudioError(500, f"direction {direction!r} is not a single vector of size {z_dim}")
+        return vec.float().reshape(z_dim)
+
+    def metrics(self, name: str) -> dict[str, Any]:
+        """Scalar values from the last line of run_dir/metrics.jsonl (empty when missing or unreadable)."""
+        path = self.run_dir(name) / "metrics.jsonl"
+        if not path.is_file():
+            return {}
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(max(0, path.stat().st_size - 65536))
+                lines = [ln for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+            last = json.loads(lines[-1]) if lines else {}
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(last, dict):
+            return {}
+        return {k: v for k, v in last.items() if isinstance(v, int | float | str) and not isinstance(v, bool)}
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """What the page and API clients need to know about one model."""
+        pipe = self.pipeline(name)
+        cfg = pipe.model_config
+        traits = [
+            {"name": c.name, "kind": c.kind, "classes": list(c.classes)}
+            for c in label_layout(pipe.label_spec)
+        ]
+        return {
+            "name": name,
+            "size": list(cfg.image_size),
+            "channels": cfg.channels,
+            "z_dim": cfg.z_dim,
+            "arch": cfg.arch,
+            "conditional": bool(cfg.cond_dim),
+            "traits": traits,
+            "palette": bool(pipe.manifest.get("palette")),
+            "step": pipe.meta.get("step"),
+            "preset": pipe.meta.get("preset"),
+            "metrics": self.metrics(name),
+            "sheet_url": f"/api/models/{name}/sheet" if self.sheet_file(name) else None,
+            "directions": list(self.directions(name)),
+        }
+
+
+def zip_bundle(sprites: list[tuple[int, bytes]], sheet: bytes, manifest: dict[str, Any]) -> bytes:
+    """PNG per sprite, the sheet and manifest.json (everything needed to regenerate them) as one zip."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for seed, data in sprites:
+            zf.writestr(f"seed{seed:06d}.png", data)
+        zf.writestr("sheet.png", sheet)
+        zf.writestr("manifest.json", json.dumps({**manifest, "spritegan_version": __version__}, indent=1))
+    return buf.getvalue()
+
+
+def gif_bytes(frames: list[Any], duration_ms: int = 120) -> bytes:
+    """RGBA frames as a looping GIF (fully transparent pixels stay transparent)."""
+    buf = io.BytesIO()
+    frames[0].save(
+        buf, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0, disposal=2
+    )
+    return buf.getvalue()
