@@ -136,5 +136,7 @@ def test_sprite_metrics_on_procedural_sprites():
     distinct = len({tuple(sorted(t.items())) for t in traits[10:]})
     assert result["sprite_combos"] == distinct
     assert result["sprite_combos_possible"] == possible_combinations()
-    assert result["sprite_combo_coverage_real"] == pytest.approx(distinct / len({tuple(sorted(t.items())) for t in traits}))
+    assert result["sprite_combo_coverage_real"] == pytest.approx(
+        distinct / len({tuple(sorted(t.items())) for t in traits})
+    )
     assert sprite_metrics(fake)["sprite_valid_share"] == 1.0
