@@ -140,3 +140,20 @@ def test_sprite_metrics_on_procedural_sprites():
         distinct / len({tuple(sorted(t.items())) for t in traits})
     )
     assert sprite_metrics(fake)["sprite_valid_share"] == 1.0
+
+
+def test_training_data_options_rebuild_tiles_and_resize(tmp_path):
+    from spritegan.metrics.evaluate import training_data_options
+
+    sheet = tmp_path / "sheet.png"
+    sheet.write_bytes(b"")
+    assert training_data_options({"source": str(sheet), "size": [24, 24], "resize": None}) == {
+        "tile": "24x24"
+    }
+    manifest = {
+        "source": str(sheet),
+        "size": [32, 32],
+        "resize": {"from_sizes": [[24, 20]], "resize_to": [32, 32], "resample": "nearest"},
+    }
+    assert training_data_options(manifest) == {"resize": "32x32", "resample": "nearest", "tile": "20x24"}
+    assert training_data_options({"source": "builtin:sprites:64", "size": [32, 32]}) == {}

@@ -218,6 +218,28 @@ def feature_metrics(
     return result
 
 
+def training_data_options(manifest: dict) -> dict:
+    """open_dataset options that rebuild the training images from a run's data manifest.
+
+    The tile size of a sprite sheet is the stored image size (before any resize); resize and padding
+    are repeated as recorded.
+    """
+    options: dict = {}
+    size = manifest.get("size")
+    fix = manifest.get("resize") or {}
+    source = str(manifest.get("source", ""))
+    if fix.get("resize_to"):
+        h, w = fix["resize_to"]
+        options.update(resize=f"{w}x{h}", resample=fix.get("resample", "nearest"))
+    if fix.get("pad_to"):
+        h, w = fix["pad_to"]
+        options["pad_to"] = f"{w}x{h}"
+    if size and not source.startswith("builtin:") and Path(source).is_file():
+        h, w = (fix.get("from_sizes") or [size])[0]
+        options["tile"] = f"{w}x{h}"
+    return options
+
+
 def evaluate_run(
     run_dir: str | Path,
     real_spec: str | None = None,
@@ -249,10 +271,11 @@ def evaluate_run(
     spec = real_spec or manifest.get("source")
     if not spec:
         raise RunError(f"{run_dir}: the run's manifest has no data source; pass --real DATA")
-    from spritegan.data.dataset import open_dataset
+    from spritegan.data.dataset import image_hash, open_dataset
 
-    dataset = open_dataset(spec, tile=manifest.get("tile") if real_spec is None else None)
+    dataset = open_dataset(spec, **(training_data_options(manifest) if real_spec is None else {}))
     real = dataset.images
+    matches = image_hash(real) == manifest.get("sha256") if manifest.get("sha256") else None
     fake = pipe(n=samples, seed=seed)
     load_s = round(time.perf_counter() - t0, 3)
     wanted = list(metrics) if metrics is not None else [*DEFAULT_METRICS, "ppl"]
@@ -286,6 +309,7 @@ def evaluate_run(
             result["metrics_requested"].append("ppl")
         result["timings_s"]["ppl"] = round(time.perf_counter() - t1, 3)
     result.update(
+        real_matches_training=matches,
         run=str(run_dir),
         real=str(spec),
         time=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

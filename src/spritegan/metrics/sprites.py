@@ -32,6 +32,10 @@ def possible_combinations() -> int:
 
 def sprite_metrics(fake, real=None) -> dict[str, float | int]:
     """Valid share and trait-combination coverage of uint8 (N, 4, 32, 32) built-in sprites."""
+    if tuple(fake.shape[1:]) != (4, 32, 32) or (real is not None and tuple(real.shape[1:]) != (4, 32, 32)):
+        from spritegan.errors import DataError
+
+        raise DataError("sprite metrics apply only to the built-in 32x32 RGBA sprites (builtin:sprites)")
     fake_combos, n = _combos(fake)
     valid = {c for c in fake_combos if c is not None}
     total = possible_combinations()
