@@ -157,3 +157,33 @@ def test_training_data_options_rebuild_tiles_and_resize(tmp_path):
     }
     assert training_data_options(manifest) == {"resize": "32x32", "resample": "nearest", "tile": "20x24"}
     assert training_data_options({"source": "builtin:sprites:64", "size": [32, 32]}) == {}
+
+
+def test_slerp_endpoints_and_norm():
+    from spritegan.metrics.ppl import slerp
+
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(5, 16, generator=gen), torch.randn(5, 16, generator=gen)
+    start = slerp(a, b, torch.zeros(5))
+    end = slerp(a, b, torch.ones(5))
+    torch.testing.assert_close(start, a / a.norm(dim=1, keepdim=True))
+    torch.testing.assert_close(end, b / b.norm(dim=1, keepdim=True))
+    mid = slerp(a, b, torch.full((5,), 0.3))
+    torch.testing.assert_close(mid.norm(dim=1), torch.ones(5))
+
+
+def test_ppl_with_stub_generator_and_features():
+    from spritegan.metrics.ppl import perceptual_path_length
+
+    def synthesize(z, labels=None):
+        return torch.tanh(z.double()).reshape(len(z), 1, 4, 4)
+
+    def flat(images):
+        return images.reshape(len(images), -1).numpy()
+
+    smooth = perceptual_path_length(synthesize, 16, num_samples=40, batch_size=16, feature_fn=flat)
+    steep = perceptual_path_length(
+        lambda z, labels=None: synthesize(10 * z), 16, num_samples=40, batch_size=16, feature_fn=flat
+    )
+    assert 0 < smooth["ppl"] < steep["ppl"]
+    assert smooth["ppl_samples"] == 40 and "Inception" in smooth["ppl_variant"]
