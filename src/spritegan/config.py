@@ -29,7 +29,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = "dcgan"  # dcgan | mlp
+    arch: str = "dcgan"  # dcgan | mlp | stylegan
     image_size: list[int] = field(default_factory=lambda: [32, 32])  # (H, W); set from the data
     channels: int = 4  # 1, 3 or 4; set from the data
     z_dim: int = 100  # latent size
@@ -45,6 +45,11 @@ class ModelConfig:
     mlp_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])  # arch=mlp only
     cond_dim: int = 0  # size of the label vector (0: unconditional); set from the data's labels
     cond_embed: int = 32  # size of the label embedding fed to G
+    w_dim: int = 128  # arch=stylegan: size of the intermediate latent W
+    mapping_layers: int = 4  # arch=stylegan: depth of the mapping network z -> w
+    style_mode: str = "modulated"  # arch=stylegan: modulated (StyleGAN2 demodulation) | adain
+    mixing_prob: float = 0.9  # arch=stylegan: style-mixing regularisation probability in training
+    use_noise: bool = True  # arch=stylegan: per-layer noise inputs
 
 
 @dataclass

@@ -82,8 +82,7 @@ class SpritePipeline:
         z = z.to(self.device)
         if labels is not None:
             labels = labels.to(self.device)
-        truncate = getattr(self.generator, "truncate", None)
-        if truncate is not None:
+        if getattr(self.generator, "supports_truncation", False):
             return self.generator(z, labels, truncation=truncation)
         return self.generator(z * truncation, labels)
 
@@ -110,7 +109,9 @@ class SpritePipeline:
         for i in range(0, len(z), batch_size):
             lab = labels[i : i + batch_size] if labels is not None else None
             outs.append(to_uint8(self.synthesize(z[i : i + batch_size], lab, truncation)).cpu())
-        images = torch.cat(outs) if outs else torch.zeros(0, self.model_config.channels, 1, 1, dtype=torch.uint8)
+        images = (
+            torch.cat(outs) if outs else torch.zeros(0, self.model_config.channels, 1, 1, dtype=torch.uint8)
+        )
         if snap:
             images = snap_alpha(images, self.manifest.get("alpha_levels"))
         if palette:

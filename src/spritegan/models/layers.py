@@ -9,7 +9,9 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 
-def plan_resolution(size: tuple[int, int], min_start: int = 3, max_start: int = 8) -> tuple[int, int, int, int]:
+def plan_resolution(
+    size: tuple[int, int], min_start: int = 3, max_start: int = 8
+) -> tuple[int, int, int, int]:
     """Pick (start_h, start_w, n_scale, pad) so that start * 2**n_scale covers `size`.
 
     Any size from 16 to 256 works: 24 -> 3x3 and 3 doublings, 80 -> 5x5 and 4, 64 -> 4x4 and 4. Sizes that

@@ -173,7 +173,12 @@ class Trainer:
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        return {"loss_d": loss, "score_real": s_real.mean(), "score_fake": s_fake.mean(), "r1": r1}
+        return {
+            "loss_d": loss.detach(),
+            "score_real": s_real.detach().mean(),
+            "score_fake": s_fake.detach().mean(),
+            "r1": r1.detach(),
+        }
 
     def g_step(self, labels: torch.Tensor | None) -> dict[str, float]:
         n = self.cfg.train.batch_size
@@ -185,7 +190,7 @@ class Trainer:
         loss.backward()
         self.opt_g.step()
         update_ema(self.G_ema, self.G, self.beta)
-        return {"loss_g": loss}
+        return {"loss_g": loss.detach()}
 
     def train_step(self) -> dict[str, torch.Tensor]:
         stats: dict[str, torch.Tensor] = {}
