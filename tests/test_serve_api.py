@@ -239,3 +239,32 @@ def test_busy_generator_times_out(runs: Path) -> None:
     finally:
         studio.lock.release()
     assert TestClient(app).post("/api/generate", json={"model": "plain", "seeds": [1]}).status_code == 200
+
+
+def test_slow_client_body_gets_408(runs: Path) -> None:
+    import asyncio
+
+    app = create_app(runs, Limits(body_timeout_s=0.1))
+    sent: list[dict] = []
+
+    async def stalled_receive() -> dict:
+        await asyncio.sleep(5)
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/api/generate", "headers": [], "query_string": b""}
+    asyncio.run(_call(app, scope, stalled_receive, send))
+    assert sent[0]["status"] == 408 and b"stalled" in sent[1]["body"]
+
+
+async def _call(app, scope: dict, receive, send) -> None:
+    await app(scope, receive, send)
+
+
+def test_serve_command_errors(tmp_path: Path) -> None:
+    from spritegan.cli import main
+
+    assert main(["serve", str(tmp_path / "missing")]) == 2
+    assert main(["serve", str(tmp_path), "--max-count", "0"]) == 2
