@@ -189,6 +189,28 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train.steps": 3000,
         "train.diffaug": "translation",
     },
+    "stylegan": {
+        "doc": "StyleGAN-style model sized for sprites on a CPU: mapping net, modulated convs with noise, "
+        "style mixing, skip G, residual D with minibatch stddev, non-saturating loss + lazy R1, EMA",
+        "model.arch": "stylegan",
+        "model.z_dim": 64,
+        "model.w_dim": 128,
+        "model.mapping_layers": 4,
+        "model.g_width": 32,
+        "model.d_width": 32,
+        "model.max_channels": 128,
+        "train.loss": "ns",
+        "train.lr_g": 2e-3,
+        "train.lr_d": 2e-3,
+        "train.beta1": 0.0,
+        "train.beta2": 0.99,
+        "train.r1_gamma": 0.2,
+        "train.r1_every": 8,
+        "train.ema_half_life_kimg": 5.0,
+        "train.batch_size": 64,
+        "train.steps": 3000,
+        "train.diffaug": "translation",
+    },
     "cyberpunk-gan": {
         "doc": "Cyberpunk-GAN (seed 000): punks resized to 64x64 keeping RGBA, DCGAN with 4 strided convs + "
         "LeakyReLU in D and 4 transposed convs in G, Adam 2e-4, BCE, 100 epochs",

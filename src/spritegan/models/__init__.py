@@ -19,7 +19,11 @@ def build_generator(cfg: ModelConfig) -> nn.Module:
         from spritegan.models.mlp import MLPGenerator
 
         return MLPGenerator(cfg)
-    raise SpriteganError(f"unknown model arch {cfg.arch!r} (dcgan | mlp)")
+    if cfg.arch == "stylegan":
+        from spritegan.models.stylegan import StyleGANGenerator
+
+        return StyleGANGenerator(cfg)
+    raise SpriteganError(f"unknown model arch {cfg.arch!r} (dcgan | mlp | stylegan)")
 
 
 def build_discriminator(cfg: ModelConfig) -> nn.Module:
@@ -33,7 +37,11 @@ def build_discriminator(cfg: ModelConfig) -> nn.Module:
         from spritegan.models.mlp import MLPDiscriminator
 
         return MLPDiscriminator(cfg)
-    raise SpriteganError(f"unknown model arch {cfg.arch!r} (dcgan | mlp)")
+    if cfg.arch == "stylegan":
+        from spritegan.models.stylegan import StyleGANDiscriminator
+
+        return StyleGANDiscriminator(cfg)
+    raise SpriteganError(f"unknown model arch {cfg.arch!r} (dcgan | mlp | stylegan)")
 
 
 def _check(cfg: ModelConfig) -> None:
