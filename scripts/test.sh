@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Run the whole test suite: fast and slow tests, then the browser tests in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
+      || echo "could not install chromium; browser tests will be skipped"
+  fi
+fi
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+.venv/bin/python -m pytest -q -m "not browser" "$@"
+.venv/bin/python -m pytest -q -m browser "$@"

@@ -1,0 +1,136 @@
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from spritegan.cli import COMMAND_MODULES, build_parser, main
+from spritegan.generate.pipeline import SpritePipeline, latents
+from spritegan.generate.postprocess import snap_alpha, snap_palette, upscale
+from spritegan.generate.sheet import make_sheet
+
+
+def _digest(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.png"))}
+
+
+def test_generate_writes_pngs_sheet_and_record(tiny_run, tmp_path):
+    assert (
+        main(
+            [
+                "generate",
+                str(tiny_run),
+                "-n",
+                "10",
+                "--seed",
+                "3",
+                "--out",
+                str(tmp_path / "g"),
+                "--scale",
+                "4",
+            ]
+        )
+        == 0
+    )
+    files = sorted(p.name for p in (tmp_path / "g").glob("seed*.png"))
+    assert files == [f"seed{s:06d}.png" for s in range(3, 13)]
+    img = Image.open(tmp_path / "g" / "seed000003.png")
+    assert img.mode == "RGBA" and img.size == (128, 128)
+    alpha = np.asarray(img)[:, :, 3]
+    assert set(np.unique(alpha)) <= {0, 255}
+    assert (tmp_path / "g" / "sheet.png").exists() and (tmp_path / "g" / "generation.json").exists()
+
+
+def test_same_seed_gives_byte_identical_pngs(tiny_run, tmp_path):
+    for name in ("a", "b"):
+        assert main(["generate", str(tiny_run), "-n", "6", "--out", str(tmp_path / name)]) == 0
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    main(["generate", str(tiny_run), "--seeds", "2,3", "--out", str(tmp_path / "c")])
+    assert _digest(tmp_path / "c")["seed000002.png"] == _digest(tmp_path / "a")["seed000002.png"]
+
+
+def test_latent_of_a_seed_does_not_depend_on_batch():
+    assert torch.equal(latents([5], 16)[0], latents([1, 2, 5], 16)[2])
+
+
+def test_pipeline_loads_without_training_state(tiny_run):
+    pipe = SpritePipeline.from_run(tiny_run / "generator.safetensors")
+    out = pipe(n=3, seed=0)
+    assert out.dtype == torch.uint8 and out.shape == (3, 4, 32, 32)
+
+
+def test_snap_alpha_and_palette():
+    img = torch.tensor([[[[10, 200]], [[20, 100]], [[30, 50]], [[100, 140]]]], dtype=torch.uint8)  # 1x4x1x2
+    out = snap_alpha(img, [0, 128, 255])
+    assert out[0, 3].tolist() == [[128, 128]]
+    out = snap_alpha(img, [0, 255])
+    assert out[0, 3].tolist() == [[0, 255]] and out[0, :3, 0, 0].tolist() == [0, 0, 0]
+    pal = snap_palette(out, [[0, 0, 0, 255], [250, 90, 60, 255]])
+    assert pal[0, :3, 0, 1].tolist() == [250, 90, 60]
+    assert pal[0, :3, 0, 0].tolist() == [0, 0, 0]
+
+
+def test_upscale_and_sheet_sizes():
+    imgs = torch.randint(0, 255, (5, 3, 8, 8), dtype=torch.uint8)
+    assert upscale(imgs, 3).shape == (5, 3, 24, 24)
+    sheet = make_sheet(imgs, ncol=3, scale=2, pad=1)
+    assert sheet.size == (3 * 17 + 1, 2 * 17 + 1)
+    assert make_sheet(imgs, background="checker").mode == "RGB"
+
+
+@pytest.mark.parametrize("name", COMMAND_MODULES)
+def test_every_command_has_help_with_examples(name, capsys):
+    parser = build_parser()
+    choices = parser._subparsers._group_actions[0].choices
+    if name not in choices:
+        pytest.skip(f"{name} not built yet")
+    help_text = choices[name].format_help()
+    assert "examples:" in help_text and "spritegan " + name in help_text
+
+
+def test_top_level_help_runs():
+    out = subprocess.run([sys.executable, "-m", "spritegan", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "examples:" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["generate", "nowhere"], "no generator.safetensors"),
+        (["train", "--data", "builtin:sprites:16", "--set", "train.nope=1", "--dry-run"], "unknown setting"),
+        (
+            ["train", "--data", "builtin:sprites:16", "--set", "train.steps=ten", "--dry-run"],
+            "expected a int",
+        ),
+        (
+            ["train", "--data", "builtin:sprites:16", "--preset", "stylegan3000", "--dry-run"],
+            "unknown preset",
+        ),
+        (["train", "--resume", "nowhere"], "no config.yaml"),
+        (["train", "--data", r"C:\data\punks", "--out", "x"], "Windows"),
+    ],
+)
+def test_cli_errors_are_one_line(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_train_refuses_to_overwrite_a_run(tiny_run, capsys):
+    assert main(["train", "--data", "builtin:sprites:16", "--out", str(tiny_run)]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_dry_run_prints_resolved_config(capsys):
+    assert main(["train", "--data", "builtin:sprites", "--preset", "cyberpunk-gan", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "epochs: 100.0" in out and "resize: '64'" in out
+
+
+def test_demo_command_end_to_end(tmp_path, capsys):
+    assert main(["demo", "--steps", "2", "--out", str(tmp_path / "demo"), "--no-progress"]) == 0
+    assert (tmp_path / "demo" / "demo-sheet.png").exists()
+    assert "generated sheet" in capsys.readouterr().out

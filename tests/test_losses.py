@@ -1,0 +1,46 @@
+import math
+
+import torch
+
+from spritegan.train.ema import ema_beta, update_ema
+from spritegan.train.losses import d_loss, g_loss, r1_penalty
+
+
+def test_bce_matches_closed_form():
+    real, fake = torch.tensor([0.0]), torch.tensor([0.0])
+    assert math.isclose(d_loss(real, fake, "bce").item(), 2 * math.log(2), rel_tol=1e-6)
+    smoothed = d_loss(torch.tensor([2.0]), torch.tensor([-2.0]), "bce", real_label=0.9).item()
+    p = 1 / (1 + math.exp(-2.0))
+    expected = -(0.9 * math.log(p) + 0.1 * math.log(1 - p)) - math.log(1 - 1 / (1 + math.exp(2.0)))
+    assert math.isclose(smoothed, expected, rel_tol=1e-5)
+
+
+def test_label_flip_swaps_targets():
+    real, fake = torch.tensor([3.0, 3.0]), torch.tensor([-3.0, -3.0])
+    flipped = d_loss(real, fake, "ns", flip=torch.tensor([True, True]))
+    swapped = d_loss(fake, real, "ns")
+    assert torch.allclose(flipped, swapped)
+
+
+def test_hinge_and_generator_losses():
+    assert d_loss(torch.tensor([2.0]), torch.tensor([-2.0]), "hinge").item() == 0.0
+    assert d_loss(torch.tensor([0.0]), torch.tensor([0.0]), "hinge").item() == 2.0
+    assert g_loss(torch.tensor([1.5]), "hinge").item() == -1.5
+    assert math.isclose(g_loss(torch.tensor([0.0]), "ns").item(), math.log(2), rel_tol=1e-6)
+
+
+def test_r1_of_linear_score_is_squared_weight_norm():
+    w = torch.tensor([1.0, -2.0, 2.0])
+    x = torch.randn(5, 3, requires_grad=True)
+    assert math.isclose(r1_penalty(x @ w, x).item(), 9.0, rel_tol=1e-6)
+
+
+def test_ema_half_life_and_update():
+    beta = ema_beta(1000, 1.0)
+    assert math.isclose(beta, 0.5)
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    before = a.weight.detach().clone()
+    update_ema(a, b, beta)
+    assert torch.allclose(a.weight, 0.5 * before + 0.5 * b.weight)
+    update_ema(a, b, 0.0)
+    assert torch.equal(a.weight, b.weight)

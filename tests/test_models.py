@@ -1,0 +1,96 @@
+import pytest
+import torch
+
+from spritegan.config import ModelConfig
+from spritegan.errors import SpriteganError
+from spritegan.models import build_discriminator, build_generator
+from spritegan.models.layers import MinibatchStd, plan_resolution
+
+
+@pytest.mark.parametrize("size", [16, 24, 25, 32, 48, 64, 80, 100, 128, 256])
+def test_plan_resolution_covers_size(size):
+    h0, w0, n, pad = plan_resolution((size, size))
+    assert h0 * 2**n == size + pad and w0 * 2**n == size + pad
+    assert 3 <= h0 <= 16 and n >= 2
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "mlp"])
+@pytest.mark.parametrize("size", [16, 24, 32, 80])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_shapes_every_size_and_channel(arch, size, channels):
+    cfg = ModelConfig(
+        arch=arch,
+        image_size=[size, size],
+        channels=channels,
+        z_dim=8,
+        g_width=4,
+        d_width=4,
+        max_channels=16,
+        mlp_hidden=[16, 16],
+    )
+    g, d = build_generator(cfg), build_discriminator(cfg)
+    x = g(torch.randn(2, 8))
+    assert x.shape == (2, channels, size, size)
+    assert x.abs().max() <= 1.0
+    assert d(x).shape == (2,)
+
+
+def test_non_square_and_padded_sizes():
+    cfg = ModelConfig(image_size=[24, 16], channels=4, z_dim=8, g_width=4, d_width=4, max_channels=16)
+    assert build_generator(cfg)(torch.randn(3, 8)).shape == (3, 4, 24, 16)
+    cfg = ModelConfig(image_size=[25, 25], channels=3, z_dim=8, g_width=4, d_width=4, max_channels=16)
+    x = build_generator(cfg)(torch.randn(2, 8))
+    assert x.shape == (2, 3, 25, 25)
+    assert build_discriminator(cfg)(x).shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"g_upsample": "nearest", "d_norm": "spectral", "minibatch_std": True},
+        {"g_norm": "none", "d_norm": "none", "init": "glorot", "d_dropout": 0.2},
+    ],
+)
+def test_options_build_and_backprop(options):
+    cfg = ModelConfig(
+        image_size=[32, 32], channels=4, z_dim=8, g_width=4, d_width=4, max_channels=16, **options
+    )
+    g, d = build_generator(cfg), build_discriminator(cfg)
+    d(g(torch.randn(4, 8))).sum().backward()
+    assert all(p.grad is not None for p in g.parameters())
+
+
+def test_conditional_labels_change_output_and_score():
+    cfg = ModelConfig(
+        image_size=[16, 16], channels=4, z_dim=8, g_width=4, d_width=4, max_channels=16, cond_dim=3
+    )
+    g, d = build_generator(cfg).eval(), build_discriminator(cfg)
+    z = torch.randn(2, 8)
+    a, b = torch.tensor([[1.0, 0, 0]] * 2), torch.tensor([[0, 1.0, 0]] * 2)
+    assert not torch.allclose(g(z, a), g(z, b))
+    x = g(z, a)
+    assert not torch.allclose(d(x, a), d(x, b))
+
+
+def test_glorot_and_normal_init_differ():
+    base = dict(image_size=[16, 16], channels=3, z_dim=8, g_width=4, d_width=4, max_channels=16)
+    torch.manual_seed(0)
+    w_normal = build_generator(ModelConfig(init="normal", **base)).project.weight
+    torch.manual_seed(0)
+    w_glorot = build_generator(ModelConfig(init="glorot", **base)).project.weight
+    assert abs(w_normal.std().item() - 0.02) < 0.005
+    assert not torch.allclose(w_normal, w_glorot)
+
+
+def test_minibatch_std_appends_one_channel():
+    x = torch.randn(8, 5, 4, 4)
+    y = MinibatchStd(4)(x)
+    assert y.shape == (8, 6, 4, 4)
+    same = MinibatchStd(4)(torch.ones(8, 5, 4, 4))
+    assert same[:, -1].abs().max() < 1e-3
+
+
+@pytest.mark.parametrize("bad", [{"channels": 2}, {"image_size": [4, 4]}, {"arch": "vae"}])
+def test_bad_model_config_is_clear(bad):
+    with pytest.raises(SpriteganError):
+        build_generator(ModelConfig(**bad))

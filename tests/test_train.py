@@ -1,0 +1,175 @@
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import tiny_config, train_tiny
+from spritegan.errors import RunError
+from spritegan.train import checkpoint as ckpt
+from spritegan.train.loop import TrainingDiverged
+
+
+def test_run_folder_has_everything(tiny_run):
+    for name in ("config.yaml", "generator.safetensors", "metrics.csv", "losses.png"):
+        assert (tiny_run / name).exists(), name
+    assert [s for s, _ in ckpt.list_checkpoints(tiny_run / "checkpoints")] == [4, 2]
+    assert sorted(p.name for p in (tiny_run / "samples").glob("*.png")) == [
+        "step-000002.png",
+        "step-000004.png",
+    ]
+    assert list((tiny_run / "tensorboard").glob("events.out.tfevents.*"))
+    rows = list(csv.DictReader(open(tiny_run / "metrics.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+
+
+def test_tensorboard_events_hold_the_scalars(tiny_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tiny_run / "tensorboard"))
+    acc.Reload()
+    tags = acc.Tags()["scalars"]
+    for tag in ("Loss/loss_d", "Loss/loss_g", "Loss/scores/real", "Loss/scores/fake", "Loss/r1_penalty"):
+        assert tag in tags
+    assert [e.step for e in acc.Scalars("Loss/loss_d")] == [1, 2, 3, 4]
+
+
+def test_same_seed_same_weights_other_seed_differs(tmp_path):
+    train_tiny(tmp_path / "a")
+    train_tiny(tmp_path / "b")
+    train_tiny(tmp_path / "c", **{"train.seed": 1})
+    a, b, c = (load_file(tmp_path / x / "generator.safetensors") for x in "abc")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_resume_continues_the_same_curve(tmp_path):
+    train_tiny(tmp_path / "straight", steps=4)
+    train_tiny(tmp_path / "resumed", steps=2)
+    train_tiny(tmp_path / "resumed", steps=4, resume=True)
+    a = load_file(tmp_path / "straight" / "checkpoints" / "step-000004.safetensors")
+    b = load_file(tmp_path / "resumed" / "checkpoints" / "step-000004.safetensors")
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    rows = list(csv.DictReader(open(tmp_path / "resumed" / "metrics.csv")))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+
+
+def test_resume_refuses_another_model_config(tmp_path):
+    train_tiny(tmp_path / "r", steps=2)
+    with pytest.raises(RunError, match="another model config"):
+        train_tiny(tmp_path / "r", steps=4, resume=True, **{"model.g_width": 16})
+
+
+def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
+    import spritegan.train.loop as loop
+
+    real_d_loss = loop.d_loss
+    calls = {"n": 0}
+
+    def poisoned(*args, **kwargs):
+        calls["n"] += 1
+        out = real_d_loss(*args, **kwargs)
+        return out * float("nan") if calls["n"] >= 3 else out
+
+    monkeypatch.setattr(loop, "d_loss", poisoned)
+    with pytest.raises(TrainingDiverged, match="at step 3"):
+        train_tiny(tmp_path / "nan", steps=4)
+    assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "nan" / "checkpoints")] == [2]
+    assert ckpt.load_latest(tmp_path / "nan" / "checkpoints")["info"]["step"] == 2
+
+
+def test_damaged_newest_checkpoint_falls_back(tmp_path):
+    train_tiny(tmp_path / "r", steps=4)
+    newest = tmp_path / "r" / "checkpoints" / "step-000004.safetensors"
+    newest.write_bytes(newest.read_bytes()[:1000])
+    with pytest.warns(UserWarning, match="damaged"):
+        state = ckpt.load_latest(tmp_path / "r" / "checkpoints")
+    assert state["info"]["step"] == 2
+
+
+def _spawn_training(run: Path, steps: int) -> subprocess.Popen:
+    cmd = [
+        sys.executable,
+        "-m",
+        "spritegan",
+        "train",
+        "--data",
+        "builtin:sprites:64",
+        "--out",
+        str(run),
+        "--steps",
+        str(steps),
+        "--no-progress",
+    ]
+    for key, value in tiny_config().to_dict()["model"].items():
+        if key in ("z_dim", "g_width", "d_width", "max_channels"):
+            cmd += ["--set", f"model.{key}={value}"]
+    cmd += [
+        "--set",
+        "train.checkpoint_every=1",
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.sample_every=1000",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_checkpoint(run: Path, proc: subprocess.Popen, at_least: int = 2) -> None:
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if len(ckpt.list_checkpoints(run / "checkpoints")) >= at_least:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no checkpoint appeared: {proc.communicate()}")
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume(tmp_path):
+    run = tmp_path / "killed"
+    proc = _spawn_training(run, steps=100000)
+    _wait_for_checkpoint(run, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step_before = ckpt.load_latest(run / "checkpoints")["info"]["step"]
+    target = step_before + 3
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spritegan",
+            "train",
+            "--resume",
+            str(run),
+            "--steps",
+            str(target),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"stopped at step {target}" in result.stdout
+    assert not list((run / "checkpoints").glob(".*tmp*"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint(tmp_path):
+    run = tmp_path / "interrupted"
+    proc = _spawn_training(run, steps=100000)
+    _wait_for_checkpoint(run, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted at step" in out
+    step = int(out.split("interrupted at step ")[1].split(":")[0])
+    assert ckpt.load_latest(run / "checkpoints")["info"]["step"] == step
