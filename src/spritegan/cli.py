@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "presets",
     "train",
     "generate",
+    "traits",
     "eval",
     "morph",
     "edit",

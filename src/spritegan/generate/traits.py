@@ -1,0 +1,226 @@
+"""Trait sets for conditional generation: parse "type=alien,earring", describe, sample, check if seen.
+
+A trait set is a label vector in the layout of `spritegan.labels` (categorical one-hot, binary 0/1). The
+training data's joint distribution is kept as a `LabelTable`: the distinct label rows with their counts,
+small enough to live in a generator file's metadata ("label_table") or in the run folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spritegan.errors import SpriteganError
+from spritegan.labels import LabelColumn, label_dim, label_layout
+
+TABLE_FILE = "label_table.json"
+TABLE_KEY = "label_table"
+
+
+@dataclass
+class LabelTable:
+    """Distinct label rows of the training data (as sets of active indices) with how often each occurs."""
+
+    dim: int
+    rows: list[tuple[int, ...]]
+    counts: list[int]
+
+    @classmethod
+    def from_matrix(cls, labels: torch.Tensor) -> LabelTable:
+        """Build from a float (N, D) label matrix."""
+        uniq, counts = torch.unique(labels > 0.5, dim=0, return_counts=True)
+        rows = [tuple(torch.nonzero(u).flatten().tolist()) for u in uniq]
+        return cls(int(labels.shape[1]), rows, [int(c) for c in counts])
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"dim": self.dim, "rows": [list(r) for r in self.rows], "counts": self.counts}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> LabelTable:
+        """Inverse of `to_dict`."""
+        return cls(int(raw["dim"]), [tuple(r) for r in raw["rows"]], [int(c) for c in raw["counts"]])
+
+    def matrix(self) -> torch.Tensor:
+        """The distinct rows as a float (R, D) matrix."""
+        out = torch.zeros(len(self.rows), self.dim)
+        for i, r in enumerate(self.rows):
+            out[i, list(r)] = 1.0
+        return out
+
+    def frequencies(self) -> torch.Tensor:
+        """How many training images have each label index on, float (D,)."""
+        return (self.matrix() * torch.tensor(self.counts, dtype=torch.float32)[:, None]).sum(0)
+
+
+def label_table(labels: torch.Tensor) -> dict[str, Any]:
+    """The JSON-ready table of distinct label rows and counts; what a generator file stores as metadata."""
+    return LabelTable.from_matrix(labels).to_dict()
+
+
+def load_label_table(run: str | Path, meta: dict[str, Any] | None = None) -> LabelTable | None:
+    """The training data's label table: from the generator metadata, the run folder, or the run's data."""
+    if meta and meta.get(TABLE_KEY):
+        return LabelTable.from_dict(meta[TABLE_KEY])
+    run_dir = Path(run) if Path(run).is_dir() else Path(run).parent
+    cached = run_dir / TABLE_FILE
+    if cached.is_file():
+        return LabelTable.from_dict(json.loads(cached.read_text()))
+    if not (run_dir / "config.yaml").is_file():
+        return None
+    from spritegan.config import RunConfig
+    from spritegan.data.dataset import open_dataset
+    from spritegan.labels import label_matrix
+
+    d = RunConfig.load(run_dir / "config.yaml").data
+    try:
+        ds = open_dataset(
+            d.source,
+            tile=d.tile,
+            resize=d.resize,
+            resample=d.resample,
+            pad_to=d.pad_to,
+            labels_csv=d.labels_csv,
+            label_columns=d.label_columns,
+        )
+    except SpriteganError:
+        return None
+    spec = ds.manifest.get("labels")
+    if not label_dim(spec) or (meta and meta.get("manifest", {}).get("sha256") != ds.manifest["sha256"]):
+        return None
+    table = LabelTable.from_matrix(label_matrix(ds.labels, spec))
+    try:
+        cached.write_text(json.dumps(table.to_dict()))
+    except OSError:
+        pass
+    return table
+
+
+def valid_traits(spec: dict | None) -> list[str]:
+    """Every accepted token: col=class for categorical columns, the bare name for binary ones."""
+    out = []
+    for col in label_layout(spec):
+        if col.kind == "categorical":
+            out += [f"{col.name}={c}" for c in col.classes]
+        else:
+            out.append(col.name)
+    return out
+
+
+def _unknown(token: str, spec: dict | None) -> SpriteganError:
+    valid = valid_traits(spec)
+    close = difflib.get_close_matches(token.lower(), [v.lower() for v in valid], n=1, cutoff=0.6)
+    hint = f" (did you mean {valid[[v.lower() for v in valid].index(close[0])]!r}?)" if close else ""
+    listing = ", ".join(valid) if len(valid) <= 120 else ", ".join(valid[:120]) + ", ..."
+    return SpriteganError(f"unknown trait {token!r}{hint}; valid traits: {listing}")
+
+
+def _find(layout: list[LabelColumn], name: str) -> LabelColumn | None:
+    for col in layout:
+        if col.name.lower() == name.lower():
+            return col
+    return None
+
+
+def parse_traits(text: str, spec: dict | None) -> torch.Tensor:
+    """'type=alien,earring,hoodie' -> float (cond_dim,) label vector; unknown traits raise SpriteganError."""
+    layout = label_layout(spec)
+    if not layout:
+        raise SpriteganError(
+            "this model has no labels, so --traits cannot be used (train with --conditional)"
+        )
+    vec = torch.zeros(label_dim(spec))
+    for raw in text.split(","):
+        token = raw.strip()
+        if not token:
+            continue
+        name, sep, value = (s.strip() for s in token.partition("="))
+        col = _find(layout, name)
+        if col is None and not sep:
+            hits = [
+                c for c in layout if c.kind == "categorical" and name.lower() in map(str.lower, c.classes)
+            ]
+            if len(hits) == 1:
+                col, value, sep = hits[0], name, "="
+        if col is None:
+            raise _unknown(token, spec)
+        if col.kind == "binary":
+            if sep and value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                raise SpriteganError(
+                    f"trait {token!r}: {col.name} is a yes/no trait; use {col.name} or {col.name}=0"
+                )
+            vec[col.offset] = 0.0 if value.lower() in ("0", "false", "no") else 1.0
+            continue
+        lower = [c.lower() for c in col.classes]
+        if not sep or value.lower() not in lower:
+            raise _unknown(token, spec)
+        vec[col.offset : col.offset + col.width] = 0.0
+        vec[col.offset + lower.index(value.lower())] = 1.0
+    return vec
+
+
+def describe(vec: torch.Tensor, spec: dict | None) -> str:
+    """'type=alien, earring' for a label vector; '(unconditional)' for the all-zero vector."""
+    parts = []
+    for col in label_layout(spec):
+        seg = vec[col.offset : col.offset + col.width]
+        if col.kind == "categorical" and float(seg.max()) > 0.5:
+            parts.append(f"{col.name}={col.classes[int(seg.argmax())]}")
+        elif col.kind == "binary" and float(seg[0]) > 0.5:
+            parts.append(col.name)
+    return ", ".join(parts) if parts else "(unconditional)"
+
+
+def random_traits(n: int, table: LabelTable, generator: torch.Generator | None = None) -> torch.Tensor:
+    """n label rows drawn from the training data's joint distribution, float (n, D)."""
+    weights = torch.tensor(table.counts, dtype=torch.float64)
+    idx = torch.multinomial(weights, n, replacement=True, generator=generator)
+    return table.matrix()[idx]
+
+
+def seen_combination(vec: torch.Tensor, table: LabelTable, exact: bool = False) -> bool:
+    """Whether the traits on in `vec` occur together in some training image (or, exact: as a whole row)."""
+    on = set(torch.nonzero(vec > 0.5).flatten().tolist())
+    if exact:
+        return tuple(sorted(on)) in set(table.rows)
+    return any(on.issubset(r) for r in table.rows)
+
+
+def complete_traits(
+    vec: torch.Tensor,
+    n: int,
+    spec: dict | None,
+    table: LabelTable | None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """n copies of `vec` with each unset categorical column filled from training rows that agree with it."""
+    out = vec.expand(n, -1).clone()
+    open_cols = [
+        c
+        for c in label_layout(spec)
+        if c.kind == "categorical" and float(vec[c.offset : c.offset + c.width].sum()) == 0
+    ]
+    if not open_cols or table is None:
+        return out
+    on = set(torch.nonzero(vec > 0.5).flatten().tolist())
+    match = [i for i, r in enumerate(table.rows) if on.issubset(r)]
+    mat = table.matrix()
+    if match:
+        weights = torch.tensor([table.counts[i] for i in match], dtype=torch.float64)
+        rows = mat[torch.tensor(match)[torch.multinomial(weights, n, replacement=True, generator=generator)]]
+    else:
+        rows = torch.zeros(n, table.dim)
+        freq = table.frequencies()
+        for c in open_cols:
+            pick = torch.multinomial(
+                freq[c.offset : c.offset + c.width].double() + 1e-9, n, True, generator=generator
+            )
+            rows[torch.arange(n), c.offset + pick] = 1.0
+    for c in open_cols:
+        out[:, c.offset : c.offset + c.width] = rows[:, c.offset : c.offset + c.width]
+    return out
