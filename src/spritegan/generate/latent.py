@@ -1,0 +1,216 @@
+"""W-space tools for StyleGAN-style generators: mean W, edit directions, and their files.
+
+A direction is one vector in W scaled so that strength 1 moves a latent by one standard deviation of the
+mapped latents along it; `w + s * d` with s in [-3, 3] stays within the range the generator has seen.
+Directions come from labels (difference of class means in W, a linear model: Radford-style attribute
+vectors, Shen et al. 2020 use a linear SVM for the same boundary) or unsupervised from PCA of W (GANSpace,
+Harkonen et al. 2020). They live in RUN/directions/<name>.safetensors with kind/source metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from spritegan.errors import RunError, SpriteganError
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_.+=-]{1,80}$")
+
+
+def is_style_generator(G: nn.Module) -> bool:
+    """True when G has a mapping network and a synthesis network (W space exists)."""
+    return hasattr(G, "mapping") and hasattr(G, "synthesis") and hasattr(G, "num_ws")
+
+
+def require_style(G: nn.Module, what: str) -> None:
+    """Raise a one-line error when `what` needs W space but G has none (e.g. a DCGAN)."""
+    if not is_style_generator(G):
+        raise SpriteganError(f"{what} needs a StyleGAN-style run (model.arch=stylegan); this run has no W space")
+
+
+@torch.no_grad()
+def sample_w(
+    G: nn.Module, n: int, seed: int = 0, labels: torch.Tensor | None = None, batch: int = 512
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """n standard-normal z from `seed` and their mapped w: ((n, z_dim), (n, w_dim))."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, G.z_dim, generator=gen)
+    ws = [G.mapping(z[i : i + batch], None if labels is None else labels[i : i + batch]) for i in range(0, n, batch)]
+    return z, torch.cat(ws)
+
+
+@torch.no_grad()
+def mean_w(G: nn.Module, n: int = 4096, seed: int = 0) -> torch.Tensor:
+    """The tracked `w_avg` when training has set it, else the mean of n mapped latents: (w_dim,)."""
+    avg = getattr(G, "w_avg", None)
+    if avg is not None and bool(avg.abs().sum() > 0):
+        return avg.detach().clone()
+    return sample_w(G, n, seed)[1].mean(0)
+
+
+def broadcast(w: torch.Tensor, num_ws: int) -> torch.Tensor:
+    """(N, w_dim) -> (N, num_ws, w_dim); per-layer (N, num_ws, w_dim) passes through."""
+    return w[:, None].repeat(1, num_ws, 1) if w.dim() == 2 else w
+
+
+def _unit_std(direction: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Scale a direction to unit length times the std of w projected on it."""
+    d = direction / direction.norm().clamp_min(1e-8)
+    return d * (w @ d).std().clamp_min(1e-8)
+
+
+def class_direction(w: torch.Tensor, positive: torch.Tensor, min_count: int = 10) -> torch.Tensor:
+    """Direction from latents without to latents with a label: mean difference, (w_dim,)."""
+    positive = positive.bool()
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if min(n_pos, n_neg) < min_count:
+        raise SpriteganError(f"too few labelled latents ({n_pos} with, {n_neg} without; need {min_count} each)")
+    return _unit_std(w[positive].mean(0) - w[~positive].mean(0), w)
+
+
+def pca_directions(w: torch.Tensor, k: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Top-k principal axes of W, each scaled to one std: ((k, w_dim), explained variance ratio (k,))."""
+    centred = w - w.mean(0)
+    _, s, vt = torch.linalg.svd(centred, full_matrices=False)
+    var = s.square() / (len(w) - 1)
+    k = min(k, vt.shape[0])
+    return vt[:k] * var[:k, None].sqrt(), var[:k] / var.sum()
+
+
+@torch.no_grad()
+def conditional_directions(G: nn.Module, spec: dict, n: int = 1024, seed: int = 0) -> dict[str, torch.Tensor]:
+    """For a conditional G: W shift caused by each label (mapped with it minus without), averaged over z."""
+    from spritegan.labels import label_dim, label_layout
+
+    z, w0 = sample_w(G, n, seed)
+    out = {}
+    for col in label_layout(spec):
+        for j, cls in enumerate(col.classes):
+            lab = torch.zeros(n, label_dim(spec))
+            lab[:, col.offset + j] = 1.0
+            name = col.name if col.kind == "binary" else f"{col.name}-{cls}"
+            out[safe_name(name)] = _unit_std(G.mapping(z, lab).mean(0) - w0.mean(0), w0)
+    return out
+
+
+@torch.no_grad()
+def judged_directions(
+    G: nn.Module,
+    judge: Callable[[torch.Tensor], list[dict[str, str] | None]],
+    n: int = 2000,
+    seed: int = 0,
+    min_count: int = 20,
+) -> tuple[dict[str, torch.Tensor], int]:
+    """Label sampled images with `judge` (uint8 batch -> traits or None), one direction per trait value."""
+    from spritegan.tensors import to_uint8
+
+    _, w = sample_w(G, n, seed)
+    images = torch.cat([to_uint8(G.synthesis(broadcast(w[i : i + 256], G.num_ws))) for i in range(0, n, 256)])
+    traits = judge(images)
+    keep = [i for i, t in enumerate(traits) if t]
+    out: dict[str, torch.Tensor] = {}
+    if not keep:
+        return out, 0
+    wk = w[keep]
+    names = sorted({(k, v) for i in keep for k, v in traits[i].items()})
+    for key, value in names:
+        pos = torch.tensor([traits[i][key] == value for i in keep])
+        if min(int(pos.sum()), int((~pos).sum())) >= min_count:
+            out[safe_name(f"{key}-{value}")] = class_direction(wk, pos, min_count)
+    return out, len(keep)
+
+
+def safe_name(name: str) -> str:
+    """A direction name usable as a file name (letters, digits, _ . + = -)."""
+    return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", name.strip())[:80] or "direction"
+
+
+def directions_dir(run: str | Path) -> Path:
+    """RUN/directions (the run folder, or the folder holding a generator file)."""
+    p = Path(run)
+    return (p if p.is_dir() else p.parent) / "directions"
+
+
+def save_direction(
+    run: str | Path, name: str, vector: torch.Tensor, kind: str, source: str, created_with: str
+) -> Path:
+    """Write RUN/directions/<name>.safetensors with its kind (label | pca | conditional) and source."""
+    from spritegan.train.checkpoint import atomic_save
+
+    if not _NAME_RE.match(name):
+        raise SpriteganError(f"direction name {name!r}: use letters, digits, _ . + = - (at most 80)")
+    meta = {
+        "kind": kind,
+        "source": source,
+        "created_with": created_with,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "norm": f"{float(vector.norm()):.4f}",
+    }
+    path = directions_dir(run) / f"{name}.safetensors"
+    atomic_save({"direction": vector.float().reshape(-1)}, meta, path)
+    return path
+
+
+def load_direction(run: str | Path, name: str) -> tuple[torch.Tensor, dict[str, str]]:
+    """A saved direction (w_dim,) and its metadata; a path to a .safetensors file works too."""
+    from safetensors import safe_open
+
+    path = Path(name) if name.endswith(".safetensors") else directions_dir(run) / f"{name}.safetensors"
+    if not path.exists():
+        known = ", ".join(d["name"] for d in list_directions(run)) or "none yet: run edit --find-directions"
+        raise RunError(f"no direction {name!r} in {directions_dir(run)} (known: {known})")
+    with safe_open(str(path), framework="pt") as fh:
+        return fh.get_tensor("direction"), dict(fh.metadata() or {})
+
+
+def list_directions(run: str | Path) -> list[dict[str, str]]:
+    """Name, kind, source and creation time of every saved direction, sorted by name."""
+    from safetensors import safe_open
+
+    out = []
+    for path in sorted(directions_dir(run).glob("*.safetensors")):
+        with safe_open(str(path), framework="pt") as fh:
+            meta = dict(fh.metadata() or {})
+        out.append({"name": path.stem, **meta})
+    return out
+
+
+def save_latent(path: Path, w: torch.Tensor, meta: dict[str, object]) -> None:
+    """A projected latent w (1, w_dim) or ws (1, num_ws, w_dim) as safetensors, with JSON metadata."""
+    from spritegan.train.checkpoint import atomic_save
+
+    atomic_save({"w": w.detach().float()}, {k: json.dumps(v) for k, v in meta.items()}, Path(path))
+
+
+def load_latent(path: str | Path, G: nn.Module) -> torch.Tensor:
+    """Read a latent written by `spritegan project` as ws (1, num_ws, w_dim) for G."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        w = load_file(str(path))["w"]
+    except (OSError, SafetensorError, KeyError) as exc:
+        raise SpriteganError(f"{path}: not a latent file from `spritegan project` ({exc})") from exc
+    require_style(G, "--latent")
+    w = w.reshape(1, -1, w.shape[-1]) if w.dim() == 3 else w.reshape(1, -1)
+    if w.shape[-1] != G.w_dim or (w.dim() == 3 and w.shape[1] != G.num_ws):
+        raise SpriteganError(f"{path}: latent shape {tuple(w.shape)} does not fit this run's W space")
+    return broadcast(w, G.num_ws)
+
+
+def traits_judge(images: torch.Tensor, palette: list | None) -> list[dict[str, str] | None]:
+    """Built-in sprites: snap to the palette, then read traits exactly (None for malformed sprites)."""
+    from spritegan.data.procedural import read_traits_batch
+    from spritegan.generate.postprocess import snap_palette
+
+    if images.shape[1] != 4 or tuple(images.shape[-2:]) != (32, 32):
+        raise SpriteganError("trait labels need the built-in 32x32 RGBA sprites")
+    snapped = snap_palette(images, palette) if palette else images
+    return read_traits_batch(np.ascontiguousarray(snapped.permute(0, 2, 3, 1).numpy()))
