@@ -15,7 +15,9 @@ EXAMPLES = """  spritegan edit runs/sprites --find-directions --labels-from-data
 
 
 def register(subparsers) -> None:
-    p = add_command(subparsers, "edit", "Edit sprites along latent directions; find and list directions.", EXAMPLES)
+    p = add_command(
+        subparsers, "edit", "Edit sprites along latent directions; find and list directions.", EXAMPLES
+    )
     p.add_argument("run", help="run folder (directions are stored in RUN/directions)")
     p.add_argument("--seed", type=int, default=0, help="sprite to edit (default 0)")
     p.add_argument("--seeds", help="several sprites, one strip row each, e.g. 1,2,3")
@@ -49,7 +51,9 @@ def find_directions(pipe, run_dir: str, labels_from_data: bool, pca: int, sample
         if pipe.model_config.cond_dim and pipe.label_spec:
             found = L.conditional_directions(G, pipe.label_spec, n=samples)
             kind, note = "conditional", "label embedding: w(z, label) - w(z, none)"
-        elif is_builtin_sprites(torch.zeros(1, pipe.model_config.channels, *pipe.model_config.image_size), pipe.manifest):
+        elif is_builtin_sprites(
+            torch.zeros(1, pipe.model_config.channels, *pipe.model_config.image_size), pipe.manifest
+        ):
             palette = pipe.manifest.get("palette")
             found, valid = L.judged_directions(G, lambda im: L.traits_judge(im, palette), n=samples)
             kind, note = "label", f"read_traits on {samples} generated sprites ({valid} readable)"
@@ -70,7 +74,9 @@ def find_directions(pipe, run_dir: str, labels_from_data: bool, pca: int, sample
         dirs, ratio = L.pca_directions(w, pca)
         for i, (vec, r) in enumerate(zip(dirs, ratio, strict=True)):
             note = f"PCA of {len(w)} mapped latents, component {i}, {100 * float(r):.1f}% of variance"
-            L.save_direction(run_dir, f"pca{i:02d}", vec, "pca", note, "spritegan edit --find-directions --pca")
+            L.save_direction(
+                run_dir, f"pca{i:02d}", vec, "pca", note, "spritegan edit --find-directions --pca"
+            )
             made.append(f"pca{i:02d} (pca, {100 * float(r):.1f}%)")
     return made
 
@@ -102,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         found = L.list_directions(args.run)
         if not found:
-            print(f"no directions in {L.directions_dir(args.run)} (run: spritegan edit RUN --find-directions)")
+            print(
+                f"no directions in {L.directions_dir(args.run)} (run: spritegan edit RUN --find-directions)"
+            )
         for d in found:
             print(f"{d['name']:24s} {d.get('kind', '?'):12s} {d.get('source', '')}")
         return 0
@@ -125,7 +133,9 @@ def run(args: argparse.Namespace) -> int:
         raise SpriteganError(f"--scale {args.scale}: choose 1 to 32")
     direction, meta = L.load_direction(args.run, args.direction)
     if direction.numel() != G.w_dim:
-        raise SpriteganError(f"direction {args.direction!r} has {direction.numel()} values; this run's W has {G.w_dim}")
+        raise SpriteganError(
+            f"direction {args.direction!r} has {direction.numel()} values; this run's W has {G.w_dim}"
+        )
     if args.latent:
         ws = L.load_latent(args.latent, G)
     else:
@@ -135,5 +145,7 @@ def run(args: argparse.Namespace) -> int:
     images = edit_strip(pipe, ws, direction, strengths)
     out = Path(args.out)
     save_png(make_sheet(images, ncol=len(strengths), scale=args.scale), out)
-    print(f"wrote {out}: {len(ws)} x {len(strengths)} sprites along {args.direction} ({meta.get('kind', '?')})")
+    print(
+        f"wrote {out}: {len(ws)} x {len(strengths)} sprites along {args.direction} ({meta.get('kind', '?')})"
+    )
     return 0

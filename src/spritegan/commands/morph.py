@@ -14,7 +14,9 @@ EXAMPLES = """  spritegan morph runs/punks --seeds 3,17,42 --frames 48 --out mor
 
 
 def register(subparsers) -> None:
-    p = add_command(subparsers, "morph", "Morph between sprites: GIF (+ MP4 when ffmpeg exists) and strip.", EXAMPLES)
+    p = add_command(
+        subparsers, "morph", "Morph between sprites: GIF (+ MP4 when ffmpeg exists) and strip.", EXAMPLES
+    )
     p.add_argument("run", help="run folder or generator.safetensors file")
     p.add_argument("--seeds", default="", help="comma-separated seeds visited in order, e.g. 3,17,42")
     p.add_argument("--latent", action="append", default=[], help="a latent from `spritegan project` (first)")
@@ -24,7 +26,9 @@ def register(subparsers) -> None:
     p.add_argument("--scale", type=int, default=4, help="nearest-neighbour upscale (default 4)")
     p.add_argument("--fps", type=int, default=12, help="frames per second (default 12)")
     p.add_argument("--loop", action="store_true", help="return to the first sprite at the end")
-    p.add_argument("--background", default="white", choices=["white", "black", "checker"], help="GIF backdrop")
+    p.add_argument(
+        "--background", default="white", choices=["white", "black", "checker"], help="GIF backdrop"
+    )
     p.add_argument("--strip-frames", type=int, default=12, help="frames shown on the strip PNG (default 12)")
     p.add_argument("--out", default="morph.gif", help="GIF path; the strip is <out>_strip.png")
     p.set_defaults(func=run)
@@ -88,7 +92,9 @@ def render_frames(pipe, args: argparse.Namespace):
             if args.loop:
                 z = torch.cat([z, z[:1]])
             path = path_latents(z, args.frames, "slerp")
-            images = torch.cat([pipe.synthesize(path[i : i + 64], None, args.truncation) for i in range(0, len(path), 64)])
+            images = torch.cat(
+                [pipe.synthesize(path[i : i + 64], None, args.truncation) for i in range(0, len(path), 64)]
+            )
     return snap_alpha(to_uint8(images).cpu(), pipe.manifest.get("alpha_levels")), space
 
 

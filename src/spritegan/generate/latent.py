@@ -32,7 +32,9 @@ def is_style_generator(G: nn.Module) -> bool:
 def require_style(G: nn.Module, what: str) -> None:
     """Raise a one-line error when `what` needs W space but G has none (e.g. a DCGAN)."""
     if not is_style_generator(G):
-        raise SpriteganError(f"{what} needs a StyleGAN-style run (model.arch=stylegan); this run has no W space")
+        raise SpriteganError(
+            f"{what} needs a StyleGAN-style run (model.arch=stylegan); this run has no W space"
+        )
 
 
 @torch.no_grad()
@@ -42,7 +44,10 @@ def sample_w(
     """n standard-normal z from `seed` and their mapped w: ((n, z_dim), (n, w_dim))."""
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(n, G.z_dim, generator=gen)
-    ws = [G.mapping(z[i : i + batch], None if labels is None else labels[i : i + batch]) for i in range(0, n, batch)]
+    ws = [
+        G.mapping(z[i : i + batch], None if labels is None else labels[i : i + batch])
+        for i in range(0, n, batch)
+    ]
     return z, torch.cat(ws)
 
 
@@ -71,7 +76,9 @@ def class_direction(w: torch.Tensor, positive: torch.Tensor, min_count: int = 10
     positive = positive.bool()
     n_pos, n_neg = int(positive.sum()), int((~positive).sum())
     if min(n_pos, n_neg) < min_count:
-        raise SpriteganError(f"too few labelled latents ({n_pos} with, {n_neg} without; need {min_count} each)")
+        raise SpriteganError(
+            f"too few labelled latents ({n_pos} with, {n_neg} without; need {min_count} each)"
+        )
     return _unit_std(w[positive].mean(0) - w[~positive].mean(0), w)
 
 

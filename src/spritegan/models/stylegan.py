@@ -70,7 +70,9 @@ class MappingNetwork(nn.Module):
             self.embed = EqLinear(cfg.cond_dim, cfg.cond_embed)
             c_in += cfg.cond_embed
         dims = [c_in] + [cfg.w_dim] * max(1, cfg.mapping_layers)
-        self.net = nn.Sequential(*[EqLinear(a, b, lr_mul=0.01, act=True) for a, b in zip(dims[:-1], dims[1:])])
+        self.net = nn.Sequential(
+            *[EqLinear(a, b, lr_mul=0.01, act=True) for a, b in zip(dims[:-1], dims[1:], strict=True)]
+        )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         x = _normalize_2nd_moment(z)
