@@ -11,6 +11,8 @@ from spritegan.commands import add_command
 EXAMPLES = """  spritegan generate runs/punks -n 100 --seed 0 --out out/punks
   spritegan generate runs/punks --seeds 3,17,42 --scale 8 --out out/favourites
   spritegan generate runs/punks -n 64 --palette --truncation 0.8 --out out/clean
+  spritegan generate runs/punks-cond --traits type=alien,earring,hoodie -n 16 --out out/aliens
+  spritegan generate runs/punks-cond --traits random -n 64 --out out/mixed
 """
 
 
@@ -29,6 +31,11 @@ def register(subparsers) -> None:
     p.add_argument("--no-snap", action="store_true", help="keep raw alpha (no snap to the dataset's levels)")
     p.add_argument("--sheet-only", action="store_true", help="write only sheet.png")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--traits",
+        help="conditional runs: traits to ask for, e.g. type=alien,earring (see `spritegan traits list RUN`),"
+        " or 'random' for trait sets drawn from the training data",
+    )
     p.set_defaults(func=run)
 
 
@@ -39,6 +46,44 @@ def parse_seeds(text: str) -> list[int]:
         return [int(s) for s in text.split(",") if s.strip()]
     except ValueError as exc:
         raise SpriteganError(f"--seeds {text!r}: expected comma-separated integers") from exc
+
+
+def trait_labels(args: argparse.Namespace, pipe, n: int):
+    """Label vectors for --traits (parsed, or random from the training data), warning on unseen sets."""
+    import sys
+
+    import torch
+
+    from spritegan.errors import SpriteganError
+    from spritegan.generate.traits import (
+        complete_traits,
+        describe,
+        load_label_table,
+        parse_traits,
+        random_traits,
+        seen_combination,
+    )
+
+    if not pipe.label_spec:
+        raise SpriteganError(
+            f"{args.run}: this model is unconditional, so --traits cannot be used (train with --conditional)"
+        )
+    table = load_label_table(args.run, pipe.meta)
+    gen = torch.Generator().manual_seed(args.seed)
+    if args.traits.strip().lower() == "random":
+        if table is None:
+            raise SpriteganError(
+                f"{args.run}: --traits random needs the training labels, which are not found"
+            )
+        return random_traits(n, table, gen)
+    vec = parse_traits(args.traits, pipe.label_spec)
+    if table is not None and not seen_combination(vec, table):
+        print(
+            f"warning: {describe(vec, pipe.label_spec)} never occur together in the training data; "
+            "expect weaker results",
+            file=sys.stderr,
+        )
+    return complete_traits(vec, n, pipe.label_spec, table, gen)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +100,10 @@ def run(args: argparse.Namespace) -> int:
     if not seeds or len(seeds) > 100_000:
         raise SpriteganError(f"asked for {len(seeds)} sprites; choose 1 to 100000")
     pipe = SpritePipeline.from_run(args.run, device=args.device)
-    images = pipe(seeds, truncation=args.truncation, snap=not args.no_snap, palette=args.palette)
+    labels = trait_labels(args, pipe, len(seeds)) if args.traits else None
+    images = pipe(
+        seeds, labels=labels, truncation=args.truncation, snap=not args.no_snap, palette=args.palette
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.sheet_only:
@@ -73,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         "scale": args.scale,
         "step": pipe.meta.get("step"),
     }
+    if labels is not None:
+        from spritegan.generate.traits import describe
+
+        record["traits"] = [describe(v, pipe.label_spec) for v in labels]
     (out / "generation.json").write_text(json.dumps(record, indent=1))
     print(f"wrote {len(seeds)} sprites and sheet.png to {out}")
     return 0

@@ -32,15 +32,19 @@ class TraitJudge(nn.Module):
         self.net = nn.Sequential(
             nn.Conv2d(channels, w, 3, 1, 1),
             nn.LeakyReLU(0.2),
+            nn.Conv2d(w, w, 3, 1, 1),
+            nn.LeakyReLU(0.2),
             nn.MaxPool2d(2),
             nn.Conv2d(w, 2 * w, 3, 1, 1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * w, 2 * w, 3, 1, 1),
             nn.LeakyReLU(0.2),
             nn.MaxPool2d(2),
             nn.Conv2d(2 * w, 4 * w, 3, 1, 1),
             nn.LeakyReLU(0.2),
-            nn.AdaptiveAvgPool2d(3),
+            nn.AdaptiveAvgPool2d(4),
             nn.Flatten(),
-            nn.Linear(4 * w * 9, 256),
+            nn.Linear(4 * w * 16, 256),
             nn.LeakyReLU(0.2),
             nn.Linear(256, label_dim(spec)),
         )
@@ -181,8 +185,6 @@ def train_judge(
     for step in range(steps):
         pick = train_idx[torch.multinomial(weights, batch_size, replacement=True, generator=g)]
         x = to_model(dataset.images[pick])
-        shift = torch.randint(-1, 2, (2,), generator=g).tolist()
-        x = torch.roll(x, shifts=shift, dims=(2, 3))
         loss = judge.loss(judge(x), labels[pick])
         opt.zero_grad(set_to_none=True)
         loss.backward()

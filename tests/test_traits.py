@@ -1,0 +1,145 @@
+"""Trait sets: parsing, errors, descriptions, the label table, and `generate --traits` end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from spritegan.cli import main
+from spritegan.errors import SpriteganError
+from spritegan.generate.pipeline import SpritePipeline
+from spritegan.generate.traits import (
+    LabelTable,
+    complete_traits,
+    describe,
+    load_label_table,
+    parse_traits,
+    random_traits,
+    seen_combination,
+    valid_traits,
+)
+from spritegan.labels import label_dim
+
+SPEC = {
+    "type": {"kind": "categorical", "classes": ["alien", "ape", "female", "male"]},
+    "earring": {"kind": "binary"},
+    "hoodie": {"kind": "binary"},
+}
+# layout: type (0-3), earring (4), hoodie (5)
+ROWS = torch.tensor(
+    [
+        [0, 0, 0, 1, 1, 0],
+        [0, 0, 0, 1, 1, 0],
+        [0, 0, 1, 0, 0, 1],
+        [1, 0, 0, 0, 1, 0],
+    ],
+    dtype=torch.float32,
+)
+
+
+def test_parse_categorical_binary_case_and_bare_class() -> None:
+    v = parse_traits("Type=ALIEN, earring,hoodie=0", SPEC)
+    assert v.tolist() == [1, 0, 0, 0, 1, 0]
+    assert parse_traits("female,hoodie=1", SPEC).tolist() == [0, 0, 1, 0, 0, 1]
+    assert describe(v, SPEC) == "type=alien, earring"
+    assert describe(torch.zeros(label_dim(SPEC)), SPEC) == "(unconditional)"
+
+
+def test_misspelt_trait_lists_valid_ones_and_closest() -> None:
+    with pytest.raises(SpriteganError) as err:
+        parse_traits("type=alien,earing", SPEC)
+    msg = str(err.value)
+    assert "'earring'" in msg and "did you mean" in msg and "type=male" in msg
+    with pytest.raises(SpriteganError, match="did you mean 'type=alien'"):
+        parse_traits("type=alein", SPEC)
+    with pytest.raises(SpriteganError, match="yes/no"):
+        parse_traits("earring=big", SPEC)
+    with pytest.raises(SpriteganError, match="unconditional|no labels"):
+        parse_traits("earring", None)
+    assert "hoodie" in valid_traits(SPEC)
+
+
+def test_table_random_seen_and_complete() -> None:
+    table = LabelTable.from_dict(json.loads(json.dumps(LabelTable.from_matrix(ROWS).to_dict())))
+    assert sorted(table.counts) == [1, 1, 2]
+    assert table.frequencies().tolist() == [1, 0, 1, 2, 3, 1]
+    draws = random_traits(200, table, torch.Generator().manual_seed(0))
+    assert draws.shape == (200, 6)
+    assert {tuple(r) for r in draws.int().tolist()} <= {tuple(r) for r in ROWS.int().tolist()}
+    assert seen_combination(parse_traits("male,earring", SPEC), table)
+    assert not seen_combination(parse_traits("alien,hoodie", SPEC), table)
+    assert not seen_combination(parse_traits("male", SPEC), table, exact=True)
+    filled = complete_traits(parse_traits("hoodie", SPEC), 5, SPEC, table, torch.Generator().manual_seed(0))
+    assert (filled[:, 2] == 1).all() and (filled[:, 5] == 1).all()
+    unseen = complete_traits(parse_traits("ape,hoodie", SPEC), 3, SPEC, table)
+    assert (unseen[:, 1] == 1).all()
+
+
+@pytest.fixture(scope="module")
+def cond_run(tmp_path_factory) -> Path:
+    """A 2-step conditional run on 64 built-in sprites, trained through the CLI."""
+    run = tmp_path_factory.mktemp("cond") / "run"
+    argv = ["train", "--data", "builtin:sprites:64", "--conditional", "--out", str(run), "--steps", "2"]
+    for kv in ("model.z_dim=8", "model.g_width=8", "model.d_width=8", "model.max_channels=32"):
+        argv += ["--set", kv]
+    argv += ["--set", "train.batch_size=8", "--set", "train.sample_grid=4", "--no-progress"]
+    assert main(argv) == 0
+    return run
+
+
+def test_generate_with_traits_end_to_end(cond_run: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "crowns"
+    assert (
+        main(
+            [
+                "generate",
+                str(cond_run),
+                "--traits",
+                "accessory=crown,hair=mohawk",
+                "-n",
+                "3",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    record = json.loads((out / "generation.json").read_text())
+    assert all("accessory=crown" in t and "hair=mohawk" in t for t in record["traits"])
+    assert len(list(out.glob("seed*.png"))) == 3
+    assert (
+        main(["generate", str(cond_run), "--traits", "random", "-n", "4", "--out", str(tmp_path / "r")]) == 0
+    )
+    table = load_label_table(cond_run)
+    assert table is not None and sum(table.counts) == 64
+    assert main(["generate", str(cond_run), "--traits", "accesory=crown", "--out", str(tmp_path / "x")]) == 2
+    assert "did you mean 'accessory=crown'" in capsys.readouterr().err
+
+
+def test_generate_warns_on_unseen_combination(cond_run: Path, tmp_path: Path, capsys) -> None:
+    table = load_label_table(cond_run)
+    spec = SpritePipeline.from_run(cond_run).label_spec
+    unseen = None
+    for a in ("hat", "crown", "glasses", "sword", "shield"):
+        for h in ("none", "short", "long", "mohawk", "spiky", "ponytail"):
+            for s in ("pale", "light", "tan", "brown", "dark"):
+                text = f"accessory={a},hair={h},skin={s}"
+                if not seen_combination(parse_traits(text, spec), table):
+                    unseen = text
+    assert unseen is not None
+    assert main(["generate", str(cond_run), "--traits", unseen, "-n", "1", "--out", str(tmp_path / "u")]) == 0
+    assert "never occur together" in capsys.readouterr().err
+
+
+def test_traits_on_unconditional_model_is_a_clear_error(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    assert main(["generate", str(tiny_run), "--traits", "hair=long", "--out", str(tmp_path / "o")]) == 2
+    assert "unconditional" in capsys.readouterr().err
+
+
+def test_traits_list(cond_run: Path, capsys) -> None:
+    assert main(["traits", "list", str(cond_run)]) == 0
+    out = capsys.readouterr().out
+    assert "accessory=crown" in out and "distinct trait combinations in 64 training images" in out
