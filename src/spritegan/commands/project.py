@@ -1,0 +1,137 @@
+"""`spritegan project`: find a W latent that redraws the user's sprite, so it can be morphed and edited."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from spritegan.commands import add_command
+
+EXAMPLES = """  spritegan project runs/punks my_punk.png --steps 300 --out out/proj
+  spritegan project runs/punks my_punk.png --wplus --out out/proj_plus
+  spritegan edit runs/punks --latent out/proj/latent.safetensors --direction pca00 --out out/proj/edit.png
+"""
+
+
+def register(subparsers) -> None:
+    p = add_command(
+        subparsers, "project", "Project your own sprite into a run's W space (GAN inversion).", EXAMPLES
+    )
+    p.add_argument("run", help="run folder (StyleGAN-style)")
+    p.add_argument("image", help="sprite PNG, same size and channels as the run's data")
+    p.add_argument("--steps", type=int, default=300, help="optimisation steps (default 300)")
+    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate (default 0.05)")
+    p.add_argument("--pixel", choices=["l1", "l2"], default="l1", help="pixel loss on RGBA (default l1)")
+    p.add_argument(
+        "--feature-weight", type=float, default=0.1, help="weight of D feature loss (0: pixel only)"
+    )
+    p.add_argument("--wplus", action="store_true", help="one w per layer (closer fit, less editable)")
+    p.add_argument("--scale", type=int, default=4, help="upscale of the PNGs (default 4)")
+    p.add_argument("--out", default="projection", help="output folder")
+    p.set_defaults(func=run)
+
+
+def feature_loss_fn(run_dir: str | Path, target):
+    """Loss on D's block activations against the target's, or None when the run has no usable D."""
+    import torch
+
+    from spritegan.commands.inspect import feature_maps, load_discriminator
+    from spritegan.errors import RunError
+
+    try:
+        D, _ = load_discriminator(run_dir)
+    except RunError:
+        return None
+    with torch.no_grad():
+        goal = [m.detach() for m in feature_maps(D, target)]
+
+    def loss(x):
+        return sum(
+            (a - b).square().mean() / (b.square().mean() + 1e-8)
+            for a, b in zip(feature_maps(D, x), goal, strict=True)
+        ) / len(goal)
+
+    return loss
+
+
+def project(
+    pipe,
+    target,
+    steps: int,
+    lr: float,
+    pixel: str,
+    feature_fn=None,
+    feature_weight: float = 0.1,
+    wplus: bool = False,
+):
+    """Optimise w from the mean W to match target (1, C, H, W) in [-1, 1]; returns (ws, loss history)."""
+    import torch
+
+    from spritegan.generate.latent import broadcast, mean_w
+
+    G = pipe.generator
+    w = mean_w(G)[None]  # (1, w_dim)
+    w = broadcast(w, G.num_ws).clone() if wplus else w.clone()
+    w.requires_grad_(True)
+    opt = torch.optim.Adam([w], lr=lr, betas=(0.9, 0.999))
+    history = []
+    for _ in range(steps):
+        x = G.synthesis(broadcast(w, G.num_ws))
+        diff = x - target
+        loss = diff.abs().mean() if pixel == "l1" else diff.square().mean()
+        if feature_fn is not None and feature_weight > 0:
+            loss = loss + feature_weight * feature_fn(x)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        history.append(float(loss.detach()))
+    return broadcast(w.detach(), G.num_ws), history
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from spritegan.commands.inspect import load_image
+    from spritegan.errors import SpriteganError
+    from spritegan.generate.latent import require_style, save_latent
+    from spritegan.generate.pipeline import SpritePipeline
+    from spritegan.generate.postprocess import snap_alpha
+    from spritegan.generate.sheet import make_sheet, save_png
+    from spritegan.tensors import to_model, to_uint8
+
+    if not 1 <= args.steps <= 100_000:
+        raise SpriteganError(f"--steps {args.steps}: choose 1 to 100000")
+    pipe = SpritePipeline.from_run(args.run)
+    G = pipe.generator
+    require_style(G, "spritegan project")
+    cfg = pipe.model_config
+    image = load_image(args.image, cfg.channels, (cfg.image_size[0], cfg.image_size[1]))
+    target = to_model(image)
+    feat = feature_loss_fn(args.run, target) if args.feature_weight > 0 else None
+    ws, history = project(
+        pipe, target, args.steps, args.lr, args.pixel, feat, args.feature_weight, args.wplus
+    )
+    with torch.no_grad():
+        recon = snap_alpha(to_uint8(G.synthesis(ws)), pipe.manifest.get("alpha_levels"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_png(make_sheet(recon, scale=args.scale), out / "reconstruction.png")
+    save_png(
+        make_sheet(torch.cat([image, recon]), ncol=2, scale=args.scale, background="checker"),
+        out / "side_by_side.png",
+    )
+    meta = {
+        "run": str(args.run),
+        "image": str(args.image),
+        "steps": args.steps,
+        "space": "w+" if args.wplus else "w",
+        "loss_first": history[0],
+        "loss_last": history[-1],
+        "feature_loss": feat is not None,
+    }
+    save_latent(out / "latent.safetensors", ws[:, :1, :].reshape(1, -1) if not args.wplus else ws, meta)
+    (out / "loss.csv").write_text("step,loss\n" + "".join(f"{i},{v:.6f}\n" for i, v in enumerate(history)))
+    pixel_err = float((to_model(recon) - target).abs().mean())
+    kind = "pixel + D features" if feat is not None else "pixel only (no checkpoint D)"
+    print(f"wrote {out}: loss {history[0]:.4f} -> {history[-1]:.4f} ({kind}); mean |error| {pixel_err:.4f}")
+    return 0
