@@ -1,0 +1,97 @@
+"""The trait judge: held-out split, tiny training on built-in sprites, save/load, exact reading, CLI eval."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from spritegan.cli import main
+from spritegan.data.dataset import open_dataset
+from spritegan.errors import SpriteganError
+from spritegan.labels import label_matrix
+from spritegan.metrics.judge import (
+    ExactJudge,
+    holdout_split,
+    load_judge,
+    save_judge,
+    train_judge,
+    trait_rates,
+)
+
+
+@pytest.fixture(scope="module")
+def sprites():
+    return open_dataset("builtin:sprites:96")
+
+
+def test_holdout_split_is_disjoint_and_keeps_rare_labels() -> None:
+    labels = torch.zeros(50, 3)
+    labels[:, 0] = 1
+    labels[:4, 1] = 1  # rare
+    labels[10:12, 2] = 1  # rarer
+    train, held = holdout_split(labels, 0.25, seed=0)
+    assert len(set(train.tolist()) & set(held.tolist())) == 0
+    assert len(train) + len(held) == 50
+    for col in (1, 2):
+        assert labels[train, col].sum() >= 1 and labels[held, col].sum() >= 1
+
+
+def test_trait_rates_recall_and_accuracy() -> None:
+    spec = {"type": {"kind": "categorical", "classes": ["a", "b"]}, "hat": {"kind": "binary"}}
+    target = torch.tensor([[1, 0, 1], [1, 0, 0], [0, 1, 1], [0, 1, 0]], dtype=torch.float32)
+    pred = torch.tensor([[1, 0, 1], [0, 1, 0], [0, 1, 0], [0, 1, 0]], dtype=torch.float32)
+    r = trait_rates(pred, target, spec)
+    assert r["type=a"] == {"n": 2, "recall": 0.5}
+    assert r["type=b"]["recall"] == 1.0
+    assert r["hat"]["recall"] == 0.5 and r["hat"]["accuracy"] == 0.75
+
+
+def test_exact_judge_reads_real_sprites(sprites) -> None:
+    spec = sprites.manifest["labels"]
+    truth = label_matrix(sprites.labels, spec)
+    assert torch.equal(ExactJudge(spec).score(sprites.images), truth)
+    broken = sprites.images[:2].clone()
+    broken[:, :3, 0, 0] = 77
+    broken[:, 3, 0, 0] = 255
+    assert ExactJudge(spec).score(broken).sum() == 0
+
+
+def test_train_save_load_judge(sprites, tmp_path: Path) -> None:
+    judge, report = train_judge(sprites, steps=3, batch_size=8, width=4)
+    assert report["n_train"] + report["n_heldout"] == len(sprites)
+    assert set(report["traits"]) >= {"hair=mohawk", "accessory=crown"}
+    path = save_judge(tmp_path / "j.safetensors", judge, report)
+    again, rep2 = load_judge(path)
+    assert rep2 == json.loads(json.dumps(report))
+    assert torch.equal(again.score(sprites.images[:5]), judge.score(sprites.images[:5]))
+    with pytest.raises(SpriteganError, match="no judge file"):
+        load_judge(tmp_path / "missing.safetensors")
+
+
+def test_judge_needs_labels(tmp_path: Path) -> None:
+    ds = open_dataset("builtin:sprites:8")
+    ds.manifest["labels"] = None
+    with pytest.raises(SpriteganError, match="labelled data"):
+        train_judge(ds, steps=1)
+
+
+def test_traits_judge_and_eval_cli(tmp_path: Path, capsys) -> None:
+    jpath = tmp_path / "judge.safetensors"
+    argv = ["traits", "judge", "--data", "builtin:sprites:48", "--out", str(jpath), "--steps", "2"]
+    assert main(argv + ["--batch-size", "8"]) == 0
+    assert "| hair=mohawk |" in capsys.readouterr().out
+    run = tmp_path / "run"
+    argv = ["train", "--data", "builtin:sprites:48", "--conditional", "--out", str(run), "--steps", "1"]
+    for kv in ("model.z_dim=8", "model.g_width=8", "model.d_width=8", "model.max_channels=32"):
+        argv += ["--set", kv]
+    assert main(argv + ["--set", "train.batch_size=8", "--set", "train.sample_grid=4", "--no-progress"]) == 0
+    out = tmp_path / "eval"
+    assert main(["traits", "eval", str(run), "--judge", "exact", "-n", "2", "--out", str(out)]) == 0
+    result = json.loads((out / "traits.json").read_text())
+    assert len(result["traits"]) == 39 and 0.0 <= result["mean_rate"] <= 1.0
+    assert "| accessory=crown |" in (out / "traits.md").read_text()
+    assert main(["traits", "eval", str(run), "--judge", str(jpath), "-n", "2", "--out", str(out)]) == 0
+    assert json.loads((out / "traits.json").read_text())["mean_judge_recall"] is not None
