@@ -14,6 +14,7 @@ EXAMPLES = """  spritegan traits list runs/punks-cond
       --labels ../shared/datasets/cryptopunks/labels.csv --out judges/punks.safetensors
   spritegan traits eval runs/punks-cond --judge judges/punks.safetensors -n 200 --out out/punks-traits
   spritegan traits eval runs/sprites-cond --judge exact -n 200     # built-in sprites: read exactly
+  spritegan traits fid runs/punks-cond -n 1000
 """
 
 
@@ -44,6 +45,14 @@ def register(subparsers) -> None:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", help="folder for traits.json and traits.md (default: RUN/traits-eval)")
     ev.set_defaults(func=run_eval)
+    fd = sub.add_parser(
+        "fid", help="FID of n samples (random trait sets if conditional) vs the training data"
+    )
+    fd.add_argument("run", help="run folder")
+    fd.add_argument("-n", type=int, default=1000, help="generated samples (Inception on CPU is slow)")
+    fd.add_argument("--seed", type=int, default=0)
+    fd.add_argument("--json", dest="json_out", help="also write the result here")
+    fd.set_defaults(func=run_fid)
 
 
 def _pipeline(path: str):
@@ -115,7 +124,7 @@ def run_eval(args: argparse.Namespace) -> int:
     import torch
 
     from spritegan.errors import SpriteganError
-    from spritegan.generate.traits import complete_traits, load_label_table
+    from spritegan.generate.traits import complete_traits, load_label_table, random_traits
     from spritegan.labels import label_layout
     from spritegan.metrics.judge import ExactJudge, load_judge
 
@@ -168,6 +177,20 @@ def run_eval(args: argparse.Namespace) -> int:
         )
         print(f"{name:32s} asked {args.n}: judged {_pct(rate)} (all traits {_pct(all_match)})")
     mean_rate = sum(r["rate"] for r in rows) / len(rows)
+    wanted = random_traits(args.n, table, gen)
+    got = judge.score(pipe(range(10**6, 10**6 + args.n), labels=wanted, truncation=args.truncation))
+    hit = (got == wanted).all(1)
+    combos = {tuple(r.nonzero().flatten().tolist()) for r in wanted}
+    made = {tuple(r.nonzero().flatten().tolist()) for r, ok in zip(wanted, hit, strict=True) if ok}
+    random_check = {
+        "n": args.n,
+        "all_traits_rate": float(hit.float().mean()),
+        "per_trait_rate": float(((got > 0.5) & (wanted > 0.5)).sum() / wanted.sum()),
+        "distinct_combinations_asked": len(combos),
+        "distinct_combinations_made": len(made),
+        "coverage": len(made) / max(1, len(combos)),
+    }
+    print(f"random trait sets from the data: {json.dumps(random_check)}")
     recalls = [r["judge_recall"] for r in rows if r["judge_recall"] is not None]
     result = {
         "run": str(args.run),
@@ -179,6 +202,7 @@ def run_eval(args: argparse.Namespace) -> int:
         "mean_judge_recall": sum(recalls) / len(recalls) if recalls else None,
         "all_traits_rate": exact_hits / (args.n * len(rows)),
         "seconds": round(time.perf_counter() - t0, 1),
+        "random_trait_sets": random_check,
         "traits": rows,
     }
     out = Path(args.out or Path(args.run) / "traits-eval")
@@ -209,4 +233,46 @@ def eval_markdown(result: dict) -> str:
         f"\nmean judged rate {_pct(result['mean_rate'])}, mean judge recall on real held-out "
         f"{_pct(result['mean_judge_recall'])}; {result['n_per_trait']} samples per trait, step {result['step']}"
     )
+    rc = result["random_trait_sets"]
+    lines.append(
+        f"\n{rc['n']} samples asking for whole trait sets drawn from the training data: all traits right in "
+        f"{_pct(rc['all_traits_rate'])}, single traits right in {_pct(rc['per_trait_rate'])}; "
+        f"{rc['distinct_combinations_made']} of {rc['distinct_combinations_asked']} distinct combinations made "
+        f"(coverage {_pct(rc['coverage'])})"
+    )
     return "\n".join(lines) + "\n"
+
+
+def run_fid(args: argparse.Namespace) -> int:
+    import torch
+
+    from spritegan.data.dataset import open_dataset
+    from spritegan.errors import SpriteganError
+    from spritegan.generate.pipeline import SpritePipeline
+    from spritegan.generate.traits import load_label_table, random_traits
+    from spritegan.metrics.evaluate import evaluate, training_data_options
+
+    t0 = time.perf_counter()
+    pipe = SpritePipeline.from_run(args.run)
+    labels = None
+    if pipe.label_spec:
+        table = load_label_table(args.run, pipe.meta)
+        if table is None:
+            raise SpriteganError(f"{args.run}: cannot find the training labels to sample trait sets")
+        labels = random_traits(args.n, table, torch.Generator().manual_seed(args.seed))
+    real = open_dataset(pipe.manifest["source"], **training_data_options(pipe.manifest)).images
+    fake = pipe(range(args.seed, args.seed + args.n), labels=labels)
+    result = evaluate(fake, real, metrics=("fid",), seed=args.seed)
+    record = {
+        "run": str(args.run),
+        "step": pipe.meta.get("step"),
+        "conditional": labels is not None,
+        "n_fake": args.n,
+        "n_real": len(real),
+        "fid": result["metrics"]["fid"],
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    print(json.dumps(record))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(record, indent=1))
+    return 0
