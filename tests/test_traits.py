@@ -143,3 +143,15 @@ def test_traits_list(cond_run: Path, capsys) -> None:
     assert main(["traits", "list", str(cond_run)]) == 0
     out = capsys.readouterr().out
     assert "accessory=crown" in out and "distinct trait combinations in 64 training images" in out
+
+
+def test_traits_sheet(cond_run: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    out = tmp_path / "by-hair.png"
+    assert main(["traits", "sheet", str(cond_run), "--column", "hair", "-n", "3", "--out", str(out)]) == 0
+    sheet = Image.open(out)
+    assert sheet.size == (3 * 65 + 1, 6 * 65 + 1)
+    rows = "accessory=crown;accessory=sword,hair=long"
+    assert main(["traits", "sheet", str(cond_run), "--rows", rows, "-n", "2", "--out", str(out)]) == 0
+    assert main(["traits", "sheet", str(cond_run), "--column", "nope", "--out", str(out)]) == 2

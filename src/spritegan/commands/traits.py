@@ -15,6 +15,7 @@ EXAMPLES = """  spritegan traits list runs/punks-cond
   spritegan traits eval runs/punks-cond --judge judges/punks.safetensors -n 200 --out out/punks-traits
   spritegan traits eval runs/sprites-cond --judge exact -n 200     # built-in sprites: read exactly
   spritegan traits fid runs/punks-cond -n 1000
+  spritegan traits sheet runs/punks-cond --column type -n 8 --scale 3 --out punk-types.png
 """
 
 
@@ -45,6 +46,15 @@ def register(subparsers) -> None:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--out", help="folder for traits.json and traits.md (default: RUN/traits-eval)")
     ev.set_defaults(func=run_eval)
+    sh = sub.add_parser("sheet", help="a sheet with one row per class of a categorical column (or per trait)")
+    sh.add_argument("run", help="run folder or generator.safetensors")
+    sh.add_argument("--column", help="categorical column: one row per class (default: the first one)")
+    sh.add_argument("--rows", help="instead of --column: ';'-separated trait sets, one row each")
+    sh.add_argument("-n", type=int, default=8, help="sprites per row")
+    sh.add_argument("--seed", type=int, default=0)
+    sh.add_argument("--scale", type=int, default=2, help="nearest-neighbour upscale")
+    sh.add_argument("--out", required=True, help="PNG to write")
+    sh.set_defaults(func=run_sheet)
     fd = sub.add_parser(
         "fid", help="FID of n samples (random trait sets if conditional) vs the training data"
     )
@@ -275,4 +285,38 @@ def run_fid(args: argparse.Namespace) -> int:
     print(json.dumps(record))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(record, indent=1))
+    return 0
+
+
+def run_sheet(args: argparse.Namespace) -> int:
+    import torch
+
+    from spritegan.errors import SpriteganError
+    from spritegan.generate.sheet import make_sheet, save_png
+    from spritegan.generate.traits import complete_traits, load_label_table, parse_traits
+    from spritegan.labels import label_layout
+
+    pipe = _pipeline(args.run)
+    spec = pipe.label_spec
+    if args.rows:
+        asks = [r.strip() for r in args.rows.split(";") if r.strip()]
+    else:
+        cats = [c for c in label_layout(spec) if c.kind == "categorical"]
+        col = next((c for c in cats if args.column is None or c.name == args.column), None)
+        if col is None:
+            raise SpriteganError(
+                f"--column {args.column!r}: categorical columns are {[c.name for c in cats]}"
+            )
+        asks = [f"{col.name}={c}" for c in col.classes]
+    table = load_label_table(args.run, pipe.meta)
+    gen = torch.Generator().manual_seed(args.seed)
+    images = []
+    for k, ask in enumerate(asks):
+        labels = complete_traits(parse_traits(ask, spec), args.n, spec, table, gen)
+        images.append(pipe(range(args.seed + k * args.n, args.seed + (k + 1) * args.n), labels=labels))
+        print(f"row {k + 1}: {ask}")
+    save_png(
+        make_sheet(torch.cat(images), ncol=args.n, scale=args.scale, background="checker"), Path(args.out)
+    )
+    print(f"wrote {args.out}")
     return 0
