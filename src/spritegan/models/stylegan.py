@@ -256,3 +256,38 @@ class StyleGANDiscriminator(nn.Module):
         if self.cond_dim and labels is not None:
             out = out + (self.project(labels) * h).sum(dim=1) / math.sqrt(h.shape[1])
         return out
+
+
+def transfer_weights(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> list[str]:
+    """Copy a pretrained state dict into `module` for transfer learning; returns the names left as initialised.
+
+    Rule: every tensor must exist with the same shape, except label layers (`embed`, `project`), which are
+    kept fresh when the label sets differ. Anything else (other arch, size, channels, widths) is an error.
+    """
+    from spritegan.errors import RunError
+
+    own = module.state_dict()
+    fresh = []
+    for name, value in own.items():
+        src = state.get(name)
+        if src is not None and src.shape == value.shape:
+            value.copy_(src)
+        elif name.split(".")[0] in ("embed", "project") or ".embed." in name:
+            fresh.append(name)
+        else:
+            got = "missing" if src is None else f"shape {tuple(src.shape)}"
+            raise RunError(
+                f"--init-from: {what} tensor {name} is {got}, this model needs {tuple(value.shape)} "
+                "(same arch, image size, channels, z/w dims and widths are required)"
+            )
+    return fresh
+
+
+def freeze_d_layers(D: nn.Module, n: int) -> int:
+    """Stop gradients in D's first n layers (fromRGB counts as one; FreezeD, Mo et al. 2020); returns n frozen."""
+    layers = (
+        [D.from_rgb, *D.blocks] if hasattr(D, "blocks") else [m for m in D.features if list(m.parameters())]
+    )
+    for layer in layers[:n]:
+        layer.requires_grad_(False)
+    return min(n, len(layers))
