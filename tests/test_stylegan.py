@@ -104,3 +104,18 @@ def test_three_steps_through_the_cli(tmp_path) -> None:
     assert pipe.generator.w_avg.abs().sum() > 0
     a = pipe([1, 2], truncation=0.5)
     assert a.shape == (2, 4, 32, 32) and torch.equal(a, pipe([1, 2], truncation=0.5))
+
+
+def test_transfer_weights_and_freeze() -> None:
+    from spritegan.errors import RunError
+    from spritegan.models.stylegan import freeze_d_layers, transfer_weights
+
+    src, dst = build_generator(tiny(24)), build_generator(tiny(24, cond_dim=3))
+    fresh = transfer_weights(dst, src.state_dict(), "G")
+    assert torch.equal(src.const, dst.const) and fresh and all("embed" in n or "label" in n for n in fresh)
+    with pytest.raises(RunError, match="const"):
+        transfer_weights(build_generator(tiny(32)), src.state_dict(), "G")
+    D = build_discriminator(tiny(24))
+    assert freeze_d_layers(D, 2) == 2
+    assert not any(p.requires_grad for p in D.blocks[0].parameters())
+    assert all(p.requires_grad for p in D.blocks[1].parameters())

@@ -261,8 +261,8 @@ class StyleGANDiscriminator(nn.Module):
 def transfer_weights(module: nn.Module, state: dict[str, torch.Tensor], what: str) -> list[str]:
     """Copy a pretrained state dict into `module` for transfer learning; returns the names left as initialised.
 
-    Rule: every tensor must exist with the same shape, except label layers (`embed`, `project`), which are
-    kept fresh when the label sets differ. Anything else (other arch, size, channels, widths) is an error.
+    Rule: every tensor must exist with the same shape, except label layers (`embed`, `project` and the
+    label columns of the first mapping layer), which are kept fresh when the label sets differ. Anything else (other arch, size, channels, widths) is an error.
     """
     from spritegan.errors import RunError
 
@@ -272,6 +272,10 @@ def transfer_weights(module: nn.Module, state: dict[str, torch.Tensor], what: st
         src = state.get(name)
         if src is not None and src.shape == value.shape:
             value.copy_(src)
+        elif name == "mapping.net.0.weight" and src is not None and src.shape[0] == value.shape[0]:
+            k = min(src.shape[1], value.shape[1])  # z columns first; label-embedding columns stay fresh
+            value[:, :k] = src[:, :k] * math.sqrt(value.shape[1] / src.shape[1])  # same effective weights
+            fresh.append(f"{name} (label columns)")
         elif name.split(".")[0] in ("embed", "project") or ".embed." in name:
             fresh.append(name)
         else:
