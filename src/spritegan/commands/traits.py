@@ -44,6 +44,7 @@ def register(subparsers) -> None:
     ev.add_argument("--top-binary", type=int, default=20, help="evaluate the k most common binary traits")
     ev.add_argument("--truncation", type=float, default=1.0)
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--palette", action="store_true", help="snap samples to the dataset palette first")
     ev.add_argument("--out", help="folder for traits.json and traits.md (default: RUN/traits-eval)")
     ev.set_defaults(func=run_eval)
     sh = sub.add_parser("sheet", help="a sheet with one row per class of a categorical column (or per trait)")
@@ -170,7 +171,7 @@ def run_eval(args: argparse.Namespace) -> int:
         want[index] = 1.0
         labels = complete_traits(want, args.n, spec, table, gen)
         seeds = range(args.seed + k * args.n, args.seed + (k + 1) * args.n)
-        pred = judge.score(pipe(seeds, labels=labels, truncation=args.truncation))
+        pred = judge.score(pipe(seeds, labels=labels, truncation=args.truncation, palette=args.palette))
         rate = float((pred[:, index] > 0.5).float().mean())
         all_match = float((pred == labels).all(1).float().mean())
         exact_hits += all_match * args.n
@@ -188,7 +189,8 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"{name:32s} asked {args.n}: judged {_pct(rate)} (all traits {_pct(all_match)})")
     mean_rate = sum(r["rate"] for r in rows) / len(rows)
     wanted = random_traits(args.n, table, gen)
-    got = judge.score(pipe(range(10**6, 10**6 + args.n), labels=wanted, truncation=args.truncation))
+    seeds = range(10**6, 10**6 + args.n)
+    got = judge.score(pipe(seeds, labels=wanted, truncation=args.truncation, palette=args.palette))
     hit = (got == wanted).all(1)
     combos = {tuple(r.nonzero().flatten().tolist()) for r in wanted}
     made = {tuple(r.nonzero().flatten().tolist()) for r, ok in zip(wanted, hit, strict=True) if ok}
@@ -208,6 +210,7 @@ def run_eval(args: argparse.Namespace) -> int:
         "judge": args.judge,
         "n_per_trait": args.n,
         "truncation": args.truncation,
+        "palette": args.palette,
         "mean_rate": mean_rate,
         "mean_judge_recall": sum(recalls) / len(recalls) if recalls else None,
         "all_traits_rate": exact_hits / (args.n * len(rows)),
