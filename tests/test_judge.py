@@ -89,7 +89,9 @@ def test_traits_judge_and_eval_cli(tmp_path: Path, capsys) -> None:
         argv += ["--set", kv]
     assert main(argv + ["--set", "train.batch_size=8", "--set", "train.sample_grid=4", "--no-progress"]) == 0
     out = tmp_path / "eval"
-    assert main(["traits", "eval", str(run), "--judge", "exact", "-n", "2", "--palette", "--out", str(out)]) == 0
+    assert (
+        main(["traits", "eval", str(run), "--judge", "exact", "-n", "2", "--palette", "--out", str(out)]) == 0
+    )
     result = json.loads((out / "traits.json").read_text())
     assert len(result["traits"]) == 39 and 0.0 <= result["mean_rate"] <= 1.0
     assert "| accessory=crown |" in (out / "traits.md").read_text()
