@@ -72,6 +72,8 @@ class TrainConfig:
     diffaug: str = ""  # differentiable augmentation on D's inputs, e.g. "color,translation"
     cond_drop: float = 0.1  # share of conditional batches trained with no labels (free sampling)
     balance: str = "none"  # none | class (rarity-aware sampling for conditional runs)
+    init_from: str | None = None  # transfer learning: start from this run folder or .safetensors file
+    freeze_d: int = 0  # transfer learning: keep D's first N layers fixed (FreezeD, Mo et al. 2020)
     seed: int = 0  # fixes data order, initialisation and sampling
     device: str = "auto"  # auto | cpu | cuda
     amp: bool = True  # bf16 autocast on CUDA

@@ -12,6 +12,8 @@ EXAMPLES = """  spritegan train --data builtin:sprites --preset sprite --out run
   spritegan train --data ../shared/datasets/pokemon/images --preset pokegan --out runs/poke --max-steps 50
   spritegan train --resume runs/punks                 # continue where it stopped (also after kill -9)
   spritegan train --data punks.png --tile 24 --set train.lr_g=0.001 --dry-run
+  spritegan train --data pokemon/images --resize 32 --init-from runs/sprites --freeze-d 2 --out runs/poke-tl
+  torchrun --nproc_per_node 2 -m spritegan train --data builtin:sprites --out runs/ddp --device cpu
 """
 
 
@@ -44,6 +46,10 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, help="fixes data order, initialisation and sampling (default 0)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
     p.add_argument("--conditional", action="store_true", help="condition G and D on the data's labels")
+    p.add_argument(
+        "--init-from", metavar="RUN", help="transfer learning: start from this run or generator file"
+    )
+    p.add_argument("--freeze-d", type=int, help="with --init-from: freeze D's first N layers")
     p.add_argument(
         "--set",
         action="append",

@@ -23,8 +23,8 @@ from spritegan.models.layers import (
 
 
 def _widths(base: int, n: int, cap: int) -> list[int]:
-    """Filters per block from the highest resolution (base) to the lowest (capped)."""
-    return [min(base * 2**i, cap) for i in range(n + 1)]
+    """Filters of the n feature blocks from the highest resolution (base) to the lowest (capped)."""
+    return [min(base * 2**i, cap) for i in range(max(n, 1))]
 
 
 class DCGANGenerator(nn.Module):
@@ -43,20 +43,29 @@ class DCGANGenerator(nn.Module):
             in_dim += cfg.cond_embed
         self.project = nn.Linear(in_dim, widths[0] * h0 * w0, bias=cfg.g_norm != "batch")
         self.project_norm = norm_2d(cfg.g_norm, widths[0])
+        if cfg.g_upsample not in ("convT", "nearest"):
+            raise ValueError(f"unknown g_upsample {cfg.g_upsample!r} (convT | nearest)")
         blocks = []
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
-            if cfg.g_upsample == "convT":
-                conv = nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=cfg.g_norm != "batch")
-                blocks += [conv, norm_2d(cfg.g_norm, c_out), nn.ReLU(inplace=True)]
-            elif cfg.g_upsample == "nearest":
-                conv = nn.Conv2d(c_in, c_out, 3, 1, 1, bias=cfg.g_norm != "batch")
-                blocks += [nn.Upsample(scale_factor=2.0, mode="nearest"), conv]
-                blocks += [norm_2d(cfg.g_norm, c_out), nn.ReLU(inplace=True)]
-            else:
-                raise ValueError(f"unknown g_upsample {cfg.g_upsample!r} (convT | nearest)")
+            blocks += [self._up(c_in, c_out, cfg, bias=cfg.g_norm != "batch")]
+            blocks += [norm_2d(cfg.g_norm, c_out), nn.ReLU(inplace=True)]
         self.blocks = nn.Sequential(*blocks)
-        self.to_rgb = nn.Conv2d(widths[-1], cfg.channels, 3, 1, 1)
+        # the last doubling writes the image directly, as in Radford et al.'s DCGAN
+        self.to_rgb = (
+            self._up(widths[-1], cfg.channels, cfg, bias=True)
+            if n
+            else nn.Conv2d(widths[-1], cfg.channels, 3, 1, 1)
+        )
         init_weights(self, cfg.init)
+
+    @staticmethod
+    def _up(c_in: int, c_out: int, cfg: ModelConfig, bias: bool) -> nn.Module:
+        """One resolution doubling: a 4x4 stride-2 transposed conv, or nearest upsample + 3x3 conv."""
+        if cfg.g_upsample == "convT":
+            return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
+        return nn.Sequential(
+            nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)
+        )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.cond_dim:
@@ -65,8 +74,8 @@ class DCGANGenerator(nn.Module):
             z = torch.cat([z, self.embed(labels)], dim=1)
         x = self.project(z).view(z.shape[0], -1, *self.start)  # (N, C0, h0, w0)
         x = torch.relu(self.project_norm(x))
-        x = self.blocks(x)  # (N, g_width, h0 * 2**n, w0 * 2**n)
-        x = torch.tanh(self.to_rgb(x))
+        x = self.blocks(x)  # (N, g_width, h0 * 2**(n-1), w0 * 2**(n-1))
+        x = torch.tanh(self.to_rgb(x))  # (N, channels, h0 * 2**n, w0 * 2**n)
         return center_crop(x, self.image_size)  # (N, channels, H, W)
 
 
@@ -81,7 +90,7 @@ class DCGANDiscriminator(nn.Module):
         widths = _widths(cfg.d_width, n, cfg.max_channels)
         layers: list[nn.Module] = []
         c_in = cfg.channels
-        for i, c_out in enumerate(widths[1:] if n else widths[:1]):
+        for i, c_out in enumerate(widths):
             conv = nn.Conv2d(c_in, c_out, 4, 2, 1) if n else nn.Conv2d(c_in, c_out, 3, 1, 1)
             layers.append(maybe_spectral(conv, cfg.d_norm))
             if i > 0:  # no norm on the first layer (Radford et al.)

@@ -25,9 +25,14 @@ from spritegan.labels import label_dim, label_matrix
 from spritegan.models import build_discriminator, build_generator
 from spritegan.tensors import to_model, to_uint8
 from spritegan.train import checkpoint as ckpt
+from spritegan.train import distributed
 from spritegan.train.ema import ema_beta, update_ema
 from spritegan.train.logging import TrainLogger, plot_losses
 from spritegan.train.losses import d_loss, g_loss, r1_penalty
+
+
+def info_step(state: dict[str, Any]) -> int:
+    return int(state["info"]["step"])
 
 
 class TrainingDiverged(SpriteganError):
@@ -81,16 +86,31 @@ class Trainer:
         if t.threads:
             torch.set_num_threads(t.threads)
         self.device = resolve_device(t.device)
+        self.dist = distributed.setup(self.device.type)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if t.batch_size % self.dist.world:
+            raise SpriteganError(f"batch size {t.batch_size} does not split over {self.dist.world} processes")
         self.amp = t.amp and self.device.type == "cuda"
         torch.manual_seed(t.seed)
         self.G = build_generator(cfg.model).to(self.device)
         self.D = build_discriminator(cfg.model).to(self.device)
+        if t.init_from and not resume:
+            from spritegan.train.transfer import init_from
+
+            print(init_from(t.init_from, self.G, self.D))
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        if t.freeze_d:
+            from spritegan.train.transfer import freeze_first_layers
+
+            freeze_first_layers(self.D, t.freeze_d)
         fused = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
         self.opt_g = torch.optim.Adam(self.G.parameters(), t.lr_g, betas=(t.beta1, t.beta2), **fused)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), t.lr_d, betas=(t.beta1, t.beta2), **fused)
+        self.opt_d = torch.optim.Adam(
+            [p for p in self.D.parameters() if p.requires_grad], t.lr_d, betas=(t.beta1, t.beta2), **fused
+        )
         self.rng_data = torch.Generator().manual_seed(t.seed * 1000 + 1)
-        self.rng_noise = torch.Generator().manual_seed(t.seed * 1000 + 2)
+        self.rng_noise = torch.Generator().manual_seed(t.seed * 1000 + 2 + 7919 * self.dist.rank)
         self.rng_aug = torch.Generator().manual_seed(t.seed * 1000 + 3)
         self.augment = build_augment(t.augment) if t.augment else None
         self.diffaug = (lambda x: diff_augment(x, t.diffaug)) if t.diffaug else (lambda x: x)
@@ -125,11 +145,25 @@ class Trainer:
         return torch.cat(out)
 
     def _balance_weights(self) -> torch.Tensor:
-        """Weight each image by the inverse frequency of its rarest label, so 9 aliens are seen often."""
+        """Draw categorical classes in proportion to sqrt(count) (9 aliens: ~2% of draws, not 0.1%) and up-weight
+        images by count^-1/4 of their rarest binary trait."""
         if not hasattr(self, "_weights"):
+            from spritegan.labels import label_layout
+
             freq = self.labels.sum(0).clamp(min=1)
-            inv = torch.where(self.labels > 0, 1.0 / freq, torch.zeros_like(self.labels)).amax(1)
-            self._weights = inv.sqrt() / inv.sqrt().sum()
+            w = torch.ones(len(self.labels))
+            binary = []
+            for col in label_layout(self.dataset.manifest.get("labels")):
+                seg = slice(col.offset, col.offset + col.width)
+                if col.kind == "categorical":
+                    w = w * (self.labels[:, seg] @ freq[seg]).clamp(min=1).rsqrt()
+                else:
+                    binary.append(col.offset)
+            if binary:
+                lab, n = self.labels[:, binary], float(len(self.labels))
+                rarest = torch.where(lab > 0, freq[binary], torch.full_like(lab, n)).amin(1)
+                w = w * (rarest / n).pow(-0.25)
+            self._weights = w / w.sum()
         return self._weights
 
     def _sample_labels(self, n: int, gen: torch.Generator) -> torch.Tensor | None:
@@ -139,7 +173,10 @@ class Trainer:
         return self.labels[idx].to(self.device)
 
     def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        idx = self._next_indices(self.cfg.train.batch_size)
+        idx = self._next_indices(self.cfg.train.batch_size)  # the global batch, the same on every rank
+        if self.dist.enabled:
+            share = len(idx) // self.dist.world
+            idx = idx[self.dist.rank * share : (self.dist.rank + 1) * share]
         x = to_model(self.images[idx])
         if self.augment is not None:
             x = self.augment(x, self.rng_aug)
@@ -172,6 +209,7 @@ class Trainer:
             loss = loss + r1 * (t.r1_gamma / 2 * t.r1_every)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.average_gradients(self.D, self.dist)
         self.opt_d.step()
         return {
             "loss_d": loss.detach(),
@@ -181,14 +219,16 @@ class Trainer:
         }
 
     def g_step(self, labels: torch.Tensor | None) -> dict[str, float]:
-        n = self.cfg.train.batch_size
+        n = self.cfg.train.batch_size // self.dist.world
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
             fake = self.G(self.noise(n), labels)
             score = self.D(self.diffaug(fake.float()), labels).float()
         loss = g_loss(score, self.cfg.train.loss)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
+        distributed.average_gradients(self.G, self.dist)
         self.opt_g.step()
+        distributed.average_buffers(self.G, self.dist)
         update_ema(self.G_ema, self.G, self.beta)
         return {"loss_g": loss.detach()}
 
@@ -223,7 +263,12 @@ class Trainer:
             "spritegan_version": __version__,
         }
 
-    def save(self) -> Path:
+    def save(self) -> Path | None:
+        """Checkpoint + generator.safetensors + losses.png, written by rank 0 only."""
+        distributed.assert_in_sync({"G": self.G, "D": self.D, "G_ema": self.G_ema}, self.dist)
+        if not self.dist.is_main:
+            distributed.barrier(self.dist)
+            return None
         folder = self.run_dir / "checkpoints"
         path = folder / f"step-{self.step:06d}.safetensors"
         rng = {
@@ -251,6 +296,7 @@ class Trainer:
         ckpt.prune_checkpoints(folder, self.cfg.train.keep_checkpoints)
         ckpt.save_generator(self.run_dir / "generator.safetensors", self.G_ema, self.generator_meta())
         plot_losses(self.run_dir)
+        distributed.barrier(self.dist)
         return path
 
     def _resume(self) -> None:
@@ -270,6 +316,10 @@ class Trainer:
         self.opt_d.load_state_dict(state["optimizers"]["d"])
         self.rng_data.set_state(state["rng"]["data"])
         self.rng_noise.set_state(state["rng"]["noise"])
+        if self.dist.enabled:  # rank 0's noise state was saved; give every rank its own stream again
+            self.rng_noise.manual_seed(
+                self.cfg.train.seed * 1000 + 2 + 7919 * self.dist.rank + info_step(state)
+            )
         self.rng_aug.set_state(state["rng"]["aug"])
         torch.set_rng_state(state["rng"]["torch"])
         self._order = state["extra"]["order"]
@@ -293,11 +343,15 @@ def train(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(cfg, dataset, run_dir, resume=resume)
-    cfg.save(run_dir / "config.yaml")
+    main = trainer.dist.is_main  # rank 0 alone writes logs, samples and checkpoints
+    if main:
+        cfg.save(run_dir / "config.yaml")
     t = cfg.train
     end = trainer.total if max_steps is None else min(trainer.total, trainer.step + max_steps)
-    logger = TrainLogger(run_dir, resume_step=trainer.step)
-    bar = tqdm(total=end, initial=trainer.step, disable=not progress, unit="step", dynamic_ncols=True)
+    logger = TrainLogger(run_dir, resume_step=trainer.step) if main else None
+    bar = tqdm(
+        total=end, initial=trainer.step, disable=not (progress and main), unit="step", dynamic_ncols=True
+    )
     acc: dict[str, float] = {}
     n_acc, t_mark, img_mark = 0, time.perf_counter(), trainer.images_seen
     interrupted = False
@@ -327,19 +381,23 @@ def train(
                 }
                 row.update({k: v / n_acc for k, v in acc.items()})
                 row["images_per_s"] = ips
-                logger.log(row)
+                if logger is not None:
+                    logger.log(row)
                 bar.set_postfix(img_s=f"{ips:.0f}", d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.3f}")
                 acc, n_acc, t_mark, img_mark = {}, 0, now, trainer.images_seen
-            if trainer.step % t.sample_every == 0 or trainer.step == end:
+            if main and (trainer.step % t.sample_every == 0 or trainer.step == end):
                 trainer.sample_sheet()
             if trainer.step % t.checkpoint_every == 0 or trainer.step == end:
                 trainer.save()
     except KeyboardInterrupt:
         interrupted = True
         trainer.save()
-        trainer.sample_sheet()
+        if main:
+            trainer.sample_sheet()
     finally:
         bar.close()
-        logger.close()
+        if logger is not None:
+            logger.close()
+        distributed.cleanup(trainer.dist)
     ips = trainer.images_seen / max(trainer.seconds, 1e-9)
     return TrainResult(run_dir, trainer.step, trainer.images_seen, trainer.seconds, ips, interrupted)
