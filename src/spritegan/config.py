@@ -82,6 +82,9 @@ class TrainConfig:
     checkpoint_every: int = 500  # checkpoint interval (steps)
     log_every: int = 20  # metrics.csv / TensorBoard interval (steps)
     keep_checkpoints: int = 3  # older checkpoints are deleted
+    eval_every: int = 0  # FID/KID of G_ema every N steps (0: off); best generator kept by FID
+    eval_samples: int = 1000  # generated images per in-training evaluation
+    eval_real: int = 0  # real images compared against (0: all training images)
     sample_grid: int = 64  # images on a sample sheet
 
 

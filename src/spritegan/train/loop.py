@@ -122,6 +122,7 @@ class Trainer:
         self.fixed_labels = self._sample_labels(t.sample_grid, torch.Generator().manual_seed(0))
         self.beta = ema_beta(t.batch_size, t.ema_half_life_kimg)
         self.step, self.images_seen, self.seconds = 0, 0, 0.0
+        self.best_fid = math.inf
         self.total = total_steps(cfg, len(self.images))
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
@@ -253,6 +254,51 @@ class Trainer:
         save_png(sheet, path)
         return path
 
+    def evaluate(self) -> dict[str, float]:
+        """FID/KID of G_ema on fixed evaluation seeds against the training images; keeps the best G."""
+        import json
+
+        from spritegan.metrics.evaluate import evaluate
+
+        t = self.cfg.train
+        z = latents(range(1_000_000, 1_000_000 + t.eval_samples), self.cfg.model.z_dim)
+        with torch.inference_mode():
+            fake = torch.cat(
+                [
+                    to_uint8(self.G_ema(z[i : i + 256].to(self.device), self._eval_labels(i, len(z)))).cpu()
+                    for i in range(0, len(z), 256)
+                ]
+            )
+        fake = snap_alpha(fake, self.dataset.manifest.get("alpha_levels"))
+        real = self.images
+        if t.eval_real and t.eval_real < len(real):
+            real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[: t.eval_real]]
+        result = evaluate(fake, real, metrics=("fid", "kid"), seed=0)
+        scores = {"fid": result["metrics"]["fid"], "kid": result["metrics"]["kid_mean"]}
+        record = {
+            "step": self.step,
+            "images": self.images_seen,
+            "samples": len(fake),
+            "real": len(real),
+            "extractor": result.get("extractor"),
+            **scores,
+        }
+        with open(self.run_dir / "eval.jsonl", "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        if scores["fid"] < self.best_fid:
+            self.best_fid = scores["fid"]
+            ckpt.save_generator(
+                self.run_dir / "best-generator.safetensors",
+                self.G_ema,
+                {**self.generator_meta(), "fid": scores["fid"]},
+            )
+        return scores
+
+    def _eval_labels(self, start: int, total: int) -> torch.Tensor | None:
+        if self.labels is None:
+            return None
+        return self._sample_labels(min(256, total - start), torch.Generator().manual_seed(start))
+
     def generator_meta(self) -> dict[str, Any]:
         manifest = {k: v for k, v in self.dataset.manifest.items() if k not in ("names",)}
         return {
@@ -284,6 +330,7 @@ class Trainer:
             "cursor": self._cursor,
             "config": self.cfg.to_dict(),
             "version": __version__,
+            "best_fid": None if math.isinf(self.best_fid) else self.best_fid,
         }
         ckpt.save_checkpoint(
             path,
@@ -326,6 +373,7 @@ class Trainer:
         info = state["info"]
         self.step, self.images_seen = info["step"], info["images_seen"]
         self.seconds, self._cursor = info["seconds"], info["cursor"]
+        self.best_fid = info.get("best_fid") or math.inf
 
 
 def train(
@@ -387,6 +435,11 @@ def train(
                 acc, n_acc, t_mark, img_mark = {}, 0, now, trainer.images_seen
             if main and (trainer.step % t.sample_every == 0 or trainer.step == end):
                 trainer.sample_sheet()
+            if main and t.eval_every and trainer.step % t.eval_every == 0:
+                scores = trainer.evaluate()
+                logger.scalar("Metrics/fid", scores["fid"], trainer.step)
+                logger.scalar("Metrics/kid", scores["kid"], trainer.step)
+                bar.write(f"step {trainer.step}: FID {scores['fid']:.2f} (best {trainer.best_fid:.2f})")
             if trainer.step % t.checkpoint_every == 0 or trainer.step == end:
                 trainer.save()
     except KeyboardInterrupt:
