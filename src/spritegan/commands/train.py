@@ -50,6 +50,7 @@ def register(subparsers) -> None:
         "--init-from", metavar="RUN", help="transfer learning: start from this run or generator file"
     )
     p.add_argument("--freeze-d", type=int, help="with --init-from: freeze D's first N layers")
+    p.add_argument("--eval-every", type=int, help="FID/KID every N steps; best generator kept by FID")
     p.add_argument(
         "--set",
         action="append",
@@ -77,6 +78,9 @@ def collect_overrides(args: argparse.Namespace) -> dict:
         ("train.batch_size", "batch_size"),
         ("train.seed", "seed"),
         ("train.device", "device"),
+        ("train.init_from", "init_from"),
+        ("train.freeze_d", "freeze_d"),
+        ("train.eval_every", "eval_every"),
     ):
         value = getattr(args, attr, None)
         if value is not None:
