@@ -31,6 +31,15 @@ PROTOCOL = (
 )
 
 
+def open_punks(data: str, size: int) -> Any:
+    """The punks sheet at native 24x24 or nearest-upscaled to size (a builtin: source is resized instead)."""
+    from spritegan.data.dataset import open_dataset
+
+    if data.startswith("builtin:"):
+        return open_dataset(data, resize=str(size))
+    return open_dataset(data, tile="24", resize=None if size == 24 else str(size))
+
+
 def inception_fid(fake: Any, real: Any) -> float:
     """FID with the project's evaluator (reals cached)."""
     from spritegan.metrics.evaluate import evaluate
@@ -112,12 +121,11 @@ def run_quality(
     import torch
 
     from spritegan.bench import loadavg
-    from spritegan.data.dataset import open_dataset
 
     overrides = overrides or {}
     budget = minutes * 60.0
     load_before = loadavg()
-    native = open_dataset(data, tile="24")
+    native = open_punks(data, 24)
     pick = torch.randperm(len(native.images), generator=torch.Generator().manual_seed(0))[:reals_n]
     real24 = native.images[pick]
     log(f"training sprite for {budget:.0f} s (load {loadavg()})")
@@ -130,7 +138,7 @@ def run_quality(
         threads=threads,
         overrides=overrides.get("sprite"),
     )
-    big = open_dataset(data, tile="24", resize="64")
+    big = open_punks(data, 64)
     real64 = big.images[pick]
     log(f"training cyberpunk-gan for {budget:.0f} s (load {loadavg()})")
     snaps += train_for(
