@@ -1,0 +1,37 @@
+"""Every named preset trains end to end (shortened: 1 step, small batch) and its generator samples."""
+
+import pytest
+
+from spritegan.cli import main
+from spritegan.config import PRESETS, build_config
+from spritegan.generate.pipeline import SpritePipeline
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_preset_runs_shortened(preset, tmp_path):
+    run = tmp_path / preset
+    argv = ["train", "--data", "builtin:sprites:16", "--preset", preset, "--out", str(run), "--max-steps", "1",
+            "--batch-size", "4", "--no-progress", "--set", "train.threads=1"]
+    assert main(argv) == 0
+    cfg = build_config(preset)
+    pipe = SpritePipeline.from_run(run)
+    size = int(cfg.data.resize) if cfg.data.resize else 32
+    assert pipe(n=2).shape == (2, 4, size, size)
+    assert pipe.model_config.arch == cfg.model.arch
+
+
+def test_presets_command_lists_every_preset(capsys):
+    assert main(["presets"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in PRESETS)
+
+
+def test_seed_recipes_are_as_documented():
+    c = build_config("cyberpunk-gan")
+    assert (c.data.resize, c.train.lr_g, c.train.loss, c.train.epochs) == ("64", 2e-4, "bce", 100.0)
+    v = build_config("vgc-gan")
+    assert (v.train.batch_size, v.train.steps, v.train.sample_every) == (40, 10000, 10)
+    p = build_config("pokegan")
+    assert p.train.real_label == 0.9 and "hue" in p.train.augment
+    assert build_config("concept-gan").model.init == "glorot"
+    assert build_config("pokegan-mlp").model.arch == "mlp"
