@@ -10,8 +10,22 @@ from spritegan.generate.pipeline import SpritePipeline
 @pytest.mark.parametrize("preset", sorted(PRESETS))
 def test_preset_runs_shortened(preset, tmp_path):
     run = tmp_path / preset
-    argv = ["train", "--data", "builtin:sprites:16", "--preset", preset, "--out", str(run), "--max-steps", "1",
-            "--batch-size", "4", "--no-progress", "--set", "train.threads=1"]
+    argv = [
+        "train",
+        "--data",
+        "builtin:sprites:16",
+        "--preset",
+        preset,
+        "--out",
+        str(run),
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "4",
+        "--no-progress",
+        "--set",
+        "train.threads=1",
+    ]
     assert main(argv) == 0
     cfg = build_config(preset)
     pipe = SpritePipeline.from_run(run)

@@ -60,7 +60,17 @@ def test_freeze_first_layers_counts():
 def test_cli_flags_reach_the_config(capsys):
     from spritegan.cli import main
 
-    argv = ["train", "--data", "builtin:sprites", "--init-from", "runs/x", "--freeze-d", "2", "--eval-every", "50"]
+    argv = [
+        "train",
+        "--data",
+        "builtin:sprites",
+        "--init-from",
+        "runs/x",
+        "--freeze-d",
+        "2",
+        "--eval-every",
+        "50",
+    ]
     assert main([*argv, "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "init_from: runs/x" in out and "freeze_d: 2" in out and "eval_every: 50" in out
