@@ -61,6 +61,7 @@ def register(subparsers) -> None:
     )
     fd.add_argument("run", help="run folder")
     fd.add_argument("-n", type=int, default=1000, help="generated samples (Inception on CPU is slow)")
+    fd.add_argument("--real-n", type=int, help="compare with a fixed random subset of this many real images")
     fd.add_argument("--seed", type=int, default=0)
     fd.add_argument("--json", dest="json_out", help="also write the result here")
     fd.set_defaults(func=run_fid)
@@ -274,6 +275,8 @@ def run_fid(args: argparse.Namespace) -> int:
             raise SpriteganError(f"{args.run}: cannot find the training labels to sample trait sets")
         labels = random_traits(args.n, table, torch.Generator().manual_seed(args.seed))
     real = open_dataset(pipe.manifest["source"], **training_data_options(pipe.manifest)).images
+    if args.real_n and args.real_n < len(real):
+        real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(1234))[: args.real_n]]
     fake = pipe(range(args.seed, args.seed + args.n), labels=labels)
     result = evaluate(fake, real, metrics=("fid",), seed=args.seed)
     record = {
