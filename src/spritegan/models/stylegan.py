@@ -207,7 +207,7 @@ class StyleGANGenerator(nn.Module):
 
 
 class ResBlock(nn.Module):
-    """Two 3x3 convs and a 2x average-pool downsample, plus a 1x1 skip path, summed / sqrt 2."""
+    """3x3 conv, 2x average-pool, 3x3 conv, plus a pooled 1x1 skip path, summed / sqrt 2."""
 
     def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
@@ -216,7 +216,7 @@ class ResBlock(nn.Module):
         self.skip = EqConv(c_in, c_out, 1, bias=False, act=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.avg_pool2d(self.conv2(self.conv1(x)), 2)
+        y = self.conv2(F.avg_pool2d(self.conv1(x), 2))  # second conv at half resolution: 4x cheaper
         return (y + self.skip(F.avg_pool2d(x, 2))) / SQRT2
 
 
