@@ -14,7 +14,7 @@ EXAMPLES = """  spritegan traits list runs/punks-cond
       --labels ../shared/datasets/cryptopunks/labels.csv --out judges/punks.safetensors
   spritegan traits eval runs/punks-cond --judge judges/punks.safetensors -n 200 --out out/punks-traits
   spritegan traits eval runs/sprites-cond --judge exact -n 200     # built-in sprites: read exactly
-  spritegan traits fid runs/punks-cond -n 1000
+  spritegan traits fid runs/punks-cond -n 500 --real-n 500     # Inception on CPU: ~2.6 images/s
   spritegan traits sheet runs/punks-cond --column type -n 8 --scale 3 --out punk-types.png
 """
 
