@@ -163,11 +163,12 @@ def test_kill_9_then_resume(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_saves_a_checkpoint(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_save_a_checkpoint(tmp_path, sig):
     run = tmp_path / "interrupted"
     proc = _spawn_training(run, steps=100000)
     _wait_for_checkpoint(run, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted at step" in out

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import math
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -376,6 +378,17 @@ class Trainer:
         self.best_fid = info.get("best_fid") or math.inf
 
 
+def _raise_on_sigterm():
+    """Treat SIGTERM (kill, schedulers' preemption) like Ctrl-C so the run saves before it exits."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
 def train(
     cfg: RunConfig,
     dataset: Any,
@@ -403,6 +416,7 @@ def train(
     acc: dict[str, float] = {}
     n_acc, t_mark, img_mark = 0, time.perf_counter(), trainer.images_seen
     interrupted = False
+    previous_term = _raise_on_sigterm()
     try:
         while trainer.step < end:
             t0 = time.perf_counter()
@@ -452,5 +466,7 @@ def train(
         if logger is not None:
             logger.close()
         distributed.cleanup(trainer.dist)
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
     ips = trainer.images_seen / max(trainer.seconds, 1e-9)
     return TrainResult(run_dir, trainer.step, trainer.images_seen, trainer.seconds, ips, interrupted)
