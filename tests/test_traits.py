@@ -155,3 +155,19 @@ def test_traits_sheet(cond_run: Path, tmp_path: Path) -> None:
     rows = "accessory=crown;accessory=sword,hair=long"
     assert main(["traits", "sheet", str(cond_run), "--rows", rows, "-n", "2", "--out", str(out)]) == 0
     assert main(["traits", "sheet", str(cond_run), "--column", "nope", "--out", str(out)]) == 2
+
+
+def test_balance_weights_lift_rare_classes() -> None:
+    from types import SimpleNamespace
+
+    from spritegan.labels import label_matrix
+    from spritegan.train.loop import Trainer
+
+    types = torch.tensor([0] * 2 + [3] * 98)
+    earring = torch.tensor([1, 0] * 50)
+    labels = label_matrix({"type": types, "earring": earring, "hoodie": torch.zeros(100)}, SPEC)
+    fake = SimpleNamespace(labels=labels, dataset=SimpleNamespace(manifest={"labels": SPEC}))
+    w = Trainer._balance_weights(fake)
+    assert abs(float(w.sum()) - 1) < 1e-5
+    alien_share = float(w[types == 0].sum())
+    assert alien_share > 5 * 0.02  # sqrt(2) / (sqrt(2) + sqrt(98)) ~ 0.125, against 2% in the data
