@@ -303,13 +303,18 @@ class Trainer:
 
     def generator_meta(self) -> dict[str, Any]:
         manifest = {k: v for k, v in self.dataset.manifest.items() if k not in ("names",)}
-        return {
+        meta = {
             "model_config": self.cfg.to_dict()["model"],
             "manifest": manifest,
             "step": self.step,
             "preset": self.cfg.preset,
             "spritegan_version": __version__,
         }
+        if self.labels is not None:  # distinct training label rows: --traits random, unseen-combination warning
+            from spritegan.generate.traits import TABLE_KEY, label_table
+
+            meta[TABLE_KEY] = label_table(self.labels)
+        return meta
 
     def save(self) -> Path | None:
         """Checkpoint + generator.safetensors + losses.png, written by rank 0 only."""
