@@ -326,6 +326,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--gen", type=int, default=256, help="images per timed generation repeat")
     ap.add_argument("--batch64", type=int, default=128, help="batch of the 64x64 cases")
     ap.add_argument("--batch24", type=int, default=64, help="batch of the 24x24 cases")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads of the cases that set none")
     ap.add_argument("--study", action="store_true", help="threads 1 vs 2 and channels_last on CPU instead")
     ap.add_argument("--no-memory", action="store_true", help="skip the per-case peak RSS processes")
     ap.add_argument("--quick", action="store_true", help="1 step, 2 repeats, 64 images: a smoke run")
@@ -334,6 +335,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         print("--device cuda: no CUDA GPU visible", file=sys.stderr)
         return 2
+    if args.threads:
+        global DEFAULT_THREADS
+        DEFAULT_THREADS = args.threads
+        torch.set_num_threads(args.threads)
     if args.quick:
         args.steps, args.repeats, args.gen = 1, 2, 64
     if args.device == "cuda":
