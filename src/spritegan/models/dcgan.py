@@ -100,7 +100,10 @@ class DCGANDiscriminator(nn.Module):
         self.features = nn.Sequential(*layers)
         self.mbstd = MinibatchStd() if cfg.minibatch_std else None
         c_final = c_in + (1 if cfg.minibatch_std else 0)
-        self.final_conv = maybe_spectral(nn.Conv2d(c_final, c_in, 3, 1, 1), cfg.d_norm)
+        # with minibatch stddev, one 3x3 conv mixes the extra map in; without it D is exactly Radford et al.'s
+        self.final_conv = (
+            maybe_spectral(nn.Conv2d(c_final, c_in, 3, 1, 1), cfg.d_norm) if cfg.minibatch_std else None
+        )
         feat_dim = c_in * h0 * w0
         self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()
         self.fc = maybe_spectral(nn.Linear(feat_dim, 1), cfg.d_norm)
@@ -113,7 +116,9 @@ class DCGANDiscriminator(nn.Module):
         h = self.features(x)  # (N, C, h0, w0)
         if self.mbstd is not None:
             h = self.mbstd(h)
-        h = nn.functional.leaky_relu(self.final_conv(h), 0.2).flatten(1)
+        if self.final_conv is not None:
+            h = nn.functional.leaky_relu(self.final_conv(h), 0.2)
+        h = h.flatten(1)
         h = self.dropout(h)
         out = self.fc(h).squeeze(1)  # (N,)
         if self.cond_dim and labels is not None:

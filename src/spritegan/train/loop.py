@@ -125,6 +125,7 @@ class Trainer:
         self.beta = ema_beta(t.batch_size, t.ema_half_life_kimg)
         self.step, self.images_seen, self.seconds = 0, 0, 0.0
         self.best_fid = math.inf
+        self._fake: torch.Tensor | None = None
         self.total = total_steps(cfg, len(self.images))
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
@@ -195,8 +196,14 @@ class Trainer:
     # ---- the algorithm ----------------------------------------------------------------------------
     def d_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
         t = self.cfg.train
-        with torch.no_grad(), torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
+        reuse = t.d_steps == 1  # keep G's graph so g_step reuses this fake batch (one G forward per step)
+        with (
+            torch.set_grad_enabled(reuse),
+            torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp),
+        ):
             fake = self.G(self.noise(len(real)), labels)
+        self._fake = fake if reuse else None
+        fake = fake.detach()
         do_r1 = t.r1_gamma > 0 and self.step % t.r1_every == 0
         real = real.detach().requires_grad_(do_r1)
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
@@ -224,7 +231,8 @@ class Trainer:
     def g_step(self, labels: torch.Tensor | None) -> dict[str, float]:
         n = self.cfg.train.batch_size // self.dist.world
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
-            fake = self.G(self.noise(n), labels)
+            fake = self._fake if self._fake is not None else self.G(self.noise(n), labels)
+            self._fake = None
             score = self.D(self.diffaug(fake.float()), labels).float()
         loss = g_loss(score, self.cfg.train.loss)
         self.opt_g.zero_grad(set_to_none=True)
@@ -310,7 +318,9 @@ class Trainer:
             "preset": self.cfg.preset,
             "spritegan_version": __version__,
         }
-        if self.labels is not None:  # distinct training label rows: --traits random, unseen-combination warning
+        if (
+            self.labels is not None
+        ):  # distinct training label rows: --traits random, unseen-combination warning
             from spritegan.generate.traits import TABLE_KEY, label_table
 
             meta[TABLE_KEY] = label_table(self.labels)
