@@ -60,7 +60,13 @@ def init_from(source: str | Path, generator: nn.Module, discriminator: nn.Module
 
 def freeze_first_layers(discriminator: nn.Module, n_layers: int) -> list[str]:
     """Set requires_grad=False on the parameters of D's first `n_layers` weight layers (FreezeD)."""
-    layers = [m for m in discriminator.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm2d)
+    layers = [
+        m
+        for m in discriminator.modules()
+        if not isinstance(m, norms)
+        and (isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear) or "weight" in m._parameters)
+    ]
     frozen = []
     for layer in layers[:n_layers]:
         for name, p in layer.named_parameters():
