@@ -116,6 +116,7 @@ def run_quality(
     fid: Callable[[Any, Any], float] = inception_fid,
     overrides: dict[str, dict[str, Any]] | None = None,
     log: Callable[[str], None] = print,
+    sheets: str | None = None,
 ) -> dict[str, Any]:
     """Train both recipes for `minutes` each, evaluate the snapshots; returns rows, threshold and the protocol."""
     import torch
@@ -160,6 +161,16 @@ def run_quality(
         if snap["preset"] == "cyberpunk-gan" and snap is snaps[-1]:
             row["fid64"] = fid(samples(snap, samples_n), real64)
         rows.append(row)
+    if sheets:
+        from spritegan.generate.sheet import make_sheet, save_png
+
+        for preset in ("sprite", "cyberpunk-gan"):
+            last = [snap for snap in snaps if snap["preset"] == preset][-1]
+            images = samples(last, 64)
+            scale = max(1, 72 // images.shape[-1])
+            save_png(
+                make_sheet(images, ncol=8, scale=scale, background="checker"), Path(sheets) / f"{preset}.png"
+            )
     seed_rows = [r for r in rows if r["preset"] == "cyberpunk-gan"]
     threshold = min(r["fid24"] for r in seed_rows)
     reached = [r for r in rows if r["preset"] == "sprite" and r["fid24"] <= threshold]
@@ -227,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--data", default=PUNKS, help="the CryptoPunks sheet (24x24 tiles)")
     ap.add_argument("--out", help="markdown file to write the section into (e.g. docs/benchmarks.md)")
     ap.add_argument("--json", help="also write the raw result here")
+    ap.add_argument("--sheets", help="folder for a 64-sample sheet of each recipe's last snapshot")
     args = ap.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("--device cuda: no CUDA GPU visible", file=sys.stderr)
@@ -238,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         device=args.device,
         threads=args.threads,
         data=args.data,
+        sheets=args.sheets,
     )
     command = "python benchmarks/time_to_quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = quality_markdown(result, machine(args.device), command.strip())
