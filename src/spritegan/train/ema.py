@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -24,3 +26,27 @@ def update_ema(ema: nn.Module, model: nn.Module, beta: float) -> None:
         torch._foreach_lerp_(e_params, m_params, 1.0 - beta)
     for e_buf, m_buf in zip(ema.buffers(), model.buffers(), strict=True):
         e_buf.copy_(m_buf)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, make_inputs: Callable[[int], tuple], batches: int = 8) -> None:
+    """Give an EMA model its own batch-norm statistics ("standing statistics", Brock et al. 2019).
+
+    The EMA weights differ from the live G whose running statistics were copied, so in eval mode they
+    would normalise with the wrong means and variances (washed-out alpha, noisy backgrounds). This runs
+    `batches` fixed input batches in train mode with a cumulative average; models without BN are untouched.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    was_training = model.training
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for i in range(batches):
+        model(*make_inputs(i))
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    model.train(was_training)

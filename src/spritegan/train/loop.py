@@ -28,7 +28,7 @@ from spritegan.models import build_discriminator, build_generator
 from spritegan.tensors import to_model, to_uint8
 from spritegan.train import checkpoint as ckpt
 from spritegan.train import distributed
-from spritegan.train.ema import ema_beta, update_ema
+from spritegan.train.ema import ema_beta, recalibrate_batchnorm, update_ema
 from spritegan.train.logging import TrainLogger, plot_losses
 from spritegan.train.losses import d_loss, g_loss, r1_penalty
 
@@ -254,7 +254,18 @@ class Trainer:
         return stats
 
     # ---- outputs ----------------------------------------------------------------------------------
+    def refresh_ema_statistics(self) -> None:
+        """Standing batch-norm statistics for G_ema from fixed latents (before sampling or saving it)."""
+
+        def inputs(i: int) -> tuple:
+            gen = torch.Generator().manual_seed(10_000 + i)
+            z = torch.randn(256, self.cfg.model.z_dim, generator=gen).to(self.device)
+            return z, self._sample_labels(256, gen)
+
+        recalibrate_batchnorm(self.G_ema, inputs)
+
     def sample_sheet(self) -> Path:
+        self.refresh_ema_statistics()
         with torch.inference_mode():
             imgs = to_uint8(self.G_ema(self.fixed_z, self.fixed_labels)).cpu()
         imgs = snap_alpha(imgs, self.dataset.manifest.get("alpha_levels"))
@@ -271,6 +282,7 @@ class Trainer:
         from spritegan.metrics.evaluate import evaluate
 
         t = self.cfg.train
+        self.refresh_ema_statistics()
         z = latents(range(1_000_000, 1_000_000 + t.eval_samples), self.cfg.model.z_dim)
         with torch.inference_mode():
             fake = torch.cat(
@@ -328,6 +340,7 @@ class Trainer:
 
     def save(self) -> Path | None:
         """Checkpoint + generator.safetensors + losses.png, written by rank 0 only."""
+        self.refresh_ema_statistics()
         distributed.assert_in_sync({"G": self.G, "D": self.D, "G_ema": self.G_ema}, self.dist)
         if not self.dist.is_main:
             distributed.barrier(self.dist)
