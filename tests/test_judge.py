@@ -97,3 +97,51 @@ def test_traits_judge_and_eval_cli(tmp_path: Path, capsys) -> None:
     assert "| accessory=crown |" in (out / "traits.md").read_text()
     assert main(["traits", "eval", str(run), "--judge", str(jpath), "-n", "2", "--out", str(out)]) == 0
     assert json.loads((out / "traits.json").read_text())["mean_judge_recall"] is not None
+
+
+def test_domain_inception_score_bounds():
+    import numpy as np
+
+    from spritegan.metrics.domain_is import inception_score_from_probs
+
+    confident_uniform = np.eye(5)[np.arange(1000) % 5]  # every class, each predicted with certainty
+    assert abs(inception_score_from_probs(confident_uniform)[0] - 5.0) < 1e-6
+    collapsed = np.tile(np.eye(5)[0], (1000, 1))  # one class only
+    assert abs(inception_score_from_probs(collapsed)[0] - 1.0) < 1e-6
+    unsure = np.full((1000, 5), 0.2)  # no class recognisable
+    assert abs(inception_score_from_probs(unsure)[0] - 1.0) < 1e-6
+
+
+def test_traits_is_command_on_a_tiny_judge(tmp_path, capsys):
+    import json
+
+    from spritegan.cli import main
+    from spritegan.data.dataset import open_dataset
+    from spritegan.metrics.judge import TraitJudge, save_judge
+
+    ds = open_dataset("builtin:sprites:64")
+    judge = TraitJudge(4, [32, 32], ds.manifest["labels"], width=4)
+    path = save_judge(tmp_path / "j.safetensors", judge, {"n_heldout": 0, "traits": {}})
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        "--data",
+        "builtin:sprites:64",
+        "--out",
+        str(run),
+        "--steps",
+        "1",
+        "--batch-size",
+        "8",
+        "--no-progress",
+        "--set",
+        "model.g_width=8",
+        "--set",
+        "model.d_width=8",
+    ]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["traits", "is", str(run), "--judge", str(path), "--column", "skin", "-n", "20"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert 1.0 <= result["is_mean"] <= result["ceiling"] == 5
+    assert main(["traits", "is", str(run), "--judge", str(path), "--column", "nope", "-n", "20"]) == 2

@@ -65,6 +65,13 @@ def register(subparsers) -> None:
     fd.add_argument("--seed", type=int, default=0)
     fd.add_argument("--json", dest="json_out", help="also write the result here")
     fd.set_defaults(func=run_fid)
+    ds = sub.add_parser("is", help="domain Inception Score: the judge's class spread over generated samples")
+    ds.add_argument("run", help="run folder, or --real to score real images instead")
+    ds.add_argument("--judge", required=True, help="judge file from `spritegan traits judge`")
+    ds.add_argument("--column", default="type", help="categorical label column (default: type)")
+    ds.add_argument("-n", type=int, default=1000, help="generated samples (seeds 0..n-1)")
+    ds.add_argument("--real", action="store_true", help="score the run's training images (the reference)")
+    ds.set_defaults(func=run_domain_is)
 
 
 def _pipeline(path: str):
@@ -291,6 +298,25 @@ def run_fid(args: argparse.Namespace) -> int:
     print(json.dumps(record))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(record, indent=1))
+    return 0
+
+
+def run_domain_is(args: argparse.Namespace) -> int:
+    from spritegan.data.dataset import open_dataset
+    from spritegan.generate.pipeline import SpritePipeline
+    from spritegan.metrics.domain_is import domain_inception_score
+    from spritegan.metrics.evaluate import training_data_options
+    from spritegan.metrics.judge import load_judge
+
+    judge, report = load_judge(args.judge)
+    pipe = SpritePipeline.from_run(args.run)
+    if args.real:
+        images = open_dataset(pipe.manifest["source"], **training_data_options(pipe.manifest)).images
+    else:
+        images = pipe(n=args.n, seed=0)
+    result = domain_inception_score(judge, report, images, args.column)
+    result["scored"] = "training images" if args.real else f"{args.n} generated samples of {args.run}"
+    print(json.dumps(result, indent=1))
     return 0
 
 
