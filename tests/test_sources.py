@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import DATASETS  # noqa: E402
 from spritegan.data.sources import load_source, natural_key, parse_size
 from spritegan.errors import DataError
-
-DATASETS = Path("/work/shared/datasets")
 
 
 def _rgba(seed: int, size: int = 8) -> np.ndarray:
