@@ -25,15 +25,26 @@ def main(runs: str, model: str, out: str, traits: list[str]) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="warning")
+    )
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
     opts = Options()
     opts.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--window-size=1280,900", f"--user-data-dir={tempfile.mkdtemp()}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1280,900",
+        f"--user-data-dir={tempfile.mkdtemp()}",
+    ):
         opts.add_argument(arg)
     drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
     wait = WebDriverWait(drv, 120)
@@ -55,7 +66,9 @@ def main(runs: str, model: str, out: str, traits: list[str]) -> None:
             after(lambda c=column, v=value: Select(drv.find_element("id", f"trait-{c}")).select_by_value(v))
         drv.find_element("css selector", '[data-testid="sprite-1"]').click()
         drv.find_element("css selector", '[data-testid="sprite-6"]').click()
-        wait.until(lambda d: (d.find_element("id", "morph-result").get_attribute("naturalWidth") or "0") != "0")
+        wait.until(
+            lambda d: (d.find_element("id", "morph-result").get_attribute("naturalWidth") or "0") != "0"
+        )
         drv.execute_script("window.scrollTo(0, 0)")
         drv.save_screenshot(out)
     finally:
