@@ -127,19 +127,11 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         return 0
-    from spritegan.data.dataset import open_dataset
+    from spritegan.data.dataset import open_from_config
     from spritegan.train.loop import fit_model_to_data, train
 
     d = cfg.data
-    dataset = open_dataset(
-        d.source,
-        tile=d.tile,
-        resize=d.resize,
-        resample=d.resample,
-        pad_to=d.pad_to,
-        labels_csv=d.labels_csv,
-        label_columns=d.label_columns,
-    )
+    dataset = open_from_config(d)
     if not args.resume:
         fit_model_to_data(cfg, dataset, args.conditional)
     h, w = cfg.model.image_size

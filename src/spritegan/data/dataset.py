@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from spritegan import __version__
+from spritegan.config import DataConfig
 from spritegan.data.sources import SourceImages, load_source
 from spritegan.errors import DataError
 
@@ -222,6 +223,20 @@ def open_dataset(
         progress=progress,
     )
     return _from_source(src)
+
+
+def open_from_config(data: DataConfig, progress: bool = False) -> PreparedDataset:
+    """open_dataset with every option of a run's DataConfig (train, resume, label tables)."""
+    return open_dataset(
+        data.source,
+        tile=data.tile,
+        resize=data.resize,
+        resample=data.resample,
+        pad_to=data.pad_to,
+        labels_csv=data.labels_csv,
+        label_columns=data.label_columns,
+        progress=progress,
+    )
 
 
 class BatchSampler:

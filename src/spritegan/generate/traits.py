@@ -74,20 +74,12 @@ def load_label_table(run: str | Path, meta: dict[str, Any] | None = None) -> Lab
     if not (run_dir / "config.yaml").is_file():
         return None
     from spritegan.config import RunConfig
-    from spritegan.data.dataset import open_dataset
+    from spritegan.data.dataset import open_from_config
     from spritegan.labels import label_matrix
 
     d = RunConfig.load(run_dir / "config.yaml").data
     try:
-        ds = open_dataset(
-            d.source,
-            tile=d.tile,
-            resize=d.resize,
-            resample=d.resample,
-            pad_to=d.pad_to,
-            labels_csv=d.labels_csv,
-            label_columns=d.label_columns,
-        )
+        ds = open_from_config(d)
     except SpriteganError:
         return None
     spec = ds.manifest.get("labels")
