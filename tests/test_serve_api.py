@@ -268,3 +268,21 @@ def test_serve_command_errors(tmp_path: Path) -> None:
 
     assert main(["serve", str(tmp_path / "missing")]) == 2
     assert main(["serve", str(tmp_path), "--max-count", "0"]) == 2
+
+
+def test_model_metrics_come_from_eval_or_training(tmp_path: Path) -> None:
+    import os
+
+    from spritegan.serve.studio import Limits, ModelStore
+
+    runs = make_runs(tmp_path)
+    run = runs / "cond"
+    (run / "metrics.jsonl").write_text(
+        json.dumps({"samples": 500, "metrics": {"fid": 55.5, "kid_mean": 0.01}})
+    )
+    (run / "eval.jsonl").write_text(json.dumps({"step": 4, "fid": 77.7}) + "\n")
+    os.utime(run / "metrics.jsonl", (1, 1))  # the training evaluation is newer
+    registry = ModelStore(runs, Limits())
+    assert registry.metrics("cond")["fid"] == pytest.approx(77.7)
+    os.utime(run / "eval.jsonl", (0, 0))
+    assert registry.metrics("cond")["fid"] == pytest.approx(55.5)

@@ -167,10 +167,12 @@ class ModelStore:
         return vec.float().reshape(z_dim)
 
     def metrics(self, name: str) -> dict[str, Any]:
-        """Scalar values from the last line of run_dir/metrics.jsonl (empty when missing or unreadable)."""
-        path = self.run_dir(name) / "metrics.jsonl"
-        if not path.is_file():
+        """Scalars of the newest evaluation: the last line of metrics.jsonl (`spritegan eval`) or eval.jsonl
+        (`train --eval-every`), whichever was written last; empty when missing or unreadable."""
+        found = [p for p in (self.run_dir(name) / f for f in ("metrics.jsonl", "eval.jsonl")) if p.is_file()]
+        if not found:
             return {}
+        path = max(found, key=lambda p: p.stat().st_mtime)
         try:
             with open(path, "rb") as fh:
                 fh.seek(max(0, path.stat().st_size - 65536))
@@ -180,6 +182,8 @@ class ModelStore:
             return {}
         if not isinstance(last, dict):
             return {}
+        if isinstance(last.get("metrics"), dict):  # `spritegan eval` nests the scores
+            last = {**last, **last["metrics"]}
         return {k: v for k, v in last.items() if isinstance(v, int | float | str) and not isinstance(v, bool)}
 
     def describe(self, name: str) -> dict[str, Any]:
