@@ -33,20 +33,24 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-columns", help="comma-separated label columns to keep (default: all usable ones)")
 
 
+def _source_options(args: argparse.Namespace) -> dict:
+    """The reading options both `inspect` and `prepare` pass on (tile, resize, padding, labels)."""
+    columns = [c.strip() for c in args.label_columns.split(",") if c.strip()] if args.label_columns else None
+    return {
+        "tile": args.tile,
+        "resize": args.resize,
+        "resample": args.resample,
+        "pad_to": args.pad_to,
+        "labels_csv": args.labels,
+        "label_columns": columns,
+        "progress": True,
+    }
+
+
 def _load(args: argparse.Namespace):
     from spritegan.data.dataset import open_dataset
 
-    columns = [c.strip() for c in args.label_columns.split(",") if c.strip()] if args.label_columns else None
-    return open_dataset(
-        args.source,
-        tile=args.tile,
-        resize=args.resize,
-        resample=args.resample,
-        pad_to=args.pad_to,
-        labels_csv=args.labels,
-        label_columns=columns,
-        progress=True,
-    )
+    return open_dataset(args.source, **_source_options(args))
 
 
 def summary(ds) -> list[str]:
@@ -95,17 +99,7 @@ def _prepare(args: argparse.Namespace) -> int:
     from spritegan.data.dataset import prepare
     from spritegan.data.sources import load_source
 
-    columns = [c.strip() for c in args.label_columns.split(",") if c.strip()] if args.label_columns else None
-    src = load_source(
-        args.source,
-        tile=args.tile,
-        resize=args.resize,
-        resample=args.resample,
-        pad_to=args.pad_to,
-        labels_csv=args.labels,
-        label_columns=columns,
-        progress=True,
-    )
+    src = load_source(args.source, **_source_options(args))
     out = prepare(src, args.out)
     h, w = src.images.shape[1:3]
     print(f"prepared {len(src.images)} images of {w}x{h} {src.mode} in {out}")
