@@ -52,11 +52,22 @@ def test_trait_rates_recall_and_accuracy() -> None:
 def test_exact_judge_reads_real_sprites(sprites) -> None:
     spec = sprites.manifest["labels"]
     truth = label_matrix(sprites.labels, spec)
-    assert torch.equal(ExactJudge(spec).score(sprites.images), truth)
-    broken = sprites.images[:2].clone()
-    broken[:, :3, 0, 0] = 77
-    broken[:, 3, 0, 0] = 255
-    assert ExactJudge(spec).score(broken).sum() == 0
+    exact = ExactJudge(spec)
+    assert torch.equal(exact.score(sprites.images), truth)
+    assert exact.agreements == [1.0] * len(sprites)
+    one_off = sprites.images[:2].clone()
+    one_off[:, :3, 0, 0] = 77
+    one_off[:, 3, 0, 0] = 255
+    assert ExactJudge(spec, min_agreement=1.0).score(one_off).sum() == 0
+    assert torch.equal(ExactJudge(spec).score(one_off), truth[:2])
+    noise = torch.randint(
+        0, 256, (3, 4, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
+    judge = ExactJudge(spec)
+    assert judge.score(noise).sum() == 0
+    assert max(judge.agreements) < 0.95
+    with pytest.raises(ValueError, match="min_agreement"):
+        ExactJudge(spec, min_agreement=0.0)
 
 
 def test_train_save_load_judge(sprites, tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ import torch
 from spritegan.config import ModelConfig
 from spritegan.errors import SpriteganError
 from spritegan.models import build_discriminator, build_generator
+from spritegan.models.dcgan import ConditionalNorm
 from spritegan.models.layers import MinibatchStd, plan_resolution
 
 
@@ -70,6 +71,28 @@ def test_conditional_labels_change_output_and_score():
     assert not torch.allclose(g(z, a), g(z, b))
     x = g(z, a)
     assert not torch.allclose(d(x, a), d(x, b))
+
+
+def test_conditional_batch_norm_reaches_every_block():
+    base = dict(image_size=[16, 16], channels=4, z_dim=8, g_width=4, d_width=4, max_channels=16, cond_dim=3)
+    torch.manual_seed(0)
+    g = build_generator(ModelConfig(cond_mode="cbn", **base))
+    norms = [m for m in g.modules() if isinstance(m, ConditionalNorm)]
+    assert len(norms) == 1 and all(float(p.abs().sum()) == 0 for p in norms[0].parameters())
+    assert not norms[0].norm.affine
+    z, a, b = torch.randn(4, 8), torch.tensor([[1.0, 0, 0]] * 4), torch.tensor([[0, 1.0, 0]] * 4)
+    g.eval()
+    before = g(z, a)
+    with torch.no_grad():
+        norms[0].gain.weight.normal_()
+    assert not torch.allclose(before, g(z, a))
+    assert not torch.allclose(g(z, a), g(z, b))
+    assert g(z).shape == (4, 4, 16, 16)
+    g.train()
+    g(z, a).sum().backward()
+    assert norms[0].gain.weight.grad is not None and norms[0].gain.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="cond_mode"):
+        build_generator(ModelConfig(cond_mode="film", **base))
 
 
 def test_glorot_and_normal_init_differ():

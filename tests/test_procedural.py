@@ -92,3 +92,27 @@ def test_read_traits_rejects_noise_and_corruption():
     assert P.read_traits(np.roll(images[0], 1, axis=1)) is None
     results = P.read_traits_batch(images[:3])
     assert all(r is not None for r in results)
+
+
+def test_nearest_traits_recovers_noisy_sprites():
+    rng = np.random.default_rng(3)
+    hits = 0
+    for _ in range(50):
+        t = P.sample_traits(rng)
+        clean = P.render_sprite(t)
+        assert P.nearest_traits(clean) == (t, 1.0)
+        noisy = clean.astype(np.int16)
+        noisy[..., :3] += rng.integers(-10, 11, (32, 32, 3))
+        mask = rng.random((32, 32)) < 0.03
+        noisy[mask] = rng.integers(0, 256, (int(mask.sum()), 4))
+        got, agreement = P.nearest_traits(np.clip(noisy, 0, 255).astype(np.uint8))
+        assert 0.9 < agreement < 1.0
+        hits += got == t
+    assert hits >= 48
+
+
+def test_nearest_traits_on_noise_has_low_agreement():
+    noise = np.random.default_rng(0).integers(0, 256, (32, 32, 4), dtype=np.uint8)
+    assert P.nearest_traits(noise)[1] < 0.8
+    with pytest.raises(ValueError, match="RGBA"):
+        P.snap_to_palette(np.zeros((24, 24, 4), np.uint8))

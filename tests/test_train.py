@@ -174,3 +174,19 @@ def test_ctrl_c_and_sigterm_save_a_checkpoint(tmp_path, sig):
     assert "interrupted at step" in out
     step = int(out.split("interrupted at step ")[1].split(":")[0])
     assert ckpt.load_latest(run / "checkpoints")["info"]["step"] == step
+
+
+@pytest.mark.parametrize("clock", ["wall", "cpu"])
+def test_time_budget_stops_and_saves(tmp_path, clock):
+    from spritegan.data.dataset import open_dataset
+    from spritegan.train.loop import fit_model_to_data, train
+
+    cfg = tiny_config(**{"train.steps": 50})
+    ds = open_dataset(cfg.data.source)
+    fit_model_to_data(cfg, ds, conditional=False)
+    result = train(cfg, ds, tmp_path / "run", progress=False, max_seconds=0.0, clock=clock)
+    assert result.step == 1 and not result.interrupted
+    assert [s for s, _ in ckpt.list_checkpoints(tmp_path / "run" / "checkpoints")] == [1]
+    assert (tmp_path / "run" / "samples" / "step-000001.png").exists()
+    with pytest.raises(ValueError, match="clock"):
+        train(cfg, ds, tmp_path / "other", progress=False, max_seconds=1.0, clock="gpu")

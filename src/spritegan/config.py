@@ -45,6 +45,7 @@ class ModelConfig:
     mlp_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])  # arch=mlp only
     cond_dim: int = 0  # size of the label vector (0: unconditional); set from the data's labels
     cond_embed: int = 32  # size of the label embedding fed to G
+    cond_mode: str = "input"  # dcgan: input (embedding joins z) | cbn (also label-driven norm gains/biases)
     w_dim: int = 128  # arch=stylegan: size of the intermediate latent W
     mapping_layers: int = 4  # arch=stylegan: depth of the mapping network z -> w
     style_mode: str = "modulated"  # arch=stylegan: modulated (StyleGAN2 demodulation) | adain

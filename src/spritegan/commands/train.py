@@ -41,6 +41,15 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, help="total generator steps")
     p.add_argument("--epochs", type=float, help="total passes over the data (overrides --steps)")
     p.add_argument("--max-steps", type=int, help="stop after this many steps in this invocation")
+    p.add_argument(
+        "--max-seconds", type=float, help="stop (and save) after this much training time in this invocation"
+    )
+    p.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="what --max-seconds counts: elapsed time, or this process's CPU time (fair on a busy machine)",
+    )
     p.add_argument("--batch-size", type=int, help="images per step")
     p.add_argument("--lr", type=float, help="learning rate of both G and D")
     p.add_argument("--seed", type=int, help="fixes data order, initialisation and sampling (default 0)")
@@ -143,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         resume=bool(args.resume),
         progress=not args.no_progress,
         max_steps=args.max_steps,
+        max_seconds=args.max_seconds,
+        clock=args.clock,
     )
     state = "interrupted at" if result.interrupted else "stopped at"
     print(

@@ -45,6 +45,12 @@ def register(subparsers) -> None:
     ev.add_argument("--truncation", type=float, default=1.0)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--palette", action="store_true", help="snap samples to the dataset palette first")
+    ev.add_argument(
+        "--min-agreement",
+        type=float,
+        default=0.95,
+        help="exact judge: share of pixels that must match the nearest valid sprite (1.0: pixel-perfect only)",
+    )
     ev.add_argument("--out", help="folder for traits.json and traits.md (default: RUN/traits-eval)")
     ev.set_defaults(func=run_eval)
     sh = sub.add_parser("sheet", help="a sheet with one row per class of a categorical column (or per trait)")
@@ -153,7 +159,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.judge == "exact":
         if not str(pipe.manifest.get("source", "")).startswith("builtin:sprites"):
             raise SpriteganError("--judge exact only reads the built-in sprites; give a judge file")
-        judge, held = ExactJudge(spec), None
+        judge, held = ExactJudge(spec, args.min_agreement), None
     else:
         judge, held = load_judge(args.judge)
         if judge.spec != spec:
@@ -174,12 +180,14 @@ def run_eval(args: argparse.Namespace) -> int:
     gen = torch.Generator().manual_seed(args.seed)
     rows = []
     exact_hits = 0
+    agreements: list[float] = []
     for k, (name, index) in enumerate(asked):
         want = torch.zeros(table.dim)
         want[index] = 1.0
         labels = complete_traits(want, args.n, spec, table, gen)
         seeds = range(args.seed + k * args.n, args.seed + (k + 1) * args.n)
         pred = judge.score(pipe(seeds, labels=labels, truncation=args.truncation, palette=args.palette))
+        agreements += getattr(judge, "agreements", [])
         rate = float((pred[:, index] > 0.5).float().mean())
         all_match = float((pred == labels).all(1).float().mean())
         exact_hits += all_match * args.n
@@ -226,6 +234,14 @@ def run_eval(args: argparse.Namespace) -> int:
         "random_trait_sets": random_check,
         "traits": rows,
     }
+    if agreements:
+        result["pixels"] = {
+            "min_agreement": args.min_agreement,
+            "mean_agreement": sum(agreements) / len(agreements),
+            "readable_share": sum(a >= args.min_agreement for a in agreements) / len(agreements),
+            "pixel_perfect_share": sum(a == 1.0 for a in agreements) / len(agreements),
+        }
+        print(f"pixel agreement with the nearest valid sprite: {json.dumps(result['pixels'])}")
     out = Path(args.out or Path(args.run) / "traits-eval")
     out.mkdir(parents=True, exist_ok=True)
     (out / "traits.json").write_text(json.dumps(result, indent=1))
@@ -261,6 +277,13 @@ def eval_markdown(result: dict) -> str:
         f"{rc['distinct_combinations_made']} of {rc['distinct_combinations_asked']} distinct combinations made "
         f"(coverage {_pct(rc['coverage'])})"
     )
+    px = result.get("pixels")
+    if px:
+        lines.append(
+            f"\nexact reading: a sample counts when >= {_pct(px['min_agreement'])} of its pixels match the nearest "
+            f"valid sprite; readable {_pct(px['readable_share'])}, pixel-perfect {_pct(px['pixel_perfect_share'])}, "
+            f"mean pixel agreement {_pct(px['mean_agreement'])}"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,8 @@ sprite exactly (and reject anything that is not a pixel-perfect sprite of this g
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 SIZE = 32
@@ -363,3 +365,65 @@ def read_traits(image: np.ndarray) -> dict[str, str] | None:
 def read_traits_batch(images: np.ndarray) -> list[dict[str, str] | None]:
     """`read_traits` for each image of a uint8 (N, 32, 32, 4) batch."""
     return [read_traits(im) for im in images]
+
+
+_FAMILIES = {
+    "skin": [[f"skin{i}"] for i in range(len(TRAITS["skin"]))],
+    "hair_colour": [[f"hair{i}", f"hairhi{i}"] for i in range(len(TRAITS["hair_colour"]))],
+    "eyes": [[f"eye{i}"] for i in range(len(TRAITS["eyes"]))],
+    "outfit_colour": [[f"cloth{i}", f"clothdk{i}"] for i in range(len(TRAITS["outfit_colour"]))],
+}
+
+
+# Traits that draw over the same pixels, so one may only improve the match when the other changes with it.
+_COUPLED = (
+    ("hair", "accessory"),
+    ("hair", "hair_colour"),
+    ("outfit", "outfit_colour"),
+    ("body", "accessory"),
+)
+
+
+def snap_to_palette(image: np.ndarray) -> np.ndarray:
+    """Palette indices (32, 32) of an RGBA uint8 image: alpha < 128 is background, else the nearest RGB colour."""
+    if not isinstance(image, np.ndarray) or image.shape != (SIZE, SIZE, 4):
+        raise ValueError(f"expected a ({SIZE}, {SIZE}, 4) RGBA array, got {getattr(image, 'shape', None)}")
+    rgb = image[..., :3].reshape(-1, 1, 3).astype(np.int32)
+    opaque = _PALETTE_ARRAY[1:, :3].astype(np.int32)[None]
+    nearest = 1 + ((rgb - opaque) ** 2).sum(-1).argmin(1)
+    nearest[image[..., 3].reshape(-1) < 128] = 0
+    return nearest.reshape(SIZE, SIZE).astype(np.uint8)
+
+
+def nearest_traits(image: np.ndarray, rounds: int = 3) -> tuple[dict[str, str], float]:
+    """The traits of the valid sprite closest to `image` and the share of pixels on which the two agree.
+
+    The image is snapped to the palette, colour traits start from a majority vote of their colour families,
+    then each trait (and each pair of traits that paint the same pixels) in turn takes the values whose
+    rendering disagrees with the fewest pixels (coordinate descent). Agreement 1.0 means the image is exactly that sprite (`read_traits` would decode it too).
+    """
+    idx = snap_to_palette(image)
+    counts = np.bincount(idx.reshape(-1), minlength=len(PALETTE))
+    t = {name: values[0] for name, values in TRAITS.items()}
+    for name, families in _FAMILIES.items():
+        votes = [sum(int(counts[_IDX[c]]) for c in family) for family in families]
+        t[name] = TRAITS[name][int(np.argmax(votes))]
+
+    def mismatch(candidate: dict[str, str]) -> int:
+        return int((render_indices(candidate) != idx).sum())
+
+    best = mismatch(t)
+    moves = [(name,) for name in TRAITS] + list(_COUPLED)
+    for _ in range(rounds):
+        changed = False
+        for names in moves:
+            for values in itertools.product(*(TRAITS[name] for name in names)):
+                trial = dict(t, **dict(zip(names, values, strict=True)))
+                if trial == t:
+                    continue
+                score = mismatch(trial)
+                if score < best:
+                    t, best, changed = trial, score, True
+        if not changed:
+            break
+    return t, 1.0 - best / (SIZE * SIZE)

@@ -3,7 +3,7 @@
 Categorical columns get one softmax each, binary columns one sigmoid each, all from one label-vector-wide
 logit layer. The judge is trained on a split of the real data (rarity-balanced draws so 9 aliens count) and
 its accuracy on the held-out rest is stored with it. For the built-in sprites `ExactJudge` reads the traits
-from the pixels instead (`spritegan.data.procedural.read_traits`).
+from the pixels instead (`spritegan.data.procedural.nearest_traits`).
 """
 
 from __future__ import annotations
@@ -97,23 +97,34 @@ class TraitJudge(nn.Module):
 
 
 class ExactJudge:
-    """The built-in sprites' traits read exactly from pixels; an unreadable sprite scores all zeros."""
+    """The built-in sprites' traits read from the pixels, with no learned classifier.
 
-    def __init__(self, spec: dict) -> None:
+    Each sample is matched to its nearest valid sprite (`procedural.nearest_traits`); its traits count
+    only when at least `min_agreement` of the 1,024 pixels agree with that sprite (1.0: pixel-perfect
+    only), otherwise the sample scores all zeros. `agreements` keeps the last batch's agreement shares.
+    """
+
+    def __init__(self, spec: dict, min_agreement: float = 0.95) -> None:
+        if not 0.0 < min_agreement <= 1.0:
+            raise ValueError(f"min_agreement must be in (0, 1], got {min_agreement}")
         self.spec = spec
+        self.min_agreement = min_agreement
+        self.agreements: list[float] = []
 
     def score(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 (N, 4, 32, 32) -> label vectors; rows of zeros where the sprite is not pixel-exact."""
-        from spritegan.data.procedural import read_traits_batch
+        """uint8 (N, 4, 32, 32) -> label vectors; rows of zeros where the sprite is not close enough."""
+        from spritegan.data.procedural import nearest_traits
 
         out = torch.zeros(len(images), label_dim(self.spec))
-        found = read_traits_batch(images.permute(0, 2, 3, 1).contiguous().numpy())
-        for i, t in enumerate(found):
-            if t is None:
+        self.agreements = []
+        for i, image in enumerate(images.permute(0, 2, 3, 1).contiguous().numpy()):
+            traits, agreement = nearest_traits(image)
+            self.agreements.append(agreement)
+            if agreement < self.min_agreement:
                 continue
             for col in label_layout(self.spec):
-                if col.name in t:
-                    out[i, col.offset + col.classes.index(t[col.name])] = 1.0
+                if col.name in traits:
+                    out[i, col.offset + col.classes.index(traits[col.name])] = 1.0
         return out
 
 

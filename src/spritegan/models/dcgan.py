@@ -1,6 +1,8 @@
 """DCGAN generator and discriminator (Radford et al. 2016) for any size 16-256 and 1, 3 or 4 channels.
 
-G: z (+ label embedding) -> linear -> (C0, h0, w0) -> n doublings -> tanh image.
+G: z (+ label embedding) -> linear -> (C0, h0, w0) -> n doublings -> tanh image; with cond_mode=cbn every
+norm after a doubling also takes a gain and bias from the label embedding (conditional batch norm,
+de Vries et al. 2017; Miyato & Koyama 2018), so the labels reach every resolution, not only the first.
 D: image -> n strided 4x4 convs with LeakyReLU -> [minibatch std] -> linear score (+ projection of labels,
 Miyato & Koyama 2018, when conditional).
 """
@@ -27,6 +29,42 @@ def _widths(base: int, n: int, cap: int) -> list[int]:
     return [min(base * 2**i, cap) for i in range(max(n, 1))]
 
 
+class ConditionalNorm(nn.Module):
+    """A norm whose per-channel gain and bias come from a label embedding: x_hat * (1 + gain(e)) + bias(e).
+
+    Both maps start at zero, so at initialisation (and for the unconditional all-zero embedding, whose
+    output is the learned bias of each map) it is an ordinary norm with a learned affine.
+    """
+
+    def __init__(self, norm: nn.Module, channels: int, embed_dim: int) -> None:
+        super().__init__()
+        if isinstance(norm, nn.BatchNorm2d):
+            norm = nn.BatchNorm2d(channels, affine=False)
+        self.norm = norm
+        self.gain = nn.Linear(embed_dim, channels)
+        self.bias = nn.Linear(embed_dim, channels)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Zero both maps (call again after a whole-model init)."""
+        for layer in (self.gain, self.bias):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        gain = self.gain(embedding)[:, :, None, None]
+        return self.norm(x) * (1.0 + gain) + self.bias(embedding)[:, :, None, None]
+
+
+class _LabelSequential(nn.Sequential):
+    """nn.Sequential (same state-dict keys) that hands the label embedding to its ConditionalNorm layers."""
+
+    def forward(self, x: torch.Tensor, embedding: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+        for layer in self:
+            x = layer(x, embedding) if isinstance(layer, ConditionalNorm) else layer(x)
+        return x
+
+
 class DCGANGenerator(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -43,13 +81,17 @@ class DCGANGenerator(nn.Module):
             in_dim += cfg.cond_embed
         self.project = nn.Linear(in_dim, widths[0] * h0 * w0, bias=cfg.g_norm != "batch")
         self.project_norm = norm_2d(cfg.g_norm, widths[0])
+        if cfg.cond_mode not in ("input", "cbn"):
+            raise ValueError(f"unknown cond_mode {cfg.cond_mode!r} (input | cbn)")
+        cbn = bool(cfg.cond_dim) and cfg.cond_mode == "cbn"
         if cfg.g_upsample not in ("convT", "nearest"):
             raise ValueError(f"unknown g_upsample {cfg.g_upsample!r} (convT | nearest)")
         blocks = []
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
             blocks += [self._up(c_in, c_out, cfg, bias=cfg.g_norm != "batch")]
-            blocks += [norm_2d(cfg.g_norm, c_out), nn.ReLU(inplace=True)]
-        self.blocks = nn.Sequential(*blocks)
+            norm = norm_2d(cfg.g_norm, c_out)
+            blocks += [ConditionalNorm(norm, c_out, cfg.cond_embed) if cbn else norm, nn.ReLU(inplace=True)]
+        self.blocks = _LabelSequential(*blocks)
         # the last doubling writes the image directly, as in Radford et al.'s DCGAN
         self.to_rgb = (
             self._up(widths[-1], cfg.channels, cfg, bias=True)
@@ -57,6 +99,9 @@ class DCGANGenerator(nn.Module):
             else nn.Conv2d(widths[-1], cfg.channels, 3, 1, 1)
         )
         init_weights(self, cfg.init)
+        for m in self.modules():
+            if isinstance(m, ConditionalNorm):
+                m.reset_parameters()
 
     @staticmethod
     def _up(c_in: int, c_out: int, cfg: ModelConfig, bias: bool) -> nn.Module:
@@ -68,13 +113,15 @@ class DCGANGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        embedding = None
         if self.cond_dim:
             if labels is None:
                 labels = z.new_zeros(z.shape[0], self.cond_dim)
-            z = torch.cat([z, self.embed(labels)], dim=1)
+            embedding = self.embed(labels)
+            z = torch.cat([z, embedding], dim=1)
         x = self.project(z).view(z.shape[0], -1, *self.start)  # (N, C0, h0, w0)
         x = torch.relu(self.project_norm(x))
-        x = self.blocks(x)  # (N, g_width, h0 * 2**(n-1), w0 * 2**(n-1))
+        x = self.blocks(x, embedding)  # (N, g_width, h0 * 2**(n-1), w0 * 2**(n-1))
         x = torch.tanh(self.to_rgb(x))  # (N, channels, h0 * 2**n, w0 * 2**n)
         return center_crop(x, self.image_size)  # (N, channels, H, W)
 

@@ -97,6 +97,6 @@ def init_weights(module: nn.Module, scheme: str) -> None:
                 raise ValueError(f"unknown init {scheme!r} (normal | glorot)")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, nn.BatchNorm2d) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)

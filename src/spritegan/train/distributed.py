@@ -93,6 +93,15 @@ def assert_in_sync(modules: dict[str, nn.Module], info: DistInfo) -> None:
             raise RuntimeError(f"{name} weights differ across ranks: {values}")
 
 
+def any_rank(flag: bool, info: DistInfo, device: torch.device | str = "cpu") -> bool:
+    """True on every rank when `flag` is true on at least one (so all ranks stop at the same step)."""
+    if not info.enabled:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()

@@ -425,8 +425,17 @@ def train(
     resume: bool = False,
     progress: bool = True,
     max_steps: int | None = None,
+    max_seconds: float | None = None,
+    clock: str = "wall",
 ) -> TrainResult:
-    """Train (or resume) a run; saves on checkpoints, at the end and on Ctrl-C; NaN stops with a message."""
+    """Train (or resume) a run; saves on checkpoints, at the end and on Ctrl-C; NaN stops with a message.
+
+    max_seconds stops this invocation after that much training time on `clock`: "wall" (elapsed) or "cpu"
+    (this process's CPU time, fair between runs that share a busy machine).
+    """
+    if clock not in ("wall", "cpu"):
+        raise ValueError(f"unknown clock {clock!r} (wall | cpu)")
+    timer = time.process_time if clock == "cpu" else time.perf_counter
     from tqdm import tqdm
 
     run_dir = Path(run_dir)
@@ -445,6 +454,7 @@ def train(
     n_acc, t_mark, img_mark = 0, time.perf_counter(), trainer.images_seen
     interrupted = False
     previous_term = _raise_on_sigterm()
+    budget_start = timer()
     try:
         while trainer.step < end:
             t0 = time.perf_counter()
@@ -457,6 +467,11 @@ def train(
                     f"checkpoint kept in {run_dir / 'checkpoints'} (try a lower learning rate or r1_gamma)"
                 )
             trainer.seconds += time.perf_counter() - t0
+            if max_seconds is not None and distributed.any_rank(
+                timer() - budget_start >= max_seconds, trainer.dist, trainer.device
+            ):
+                end = trainer.step
+                bar.total = end
             for k, v in values.items():
                 acc[k] = acc.get(k, 0.0) + v
             n_acc += 1
