@@ -3,7 +3,7 @@ import math
 import torch
 
 from spritegan.train.ema import ema_beta, update_ema
-from spritegan.train.losses import d_loss, g_loss, r1_penalty
+from spritegan.train.losses import d_loss, g_loss, label_classification_loss, r1_penalty
 
 
 def test_bce_matches_closed_form():
@@ -64,3 +64,18 @@ def test_recalibrated_batchnorm_matches_the_batch_statistics():
     assert not g.training
     fresh = (g(z) - train_out).abs().mean()
     assert fresh < 0.01 < stale
+
+
+def test_label_classification_loss_by_column_kind():
+    # one categorical column of 3 classes at offset 0, then 2 binary traits; row 2 is the unconditional slot
+    labels = torch.tensor([[0, 1.0, 0, 1, 0], [1, 0, 0, 0, 0], [0, 0, 0, 0, 0]])
+    logits = torch.zeros(3, 5)
+    loss = label_classification_loss(logits, labels, [(0, 3)])
+    assert math.isclose(loss.item(), math.log(3) + 2 * math.log(2), rel_tol=1e-6)
+    perfect = torch.tensor([[0, 20.0, 0, 20, -20], [20, 0, 0, -20, -20], [9, 9, 9, 9, 9]])
+    assert label_classification_loss(perfect, labels, [(0, 3)]).item() < 1e-6
+    empty = label_classification_loss(logits[2:], labels[2:], [(0, 3)])
+    assert empty.item() == 0.0
+    grad_logits = logits.clone().requires_grad_(True)
+    label_classification_loss(grad_logits, labels, [(0, 3)]).backward()
+    assert grad_logits.grad[2].abs().sum() == 0 and grad_logits.grad[0].abs().sum() > 0

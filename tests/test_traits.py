@@ -171,3 +171,29 @@ def test_balance_weights_lift_rare_classes() -> None:
     assert abs(float(w.sum()) - 1) < 1e-5
     alien_share = float(w[types == 0].sum())
     assert alien_share > 5 * 0.02  # sqrt(2) / (sqrt(2) + sqrt(98)) ~ 0.125, against 2% in the data
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "stylegan"])
+def test_auxiliary_classifier_and_label_norm_train(arch: str, tmp_path: Path) -> None:
+    import csv
+
+    run = tmp_path / arch
+    argv = ["train", "--data", "builtin:sprites:64", "--conditional", "--out", str(run), "--steps", "2"]
+    sets = (
+        "model.z_dim=8",
+        "model.g_width=8",
+        "model.d_width=8",
+        "model.max_channels=32",
+        "model.cond_aux=true",
+    )
+    sets += (f"model.arch={arch}", "model.cond_mode=cbn", "train.batch_size=8", "train.sample_grid=4")
+    for kv in sets:
+        argv += ["--set", kv]
+    assert main([*argv, "--no-progress"]) == 0
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert {"aux_d", "aux_g"} <= set(rows[-1])
+    assert all(0 < float(rows[-1][k]) < 1e3 for k in ("aux_d", "aux_g"))
+    assert (
+        main(["generate", str(run), "--traits", "accessory=crown", "-n", "2", "--out", str(tmp_path / "g")])
+        == 0
+    )

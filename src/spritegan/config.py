@@ -45,6 +45,7 @@ class ModelConfig:
     mlp_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])  # arch=mlp only
     cond_dim: int = 0  # size of the label vector (0: unconditional); set from the data's labels
     cond_embed: int = 32  # size of the label embedding fed to G
+    cond_aux: bool = False  # D also classifies the labels; G is trained to make them classifiable (AC-GAN)
     cond_mode: str = "input"  # dcgan: input (embedding joins z) | cbn (also label-driven norm gains/biases)
     w_dim: int = 128  # arch=stylegan: size of the intermediate latent W
     mapping_layers: int = 4  # arch=stylegan: depth of the mapping network z -> w
@@ -73,6 +74,7 @@ class TrainConfig:
     diffaug: str = ""  # differentiable augmentation on D's inputs, e.g. "color,translation"
     cond_drop: float = 0.1  # share of conditional batches trained with no labels (free sampling)
     balance: str = "none"  # none | class (rarity-aware sampling for conditional runs)
+    aux_weight: float = 1.0  # weight of the label-classification loss when model.cond_aux is on
     init_from: str | None = None  # transfer learning: start from this run folder or .safetensors file
     freeze_d: int = 0  # transfer learning: keep D's first N layers fixed (FreezeD, Mo et al. 2020)
     seed: int = 0  # fixes data order, initialisation and sampling

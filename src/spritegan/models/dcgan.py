@@ -156,9 +156,17 @@ class DCGANDiscriminator(nn.Module):
         self.fc = maybe_spectral(nn.Linear(feat_dim, 1), cfg.d_norm)
         if cfg.cond_dim:
             self.project = maybe_spectral(nn.Linear(cfg.cond_dim, feat_dim, bias=False), cfg.d_norm)
+        self.classify = (
+            maybe_spectral(nn.Linear(feat_dim, cfg.cond_dim), cfg.d_norm)
+            if cfg.cond_dim and cfg.cond_aux
+            else None
+        )
         init_weights(self, cfg.init)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, with_logits: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+        """Realness scores (N,); with_logits also returns label logits (N, cond_dim) when D has a classifier."""
         x = center_pad(x, self.padded)
         h = self.features(x)  # (N, C, h0, w0)
         if self.mbstd is not None:
@@ -170,4 +178,6 @@ class DCGANDiscriminator(nn.Module):
         out = self.fc(h).squeeze(1)  # (N,)
         if self.cond_dim and labels is not None:
             out = out + (self.project(labels) * h).sum(dim=1)
+        if with_logits:
+            return out, (self.classify(h) if self.classify is not None else None)
         return out

@@ -45,8 +45,12 @@ class MLPDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         init_weights(self, cfg.init)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, with_logits: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, None]:
+        """Realness scores (N,); with_logits adds None (the MLP has no label classifier)."""
         x = x.flatten(1)
         if self.cond_dim:
             x = torch.cat([x, labels if labels is not None else x.new_zeros(x.shape[0], self.cond_dim)], 1)
-        return self.net(x).squeeze(1)
+        out = self.net(x).squeeze(1)
+        return (out, None) if with_logits else out

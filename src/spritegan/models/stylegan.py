@@ -238,6 +238,7 @@ class StyleGANDiscriminator(nn.Module):
         self.out = EqLinear(c, 1)
         if cfg.cond_dim:
             self.project = EqLinear(cfg.cond_dim, c)
+        self.classify = EqLinear(c, cfg.cond_dim) if cfg.cond_dim and cfg.cond_aux else None
 
     def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Activations after fromRGB and after each residual block (highest resolution first)."""
@@ -248,11 +249,16 @@ class StyleGANDiscriminator(nn.Module):
             maps.append(x)
         return maps  # last: (N, C, h0, w0)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, with_logits: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+        """Realness scores (N,); with_logits also returns label logits (N, cond_dim) when D has a classifier."""
         h = self.feature_maps(x)[-1]
         h = self.final_conv(self.mbstd(h)).flatten(1)
         h = self.fc(h)  # (N, C)
         out = self.out(h).squeeze(1)  # (N,)
         if self.cond_dim and labels is not None:
             out = out + (self.project(labels) * h).sum(dim=1) / math.sqrt(h.shape[1])
+        if with_logits:
+            return out, (self.classify(h) if self.classify is not None else None)
         return out

@@ -15,6 +15,8 @@ FIELDS = [
     "score_fake",
     "r1",
     "images_per_s",
+    "aux_d",  # conditional runs with an auxiliary classifier only (model.cond_aux)
+    "aux_g",
 ]
 
 
@@ -49,6 +51,8 @@ class TrainLogger:
                     "score_real": "Loss/scores/real",
                     "score_fake": "Loss/scores/fake",
                     "r1": "Loss/r1_penalty",
+                    "aux_d": "Loss/classifier/d",
+                    "aux_g": "Loss/classifier/g",
                 }
                 self._tb.add_scalar(
                     tag.get(key, f"Loss/{key}" if key.startswith("loss") else f"Progress/{key}"), value, step

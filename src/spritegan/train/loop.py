@@ -23,14 +23,14 @@ from spritegan.errors import RunError, SpriteganError
 from spritegan.generate.pipeline import latents
 from spritegan.generate.postprocess import snap_alpha
 from spritegan.generate.sheet import make_sheet, save_png
-from spritegan.labels import label_dim, label_matrix
+from spritegan.labels import label_dim, label_layout, label_matrix
 from spritegan.models import build_discriminator, build_generator
 from spritegan.tensors import to_model, to_uint8
 from spritegan.train import checkpoint as ckpt
 from spritegan.train import distributed
 from spritegan.train.ema import ema_beta, recalibrate_batchnorm, update_ema
 from spritegan.train.logging import TrainLogger, plot_losses
-from spritegan.train.losses import d_loss, g_loss, r1_penalty
+from spritegan.train.losses import d_loss, g_loss, label_classification_loss, r1_penalty
 
 
 def info_step(state: dict[str, Any]) -> int:
@@ -120,6 +120,11 @@ class Trainer:
         self.labels = None
         if cfg.model.cond_dim:
             self.labels = label_matrix(dataset.labels, dataset.manifest.get("labels"))
+            self.label_groups = [
+                (col.offset, col.width)
+                for col in label_layout(dataset.manifest.get("labels"))
+                if col.kind == "categorical"
+            ]
         self.fixed_z = latents(range(t.sample_grid), cfg.model.z_dim).to(self.device)
         self.fixed_labels = self._sample_labels(t.sample_grid, torch.Generator().manual_seed(0))
         self.beta = ema_beta(t.batch_size, t.ema_half_life_kimg)
@@ -207,12 +212,17 @@ class Trainer:
         do_r1 = t.r1_gamma > 0 and self.step % t.r1_every == 0
         real = real.detach().requires_grad_(do_r1)
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
-            s_real = self.D(self.diffaug(real), labels).float()
+            s_real, logits = self.D(self.diffaug(real), labels, with_logits=True)
+            s_real = s_real.float()
             s_fake = self.D(self.diffaug(fake.float()), labels).float()
         flip = None
         if t.flip_prob > 0:
             flip = (torch.rand(len(real), generator=self.rng_aug) < t.flip_prob).to(self.device)
         loss = d_loss(s_real, s_fake, t.loss, t.real_label, flip)
+        aux = torch.zeros((), device=self.device)
+        if logits is not None and labels is not None:
+            aux = label_classification_loss(logits, labels, self.label_groups)
+            loss = loss + t.aux_weight * aux
         r1 = torch.zeros((), device=self.device)
         if do_r1:
             r1 = r1_penalty(s_real, real)
@@ -226,6 +236,7 @@ class Trainer:
             "score_real": s_real.detach().mean(),
             "score_fake": s_fake.detach().mean(),
             "r1": r1.detach(),
+            **({"aux_d": aux.detach()} if logits is not None else {}),
         }
 
     def g_step(self, labels: torch.Tensor | None) -> dict[str, float]:
@@ -233,15 +244,21 @@ class Trainer:
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
             fake = self._fake if self._fake is not None else self.G(self.noise(n), labels)
             self._fake = None
-            score = self.D(self.diffaug(fake.float()), labels).float()
+            score, logits = self.D(self.diffaug(fake.float()), labels, with_logits=True)
+            score = score.float()
         loss = g_loss(score, self.cfg.train.loss)
+        stats = {"loss_g": loss.detach()}
+        if logits is not None and labels is not None:
+            aux = label_classification_loss(logits, labels, self.label_groups)
+            loss = loss + self.cfg.train.aux_weight * aux
+            stats["aux_g"] = aux.detach()
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         distributed.average_gradients(self.G, self.dist)
         self.opt_g.step()
         distributed.average_buffers(self.G, self.dist)
         update_ema(self.G_ema, self.G, self.beta)
-        return {"loss_g": loss.detach()}
+        return stats
 
     def train_step(self) -> dict[str, torch.Tensor]:
         stats: dict[str, torch.Tensor] = {}

@@ -46,3 +46,28 @@ def r1_penalty(real_scores: torch.Tensor, real_images: torch.Tensor) -> torch.Te
     """R1 (Mescheder et al. 2018): mean squared gradient norm of D's score w.r.t. real images."""
     (grad,) = torch.autograd.grad(real_scores.sum(), real_images, create_graph=True)
     return grad.square().flatten(1).sum(1).mean()
+
+
+def label_classification_loss(
+    logits: torch.Tensor, labels: torch.Tensor, groups: list[tuple[int, int]]
+) -> torch.Tensor:
+    """Auxiliary-classifier loss (AC-GAN, Odena et al. 2017) on the rows that carry labels.
+
+    groups are (offset, width) of each categorical column: cross-entropy over its classes; every other
+    label dimension is a binary trait: binary cross-entropy. Rows of all zeros (the unconditional slot)
+    are skipped; with none left the loss is 0.
+    """
+    rows = labels.abs().sum(1) > 0
+    if not bool(rows.any()):
+        return logits.sum() * 0.0
+    logits, labels = logits[rows].float(), labels[rows].float()
+    binary = torch.ones(labels.shape[1], dtype=torch.bool, device=labels.device)
+    loss = logits.new_zeros(())
+    for offset, width in groups:
+        seg = slice(offset, offset + width)
+        binary[seg] = False
+        loss = loss + F.cross_entropy(logits[:, seg], labels[:, seg].argmax(1))
+    if bool(binary.any()):
+        bce = F.binary_cross_entropy_with_logits(logits[:, binary], labels[:, binary], reduction="none")
+        loss = loss + bce.sum(1).mean()
+    return loss
