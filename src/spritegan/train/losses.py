@@ -54,8 +54,9 @@ def label_classification_loss(
     """Auxiliary-classifier loss (AC-GAN, Odena et al. 2017) on the rows that carry labels.
 
     groups are (offset, width) of each categorical column: cross-entropy over its classes; every other
-    label dimension is a binary trait: binary cross-entropy. Rows of all zeros (the unconditional slot)
-    are skipped; with none left the loss is 0.
+    label dimension is a binary trait: binary cross-entropy. The result is the mean over columns, so its
+    scale does not grow with the number of traits. Rows of all zeros (the unconditional slot) are skipped;
+    with none left the loss is 0.
     """
     rows = labels.abs().sum(1) > 0
     if not bool(rows.any()):
@@ -70,4 +71,4 @@ def label_classification_loss(
     if bool(binary.any()):
         bce = F.binary_cross_entropy_with_logits(logits[:, binary], labels[:, binary], reduction="none")
         loss = loss + bce.sum(1).mean()
-    return loss
+    return loss / (len(groups) + int(binary.sum()))
