@@ -93,3 +93,25 @@ def test_build_augment():
     assert torch.equal(build_augment([])(x, gen()), x)
     with pytest.raises(SpriteganError, match="augmentation"):
         build_augment(["blur"])
+
+
+def test_diff_augment_p_mixes_per_image():
+    from spritegan.data.augment import diff_augment_p
+
+    x = torch.rand(64, 4, 8, 8) * 2 - 1
+    assert diff_augment_p(x, "color", 0.0) is x
+    g = torch.Generator().manual_seed(0)
+    full = diff_augment_p(x, "color", 1.0, g)
+    assert all(not torch.equal(full[i], x[i]) for i in range(64))
+    half = diff_augment_p(x, "color", 0.5, torch.Generator().manual_seed(1))
+    changed = sum(not torch.equal(half[i], x[i]) for i in range(64))
+    assert 16 < changed < 48
+
+
+def test_ada_update_follows_the_overfitting_signal():
+    from spritegan.data.augment import ada_update
+
+    assert ada_update(0.0, 0.9, 0.6, 256, 100) == 256 / 100_000
+    assert ada_update(0.5, 0.2, 0.6, 1000, 1) == 0.0
+    assert ada_update(0.99, 1.0, 0.6, 1000, 1) == 1.0
+    assert ada_update(0.3, 0.6, 0.6, 1000, 1) == 0.3

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import tiny_config, train_tiny
-from spritegan.errors import RunError
+from spritegan.errors import RunError, SpriteganError
 from spritegan.train import checkpoint as ckpt
 from spritegan.train.loop import TrainingDiverged
 
@@ -65,6 +65,16 @@ def test_resume_refuses_another_model_config(tmp_path):
     train_tiny(tmp_path / "r", steps=2)
     with pytest.raises(RunError, match="another model config"):
         train_tiny(tmp_path / "r", steps=4, resume=True, **{"model.g_width": 16})
+
+
+def test_checkpoints_from_before_an_option_existed_still_match():
+    from spritegan.train.loop import model_config_changes
+
+    current = tiny_config().to_dict()["model"]
+    older = {k: v for k, v in current.items() if k not in ("cond_mode", "cond_aux")}
+    assert model_config_changes(older, current) == []
+    assert model_config_changes({**older, "g_width": 99}, current) == ["g_width"]
+    assert model_config_changes(current, {**current, "cond_mode": "cbn"}) == ["cond_mode"]
 
 
 def test_nan_stops_with_step_and_keeps_last_good_checkpoint(tmp_path, monkeypatch):
@@ -190,3 +200,17 @@ def test_time_budget_stops_and_saves(tmp_path, clock):
     assert (tmp_path / "run" / "samples" / "step-000001.png").exists()
     with pytest.raises(ValueError, match="clock"):
         train(cfg, ds, tmp_path / "other", progress=False, max_seconds=1.0, clock="gpu")
+
+
+def test_adaptive_augmentation_probability_is_logged_and_resumed(tmp_path):
+    run = tmp_path / "ada"
+    extra = {"train.diffaug": "translation,color", "train.ada_target": 0.01, "train.ada_kimg": 0.01}
+    train_tiny(run, steps=8, **extra)
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    p = [float(r["augment_p"]) for r in rows]
+    assert all(0.0 <= v <= 1.0 for v in p) and max(p) > 0
+    info = ckpt.load_latest(run / "checkpoints")["info"]
+    assert info["ada_p"] == p[-1] or abs(info["ada_p"] - p[-1]) < 1e-6
+    train_tiny(run, steps=10, resume=True, **extra)
+    with pytest.raises(SpriteganError, match="ada_target needs"):
+        train_tiny(tmp_path / "bad", steps=1, **{**extra, "train.diffaug": ""})

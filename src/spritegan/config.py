@@ -72,6 +72,8 @@ class TrainConfig:
     ema_half_life_kimg: float = 0.0  # EMA of G, half-life in thousands of images (0: G_ema = G)
     augment: list[str] = field(default_factory=list)  # mirror, brightness, hue, translate (on reals)
     diffaug: str = ""  # differentiable augmentation on D's inputs, e.g. "color,translation"
+    ada_target: float = 0.0  # >0: apply diffaug with an adaptive probability that keeps E[sign D(real)] here
+    ada_kimg: float = 100.0  # how fast the adaptive probability may move (thousand images from 0 to 1)
     cond_drop: float = 0.1  # share of conditional batches trained with no labels (free sampling)
     balance: str = "none"  # none | class (rarity-aware sampling for conditional runs)
     aux_weight: float = 1.0  # weight of the label-classification loss when model.cond_aux is on

@@ -169,3 +169,27 @@ def build_augment(names: list[str]) -> Augment:
         return x
 
     return apply
+
+
+def diff_augment_p(
+    x: torch.Tensor, policy: str, p: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """DiffAugment applied to each image with probability p (ADA-style, Karras et al. 2020); p=1 is all."""
+    if p <= 0.0:
+        return x
+    augmented = diff_augment(x, policy, generator)
+    if p >= 1.0:
+        return augmented
+    keep = torch.rand(x.shape[0], 1, 1, 1, generator=generator).to(x.device) < p
+    return torch.where(keep, augmented, x)
+
+
+def ada_update(p: float, real_sign_mean: float, target: float, images: int, speed_kimg: float) -> float:
+    """Next augmentation probability: up when D is over-confident on reals (mean sign of its real scores,
+    the r_t overfitting signal, above target), down otherwise; p can cross 0..1 in speed_kimg thousand images."""
+    step = images / (speed_kimg * 1000.0)
+    if real_sign_mean > target:
+        p += step
+    elif real_sign_mean < target:
+        p -= step
+    return min(max(p, 0.0), 1.0)

@@ -102,6 +102,15 @@ def any_rank(flag: bool, info: DistInfo, device: torch.device | str = "cpu") -> 
     return bool(t.item() > 0)
 
 
+def mean_over_ranks(value: torch.Tensor, info: DistInfo) -> float:
+    """The mean of a scalar tensor over all ranks (the value itself for one process)."""
+    if not info.enabled:
+        return float(value)
+    t = value.detach().float().reshape(1).clone()
+    dist.all_reduce(t)
+    return float(t.item()) / info.world
+
+
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()

@@ -17,6 +17,7 @@ FIELDS = [
     "images_per_s",
     "aux_d",  # conditional runs with an auxiliary classifier only (model.cond_aux)
     "aux_g",
+    "augment_p",  # train.ada_target > 0 only
 ]
 
 
@@ -53,6 +54,7 @@ class TrainLogger:
                     "r1": "Loss/r1_penalty",
                     "aux_d": "Loss/classifier/d",
                     "aux_g": "Loss/classifier/g",
+                    "augment_p": "Augment/probability",
                 }
                 self._tb.add_scalar(
                     tag.get(key, f"Loss/{key}" if key.startswith("loss") else f"Progress/{key}"), value, step

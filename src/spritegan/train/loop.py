@@ -19,6 +19,7 @@ import torch
 
 from spritegan import __version__
 from spritegan.config import RunConfig
+from spritegan.data.augment import ada_update
 from spritegan.errors import RunError, SpriteganError
 from spritegan.generate.pipeline import latents
 from spritegan.generate.postprocess import snap_alpha
@@ -59,6 +60,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def model_config_changes(saved: dict, current: dict) -> list[str]:
+    """Model options that differ between a checkpoint and this run; options newer than the checkpoint
+    count as their defaults, so runs saved before an option existed still resume."""
+    from dataclasses import asdict
+
+    from spritegan.config import ModelConfig
+
+    saved = {**asdict(ModelConfig()), **saved}
+    return [k for k in sorted(set(saved) | set(current)) if saved.get(k) != current.get(k)]
+
+
 def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> None:
     """Set the model's size, channels and label width from the data."""
     cfg.model.channels = int(dataset.images.shape[1])
@@ -81,7 +93,7 @@ class Trainer:
     """Holds G, G_ema, D, optimizers and RNGs for one run folder."""
 
     def __init__(self, cfg: RunConfig, dataset: Any, run_dir: Path, *, resume: bool = False) -> None:
-        from spritegan.data.augment import build_augment, diff_augment
+        from spritegan.data.augment import build_augment, diff_augment_p
 
         self.cfg, self.dataset, self.run_dir = cfg, dataset, Path(run_dir)
         t = cfg.train
@@ -115,7 +127,13 @@ class Trainer:
         self.rng_noise = torch.Generator().manual_seed(t.seed * 1000 + 2 + 7919 * self.dist.rank)
         self.rng_aug = torch.Generator().manual_seed(t.seed * 1000 + 3)
         self.augment = build_augment(t.augment) if t.augment else None
-        self.diffaug = (lambda x: diff_augment(x, t.diffaug)) if t.diffaug else (lambda x: x)
+        if t.ada_target > 0 and not t.diffaug:
+            raise SpriteganError(
+                "train.ada_target needs a train.diffaug policy to adapt, e.g. translation,color"
+            )
+        self.ada_p = 0.0 if t.ada_target > 0 else 1.0
+        self._ada_signs: list[torch.Tensor] = []
+        self.diffaug = (lambda x: diff_augment_p(x, t.diffaug, self.ada_p)) if t.diffaug else (lambda x: x)
         self.images = dataset.images  # uint8 (N, C, H, W), kept in memory
         self.labels = None
         if cfg.model.cond_dim:
@@ -219,6 +237,8 @@ class Trainer:
         if t.flip_prob > 0:
             flip = (torch.rand(len(real), generator=self.rng_aug) < t.flip_prob).to(self.device)
         loss = d_loss(s_real, s_fake, t.loss, t.real_label, flip)
+        if t.ada_target > 0:
+            self._update_ada(s_real.detach())
         aux = torch.zeros((), device=self.device)
         if logits is not None and labels is not None:
             aux = label_classification_loss(logits, labels, self.label_groups)
@@ -237,7 +257,18 @@ class Trainer:
             "score_fake": s_fake.detach().mean(),
             "r1": r1.detach(),
             **({"aux_d": aux.detach()} if logits is not None else {}),
+            **({"augment_p": torch.tensor(self.ada_p)} if t.ada_target > 0 else {}),
         }
+
+    def _update_ada(self, real_scores: torch.Tensor, interval: int = 4) -> None:
+        """Every `interval` D steps, move the augmentation probability by the mean sign of D's real scores."""
+        self._ada_signs.append(torch.sign(real_scores).mean())
+        if len(self._ada_signs) < interval:
+            return
+        signal_mean = distributed.mean_over_ranks(torch.stack(self._ada_signs).mean(), self.dist)
+        t = self.cfg.train
+        self.ada_p = ada_update(self.ada_p, signal_mean, t.ada_target, t.batch_size * interval, t.ada_kimg)
+        self._ada_signs = []
 
     def g_step(self, labels: torch.Tensor | None) -> dict[str, float]:
         n = self.cfg.train.batch_size // self.dist.world
@@ -378,6 +409,7 @@ class Trainer:
             "config": self.cfg.to_dict(),
             "version": __version__,
             "best_fid": None if math.isinf(self.best_fid) else self.best_fid,
+            "ada_p": self.ada_p,
         }
         ckpt.save_checkpoint(
             path,
@@ -397,9 +429,8 @@ class Trainer:
         state = ckpt.load_latest(self.run_dir / "checkpoints")
         if state is None:
             return
-        saved_model = state["info"]["config"]["model"]
-        if saved_model != self.cfg.to_dict()["model"]:
-            diff = [k for k in saved_model if saved_model[k] != self.cfg.to_dict()["model"].get(k)]
+        diff = model_config_changes(state["info"]["config"]["model"], self.cfg.to_dict()["model"])
+        if diff:
             raise RunError(
                 f"{self.run_dir}: checkpoint was trained with another model config "
                 f"(differs in {', '.join(diff)}); use a new --out folder"
@@ -421,6 +452,7 @@ class Trainer:
         self.step, self.images_seen = info["step"], info["images_seen"]
         self.seconds, self._cursor = info["seconds"], info["cursor"]
         self.best_fid = info.get("best_fid") or math.inf
+        self.ada_p = info.get("ada_p", self.ada_p)
 
 
 def _raise_on_sigterm():
