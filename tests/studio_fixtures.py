@@ -14,7 +14,14 @@ LABEL_SPEC = {
 
 
 def make_run(
-    runs: Path, name: str, *, labels: dict | None = None, size: int = 16, width: int = 8, z_dim: int = 8
+    runs: Path,
+    name: str,
+    *,
+    labels: dict | None = None,
+    size: int = 16,
+    width: int = 8,
+    z_dim: int = 8,
+    cond_mode: str = "input",
 ) -> Path:
     """Write runs/<name>/generator.safetensors for a small DCGAN (conditional when `labels` is given)."""
     import torch
@@ -31,7 +38,12 @@ def make_run(
     cfg.model.g_width = width
     cfg.model.z_dim = z_dim
     cfg.model.cond_dim = label_dim(labels) if labels else 0
+    cfg.model.cond_mode = cond_mode
     gen = build_generator(cfg.model)
+    with torch.no_grad():  # label-driven norms start at zero; give them something to carry
+        for name_, param in gen.named_parameters():
+            if ".gain." in name_ or ".bias.weight" in name_:
+                param.normal_(0.0, 0.3)
     manifest = {
         "size": [size, size],
         "channels": 4,

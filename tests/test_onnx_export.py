@@ -53,8 +53,9 @@ def test_unconditional_parity_and_dynamic_batch(tmp_path: Path, truncation: floa
         _check(_run_ort(out, feeds), pipe(seeds, truncation=truncation))
 
 
-def test_conditional_parity_and_metadata(tmp_path: Path) -> None:
-    run = make_run(tmp_path, "cond", labels=LABEL_SPEC)
+@pytest.mark.parametrize("cond_mode", ["input", "cbn"])
+def test_conditional_parity_and_metadata(tmp_path: Path, cond_mode: str) -> None:
+    run = make_run(tmp_path, "cond", labels=LABEL_SPEC, cond_mode=cond_mode)
     out = tmp_path / "c.onnx"
     export_onnx(run, out)
     pipe = SpritePipeline.from_run(run)
