@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         "--set", action="append", help="extra override for every preset, e.g. train.batch_size=32"
     )
     ap.add_argument("--out", default="runs/equal-time", help="folder for the runs, sheets and results.json")
-    ap.add_argument("--skip-train", action="store_true", help="reuse runs already in --out")
+    ap.add_argument("--reuse", action="store_true", help="reuse runs in --out that already have a generator")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     out = Path(args.out)
@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     for preset in args.presets.split(","):
         run = out / preset
-        info = {} if args.skip_train else _train(preset, args, run)
+        done = args.reuse and (run / "generator.safetensors").exists()
+        info = {} if done else _train(preset, args, run)
         pipe = SpritePipeline.from_run(run)
         info["steps"] = pipe.meta.get("step")
         save_png(make_sheet(pipe(n=16, seed=0), ncol=8, scale=3, background="checker"), out / f"{preset}.png")
