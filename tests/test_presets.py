@@ -49,3 +49,16 @@ def test_seed_recipes_are_as_documented():
     assert p.train.real_label == 0.9 and "hue" in p.train.augment
     assert build_config("concept-gan").model.init == "glorot"
     assert build_config("pokegan-mlp").model.arch == "mlp"
+
+
+def test_overrides_are_type_checked_and_lists_take_both_forms():
+    from spritegan.errors import SpriteganError
+
+    for value in ("mirror,hue", "[mirror, hue]", "['mirror', 'hue']"):
+        assert build_config("sprite", {"train.augment": value}).train.augment == ["mirror", "hue"]
+    assert build_config("sprite", {"model.image_size": "[32, 24]"}).model.image_size == [32, 24]
+    assert build_config("sprite", {"model.cond_aux": "true"}).model.cond_aux is True
+    with pytest.raises(SpriteganError, match="expected a int"):
+        build_config("sprite", {"train.steps": "many"})
+    with pytest.raises(SpriteganError, match="unknown setting"):
+        build_config("sprite", {"train.stpes": 3})

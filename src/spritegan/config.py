@@ -138,7 +138,10 @@ def _coerce(value: Any, current: Any, key: str) -> Any:
         return bool(value)
     if isinstance(current, list):
         if isinstance(value, str):
-            items = [v.strip() for v in value.split(",") if v.strip()]
+            text = value.strip()
+            if text.startswith("[") and text.endswith("]"):  # YAML-style [a, b] as well as a,b
+                text = text[1:-1]
+            items = [v.strip().strip("'\"") for v in text.split(",") if v.strip()]
         else:
             items = list(value)
         if current and isinstance(current[0], int):
