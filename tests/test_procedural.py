@@ -116,3 +116,17 @@ def test_nearest_traits_on_noise_has_low_agreement():
     assert P.nearest_traits(noise)[1] < 0.8
     with pytest.raises(ValueError, match="RGBA"):
         P.snap_to_palette(np.zeros((24, 24, 4), np.uint8))
+
+
+def test_agreement_threshold_rejects_degraded_sprites():
+    from scipy.ndimage import uniform_filter
+
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        sprite = P.render_sprite(P.sample_traits(rng))
+        blurred = np.stack([uniform_filter(sprite[..., c].astype(float), 3) for c in range(4)], -1)
+        flat = sprite.copy()
+        opaque = sprite[..., 3] > 0
+        flat[opaque, :3] = sprite[opaque, :3].mean(0).astype(np.uint8)
+        for degraded in (blurred.astype(np.uint8), flat, np.zeros_like(sprite)):
+            assert P.nearest_traits(degraded)[1] < P.MIN_AGREEMENT

@@ -21,6 +21,7 @@ EXAMPLES = """  spritegan traits list runs/punks-cond
 
 def register(subparsers) -> None:
     from spritegan.commands.train import add_data_arguments
+    from spritegan.data.procedural import MIN_AGREEMENT
 
     p = add_command(
         subparsers, "traits", "Trait tools: list, judge (classifier), eval (conditioning).", EXAMPLES
@@ -48,8 +49,9 @@ def register(subparsers) -> None:
     ev.add_argument(
         "--min-agreement",
         type=float,
-        default=0.95,
-        help="exact judge: share of pixels that must match the nearest valid sprite (1.0: pixel-perfect only)",
+        default=MIN_AGREEMENT,
+        help=f"exact judge: share of pixels that must match the nearest valid sprite (default {MIN_AGREEMENT}; "
+        "1.0: pixel-perfect only)",
     )
     ev.add_argument("--out", help="folder for traits.json and traits.md (default: RUN/traits-eval)")
     ev.set_defaults(func=run_eval)

@@ -104,7 +104,10 @@ class ExactJudge:
     only), otherwise the sample scores all zeros. `agreements` keeps the last batch's agreement shares.
     """
 
-    def __init__(self, spec: dict, min_agreement: float = 0.95) -> None:
+    def __init__(self, spec: dict, min_agreement: float | None = None) -> None:
+        from spritegan.data.procedural import MIN_AGREEMENT
+
+        min_agreement = MIN_AGREEMENT if min_agreement is None else min_agreement
         if not 0.0 < min_agreement <= 1.0:
             raise ValueError(f"min_agreement must be in (0, 1], got {min_agreement}")
         self.spec = spec
