@@ -42,6 +42,20 @@ def test_style_modes_and_labels(mode: str) -> None:
 def test_bad_style_mode() -> None:
     with pytest.raises(ValueError, match="style_mode"):
         build_generator(tiny(style_mode="nope"))
+    with pytest.raises(ValueError, match="style_upsample"):
+        build_generator(tiny(style_upsample="bicubic"))
+
+
+def test_nearest_upsampling_keeps_the_skip_image_blocky() -> None:
+    torch.manual_seed(0)
+    smooth = build_generator(tiny(16, 3)).eval()
+    torch.manual_seed(0)
+    blocky = build_generator(tiny(16, 3, style_upsample="nearest")).eval()
+    blocky.load_state_dict(smooth.state_dict())  # same weights: only the upsampling differs
+    ws = torch.randn(1, blocky.num_ws, 8)
+    up = blocky._up(torch.arange(4.0).view(1, 1, 2, 2))
+    assert torch.equal(up[0, 0], torch.tensor([[0.0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 3, 3], [2, 2, 3, 3]]))
+    assert not torch.allclose(smooth.synthesis(ws), blocky.synthesis(ws))
 
 
 def test_truncation_zero_is_w_avg_image() -> None:

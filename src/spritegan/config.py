@@ -49,6 +49,7 @@ class ModelConfig:
     cond_mode: str = "input"  # dcgan: input (embedding joins z) | cbn (also label-driven norm gains/biases)
     w_dim: int = 128  # arch=stylegan: size of the intermediate latent W
     mapping_layers: int = 4  # arch=stylegan: depth of the mapping network z -> w
+    style_upsample: str = "bilinear"  # arch=stylegan: bilinear (StyleGAN2-like) | nearest (hard pixel edges)
     style_mode: str = "modulated"  # arch=stylegan: modulated (StyleGAN2 demodulation) | adain
     mixing_prob: float = 0.9  # arch=stylegan: style-mixing regularisation probability in training
     use_noise: bool = True  # arch=stylegan: per-layer noise inputs

@@ -152,6 +152,9 @@ class StyleGANGenerator(nn.Module):
         self.z_dim, self.cond_dim, self.w_dim = cfg.z_dim, cfg.cond_dim, cfg.w_dim
         self.image_size = (cfg.image_size[0], cfg.image_size[1])
         self.mixing_prob = cfg.mixing_prob
+        if cfg.style_upsample not in ("bilinear", "nearest"):
+            raise ValueError(f"unknown style_upsample {cfg.style_upsample!r} (bilinear | nearest)")
+        self.upsample_mode = cfg.style_upsample
         h0, w0, n, _ = plan_resolution(self.image_size)
         self.start = (h0, w0)
         widths = _widths(cfg.g_width, n, cfg.max_channels)[::-1]  # lowest resolution first
@@ -169,6 +172,12 @@ class StyleGANGenerator(nn.Module):
         self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
         self.w_avg_beta = 0.995
 
+    def _up(self, x: torch.Tensor) -> torch.Tensor:
+        """2x upsampling: bilinear (smooth) or nearest (each pixel becomes a 2x2 block, edges stay hard)."""
+        if self.upsample_mode == "nearest":
+            return F.interpolate(x, scale_factor=2.0, mode="nearest")
+        return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+
     def truncate(self, w: torch.Tensor, psi: float) -> torch.Tensor:
         """Pull w (any leading shape, last axis w_dim) towards the tracked mean: w_avg + psi (w - w_avg)."""
         return self.w_avg.to(w.dtype).lerp(w, psi) if psi != 1.0 else w
@@ -179,10 +188,10 @@ class StyleGANGenerator(nn.Module):
         x = self.convs[0](x, ws[:, 0])
         img = self.to_rgbs[0](x, ws[:, 1])
         for i in range(1, len(self.to_rgbs)):
-            x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+            x = self._up(x)
             x = self.convs[2 * i - 1](x, ws[:, 2 * i - 1])
             x = self.convs[2 * i](x, ws[:, 2 * i])
-            img = F.interpolate(img, scale_factor=2.0, mode="bilinear", align_corners=False)
+            img = self._up(img)
             img = img + self.to_rgbs[i](x, ws[:, 2 * i + 1])  # (N, channels, h0 * 2**i, w0 * 2**i)
         return center_crop(torch.tanh(img), self.image_size)
 
