@@ -211,8 +211,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "stylegan": {
         "doc": "StyleGAN-style model sized for sprites on a CPU: mapping net, modulated convs with noise, "
-        "style mixing, skip G, residual D with minibatch stddev, non-saturating loss + lazy R1, EMA",
+        "nearest upsampling, style mixing, skip G, residual D with minibatch stddev, non-saturating loss + "
+        "lazy R1, EMA",
         "model.arch": "stylegan",
+        "model.style_upsample": "nearest",  # FID-500 83.4 vs 127.3 bilinear at 600 CPU-s on punks
         "model.z_dim": 64,
         "model.w_dim": 128,
         "model.mapping_layers": 4,
