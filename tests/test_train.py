@@ -214,3 +214,18 @@ def test_adaptive_augmentation_probability_is_logged_and_resumed(tmp_path):
     train_tiny(run, steps=10, resume=True, **extra)
     with pytest.raises(SpriteganError, match="ada_target needs"):
         train_tiny(tmp_path / "bad", steps=1, **{**extra, "train.diffaug": ""})
+
+
+def test_ema_statistics_refreshed_once_per_step(tmp_path, monkeypatch):
+    import spritegan.train.loop as loop
+
+    calls = []
+    real = loop.recalibrate_batchnorm
+
+    def counting(model, make_inputs, batches=8):
+        calls.append(batches)
+        return real(model, make_inputs, batches)
+
+    monkeypatch.setattr(loop, "recalibrate_batchnorm", counting)
+    train_tiny(tmp_path / "r", steps=4)  # sample sheet and checkpoint both due at steps 2 and 4
+    assert len(calls) == 2

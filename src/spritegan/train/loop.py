@@ -149,6 +149,7 @@ class Trainer:
         self.step, self.images_seen, self.seconds = 0, 0, 0.0
         self.best_fid = math.inf
         self._fake: torch.Tensor | None = None
+        self._ema_stats_step: int | None = None  # step at which G_ema's BN statistics were last refreshed
         self.total = total_steps(cfg, len(self.images))
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
@@ -303,7 +304,13 @@ class Trainer:
 
     # ---- outputs ----------------------------------------------------------------------------------
     def refresh_ema_statistics(self) -> None:
-        """Standing batch-norm statistics for G_ema from fixed latents (before sampling or saving it)."""
+        """Standing batch-norm statistics for G_ema from fixed latents (before sampling or saving it).
+
+        G_ema changes once per step, so a second call at the same step (a sample sheet and a checkpoint
+        both due) reuses the statistics instead of recomputing them.
+        """
+        if self._ema_stats_step == self.step:
+            return
 
         def inputs(i: int) -> tuple:
             gen = torch.Generator().manual_seed(10_000 + i)
@@ -311,6 +318,7 @@ class Trainer:
             return z, self._sample_labels(256, gen)
 
         recalibrate_batchnorm(self.G_ema, inputs)
+        self._ema_stats_step = self.step
 
     def sample_sheet(self) -> Path:
         self.refresh_ema_statistics()
