@@ -76,6 +76,10 @@ def test_label_classification_loss_by_column_kind():
     assert label_classification_loss(perfect, labels, [(0, 3)]).item() < 1e-6
     empty = label_classification_loss(logits[2:], labels[2:], [(0, 3)])
     assert empty.item() == 0.0
+    from spritegan.labels import categorical_groups
+
+    spec = {"type": {"kind": "categorical", "classes": ["a", "b", "c"]}, "x": {"kind": "binary"}}
+    assert categorical_groups({**spec, "y": {"kind": "binary"}}) == [(0, 3)]
     grad_logits = logits.clone().requires_grad_(True)
     label_classification_loss(grad_logits, labels, [(0, 3)]).backward()
     assert grad_logits.grad[2].abs().sum() == 0 and grad_logits.grad[0].abs().sum() > 0

@@ -42,6 +42,30 @@ def label_layout(spec: dict | None) -> list[LabelColumn]:
     return layout
 
 
+def categorical_groups(spec: dict | None) -> list[tuple[int, int]]:
+    """(offset, width) of each categorical column in the label vector; every other index is a binary trait."""
+    return [(col.offset, col.width) for col in label_layout(spec) if col.kind == "categorical"]
+
+
+def label_loss_terms(
+    logits: torch.Tensor, target: torch.Tensor, groups: list[tuple[int, int]]
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The two parts of a label-classification loss, for callers to weight: cross-entropy summed over the
+    categorical groups, and element-wise binary cross-entropy (N, n_binary) of the other indices (None if none)."""
+    binary = torch.ones(target.shape[1], dtype=torch.bool, device=target.device)
+    ce = logits.new_zeros(())
+    for offset, width in groups:
+        seg = slice(offset, offset + width)
+        binary[seg] = False
+        ce = ce + torch.nn.functional.cross_entropy(logits[:, seg], target[:, seg].argmax(1))
+    if not bool(binary.any()):
+        return ce, None
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(
+        logits[:, binary], target[:, binary], reduction="none"
+    )
+    return ce, bce
+
+
 def label_dim(spec: dict | None) -> int:
     return sum(c.width for c in label_layout(spec))
 

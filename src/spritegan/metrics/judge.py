@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from spritegan.errors import SpriteganError
-from spritegan.labels import label_dim, label_layout, label_matrix
+from spritegan.labels import categorical_groups, label_dim, label_layout, label_loss_terms, label_matrix
 from spritegan.tensors import to_model
 
 JUDGE_FORMAT = "spritegan-judge-1"
@@ -57,22 +57,9 @@ class TraitJudge(nn.Module):
         return {"channels": self.channels, "size": self.size, "spec": self.spec, "width": self.width}
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Cross-entropy per categorical column plus BCE over the binary columns."""
-        total = logits.new_zeros(())
-        binary = []
-        for col in label_layout(self.spec):
-            sl = slice(col.offset, col.offset + col.width)
-            if col.kind == "categorical":
-                total = total + nn.functional.cross_entropy(logits[:, sl], target[:, sl].argmax(1))
-            else:
-                binary.append(col.offset)
-        if binary:
-            total = (
-                total
-                + nn.functional.binary_cross_entropy_with_logits(logits[:, binary], target[:, binary])
-                * len(binary) ** 0.5
-            )
-        return total
+        """Cross-entropy per categorical column plus the mean BCE over the binary columns x sqrt(their count)."""
+        ce, bce = label_loss_terms(logits, target, categorical_groups(self.spec))
+        return ce if bce is None else ce + bce.mean() * bce.shape[1] ** 0.5
 
     def to_vector(self, logits: torch.Tensor) -> torch.Tensor:
         """Logits -> predicted label vectors (one-hot argmax / sigmoid > 0.5)."""

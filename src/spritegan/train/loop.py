@@ -24,7 +24,7 @@ from spritegan.errors import RunError, SpriteganError
 from spritegan.generate.pipeline import latents
 from spritegan.generate.postprocess import snap_alpha
 from spritegan.generate.sheet import make_sheet, save_png
-from spritegan.labels import label_dim, label_layout, label_matrix
+from spritegan.labels import categorical_groups, label_dim, label_matrix
 from spritegan.models import build_discriminator, build_generator
 from spritegan.tensors import to_model, to_uint8
 from spritegan.train import checkpoint as ckpt
@@ -138,11 +138,7 @@ class Trainer:
         self.labels = None
         if cfg.model.cond_dim:
             self.labels = label_matrix(dataset.labels, dataset.manifest.get("labels"))
-            self.label_groups = [
-                (col.offset, col.width)
-                for col in label_layout(dataset.manifest.get("labels"))
-                if col.kind == "categorical"
-            ]
+            self.label_groups = categorical_groups(dataset.manifest.get("labels"))
         self.fixed_z = latents(range(t.sample_grid), cfg.model.z_dim).to(self.device)
         self.fixed_labels = self._sample_labels(t.sample_grid, torch.Generator().manual_seed(0))
         self.beta = ema_beta(t.batch_size, t.ema_half_life_kimg)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from spritegan.labels import label_loss_terms
+
 LOSSES = ("bce", "ns", "hinge")
 
 
@@ -61,14 +63,7 @@ def label_classification_loss(
     rows = labels.abs().sum(1) > 0
     if not bool(rows.any()):
         return logits.sum() * 0.0
-    logits, labels = logits[rows].float(), labels[rows].float()
-    binary = torch.ones(labels.shape[1], dtype=torch.bool, device=labels.device)
-    loss = logits.new_zeros(())
-    for offset, width in groups:
-        seg = slice(offset, offset + width)
-        binary[seg] = False
-        loss = loss + F.cross_entropy(logits[:, seg], labels[:, seg].argmax(1))
-    if bool(binary.any()):
-        bce = F.binary_cross_entropy_with_logits(logits[:, binary], labels[:, binary], reduction="none")
-        loss = loss + bce.sum(1).mean()
-    return loss / (len(groups) + int(binary.sum()))
+    ce, bce = label_loss_terms(logits[rows].float(), labels[rows].float(), groups)
+    if bce is None:
+        return ce / len(groups)
+    return (ce + bce.sum(1).mean()) / (len(groups) + bce.shape[1])
