@@ -32,7 +32,7 @@ def _train(preset: str, args: argparse.Namespace, run: Path) -> dict:
     wall = time.perf_counter() - t0
     rows = (run / "metrics.csv").read_text().strip().splitlines()
     last = dict(zip(rows[0].split(","), rows[-1].split(","), strict=True))
-    return {"steps": int(last["step"]), "images": int(last["images"]), "wall_s": wall}
+    return {"images": int(last["images"]), "wall_s": wall}
 
 
 def main(argv: list[str] | None = None) -> int:
