@@ -108,6 +108,11 @@ def test_traits_judge_and_eval_cli(tmp_path: Path, capsys) -> None:
     assert "| accessory=crown |" in (out / "traits.md").read_text()
     assert main(["traits", "eval", str(run), "--judge", str(jpath), "-n", "2", "--out", str(out)]) == 0
     assert json.loads((out / "traits.json").read_text())["mean_judge_recall"] is not None
+    capsys.readouterr()
+    assert main(["traits", "eval", str(run), "--judge", "exact", "-n", "2", "--min-agreement", "1.5"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "spritegan traits: error: --min-agreement: min_agreement must be in (0, 1], got 1.5"
+    ]
 
 
 def test_domain_inception_score_bounds():

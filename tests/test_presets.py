@@ -62,3 +62,20 @@ def test_overrides_are_type_checked_and_lists_take_both_forms():
         build_config("sprite", {"train.steps": "many"})
     with pytest.raises(SpriteganError, match="unknown setting"):
         build_config("sprite", {"train.stpes": 3})
+
+
+@pytest.mark.parametrize(
+    "key,bad", [("model.cond_mode", "film"), ("model.style_upsample", "bicubic"), ("train.loss", "wgan")]
+)
+def test_word_settings_reject_typos_in_one_line(key, bad, tmp_path, capsys):
+    from spritegan.config import CHOICES
+    from spritegan.errors import SpriteganError
+
+    with pytest.raises(SpriteganError, match=f"{key}: unknown value '{bad}'; choose from"):
+        build_config("sprite", {key: bad})
+    for good in CHOICES[key]:
+        build_config("sprite", {key: good})
+    argv = ["train", "--data", "builtin:sprites:64", "--out", str(tmp_path / "r"), "--set", f"{key}={bad}"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and key in err[0] and not (tmp_path / "r").exists()

@@ -162,8 +162,24 @@ LIST_FIELDS = {"model.image_size", "model.mlp_hidden", "train.augment", "data.la
 FLOAT_FIELDS = {"train.epochs"}
 
 
+# Settings that take one of a few words; a typo is a one-line error when the config is built, not a
+# traceback when the model or the loop first meets it.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model.arch": ("dcgan", "mlp", "stylegan"),
+    "model.g_norm": ("batch", "none", "spectral"),
+    "model.d_norm": ("batch", "none", "spectral"),
+    "model.g_upsample": ("convT", "nearest"),
+    "model.init": ("normal", "glorot"),
+    "model.cond_mode": ("input", "cbn"),
+    "model.style_mode": ("modulated", "adain"),
+    "model.style_upsample": ("bilinear", "nearest"),
+    "train.loss": ("bce", "ns", "hinge"),
+    "train.balance": ("none", "class"),
+}
+
+
 def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
-    """Set dotted keys (`train.steps`, `model.z_dim`) with type checks; unknown keys are errors."""
+    """Set dotted keys (`train.steps`, `model.z_dim`) with type checks; unknown keys and values are errors."""
     for key, value in overrides.items():
         section, _, name = key.partition(".")
         target = getattr(cfg, section, None)
@@ -174,7 +190,10 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
             current = []
         if key in FLOAT_FIELDS and current is None:
             current = 0.0
-        setattr(target, name, _coerce(value, current, key))
+        value = _coerce(value, current, key)
+        if key in CHOICES and value not in CHOICES[key]:
+            raise SpriteganError(f"{key}: unknown value {value!r}; choose from {', '.join(CHOICES[key])}")
+        setattr(target, name, value)
     return cfg
 
 

@@ -161,7 +161,10 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.judge == "exact":
         if not str(pipe.manifest.get("source", "")).startswith("builtin:sprites"):
             raise SpriteganError("--judge exact only reads the built-in sprites; give a judge file")
-        judge, held = ExactJudge(spec, args.min_agreement), None
+        try:
+            judge, held = ExactJudge(spec, args.min_agreement), None
+        except ValueError as exc:
+            raise SpriteganError(f"--min-agreement: {exc}") from exc
     else:
         judge, held = load_judge(args.judge)
         if judge.spec != spec:

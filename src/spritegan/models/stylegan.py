@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spritegan.config import ModelConfig
+from spritegan.config import CHOICES, ModelConfig
 from spritegan.models.layers import MinibatchStd, center_crop, center_pad, plan_resolution
 
 SQRT2 = math.sqrt(2.0)
@@ -152,8 +152,9 @@ class StyleGANGenerator(nn.Module):
         self.z_dim, self.cond_dim, self.w_dim = cfg.z_dim, cfg.cond_dim, cfg.w_dim
         self.image_size = (cfg.image_size[0], cfg.image_size[1])
         self.mixing_prob = cfg.mixing_prob
-        if cfg.style_upsample not in ("bilinear", "nearest"):
-            raise ValueError(f"unknown style_upsample {cfg.style_upsample!r} (bilinear | nearest)")
+        if cfg.style_upsample not in CHOICES["model.style_upsample"]:
+            choices = " | ".join(CHOICES["model.style_upsample"])
+            raise ValueError(f"unknown style_upsample {cfg.style_upsample!r} ({choices})")
         self.upsample_mode = cfg.style_upsample
         h0, w0, n, _ = plan_resolution(self.image_size)
         self.start = (h0, w0)
