@@ -178,6 +178,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+def unknown_choice(key: str, value: object) -> str:
+    """The one-line message for a word setting outside `CHOICES[key]` (config, models and losses share it)."""
+    return f"{key}: unknown value {value!r}; choose from {', '.join(CHOICES[key])}"
+
+
 def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
     """Set dotted keys (`train.steps`, `model.z_dim`) with type checks; unknown keys and values are errors."""
     for key, value in overrides.items():
@@ -192,7 +197,7 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
             current = 0.0
         value = _coerce(value, current, key)
         if key in CHOICES and value not in CHOICES[key]:
-            raise SpriteganError(f"{key}: unknown value {value!r}; choose from {', '.join(CHOICES[key])}")
+            raise SpriteganError(unknown_choice(key, value))
         setattr(target, name, value)
     return cfg
 

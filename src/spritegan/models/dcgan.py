@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spritegan.config import CHOICES, ModelConfig
+from spritegan.config import CHOICES, ModelConfig, unknown_choice
 from spritegan.models.layers import (
     MinibatchStd,
     center_crop,
@@ -82,12 +82,10 @@ class DCGANGenerator(nn.Module):
         self.project = nn.Linear(in_dim, widths[0] * h0 * w0, bias=cfg.g_norm != "batch")
         self.project_norm = norm_2d(cfg.g_norm, widths[0])
         if cfg.cond_mode not in CHOICES["model.cond_mode"]:
-            raise ValueError(
-                f"unknown cond_mode {cfg.cond_mode!r} ({' | '.join(CHOICES['model.cond_mode'])})"
-            )
+            raise ValueError(unknown_choice("model.cond_mode", cfg.cond_mode))
         cbn = bool(cfg.cond_dim) and cfg.cond_mode == "cbn"
-        if cfg.g_upsample not in ("convT", "nearest"):
-            raise ValueError(f"unknown g_upsample {cfg.g_upsample!r} (convT | nearest)")
+        if cfg.g_upsample not in CHOICES["model.g_upsample"]:
+            raise ValueError(unknown_choice("model.g_upsample", cfg.g_upsample))
         blocks = []
         for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
             blocks += [self._up(c_in, c_out, cfg, bias=cfg.g_norm != "batch")]

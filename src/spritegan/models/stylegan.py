@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spritegan.config import CHOICES, ModelConfig
+from spritegan.config import CHOICES, ModelConfig, unknown_choice
 from spritegan.models.layers import MinibatchStd, center_crop, center_pad, plan_resolution
 
 SQRT2 = math.sqrt(2.0)
@@ -88,8 +88,8 @@ class StyledConv(nn.Module):
 
     def __init__(self, c_in: int, c_out: int, w_dim: int, size: tuple[int, int], mode: str, noise: bool):
         super().__init__()
-        if mode not in ("modulated", "adain"):
-            raise ValueError(f"unknown style_mode {mode!r} (modulated | adain)")
+        if mode not in CHOICES["model.style_mode"]:
+            raise ValueError(unknown_choice("model.style_mode", mode))
         self.mode = mode
         self.weight = nn.Parameter(torch.randn(c_out, c_in, 3, 3))
         self.scale = 1.0 / math.sqrt(c_in * 9)
@@ -153,8 +153,7 @@ class StyleGANGenerator(nn.Module):
         self.image_size = (cfg.image_size[0], cfg.image_size[1])
         self.mixing_prob = cfg.mixing_prob
         if cfg.style_upsample not in CHOICES["model.style_upsample"]:
-            choices = " | ".join(CHOICES["model.style_upsample"])
-            raise ValueError(f"unknown style_upsample {cfg.style_upsample!r} ({choices})")
+            raise ValueError(unknown_choice("model.style_upsample", cfg.style_upsample))
         self.upsample_mode = cfg.style_upsample
         h0, w0, n, _ = plan_resolution(self.image_size)
         self.start = (h0, w0)

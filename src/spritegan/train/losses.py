@@ -9,9 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from spritegan.config import unknown_choice
 from spritegan.labels import label_loss_terms
-
-LOSSES = ("bce", "ns", "hinge")
 
 
 def d_loss(
@@ -32,7 +31,7 @@ def d_loss(
         )
     if kind == "hinge":
         return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
-    raise ValueError(f"unknown loss {kind!r}; choose one of {LOSSES}")
+    raise ValueError(unknown_choice("train.loss", kind))
 
 
 def g_loss(fake: torch.Tensor, kind: str) -> torch.Tensor:
@@ -41,7 +40,7 @@ def g_loss(fake: torch.Tensor, kind: str) -> torch.Tensor:
         return F.softplus(-fake).mean()
     if kind == "hinge":
         return -fake.mean()
-    raise ValueError(f"unknown loss {kind!r}; choose one of {LOSSES}")
+    raise ValueError(unknown_choice("train.loss", kind))
 
 
 def r1_penalty(real_scores: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
