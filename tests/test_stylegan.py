@@ -39,11 +39,30 @@ def test_style_modes_and_labels(mode: str) -> None:
     assert G(torch.randn(2, 8)).shape == (2, 3, 24, 24)  # no labels: the unconditional slot
 
 
+@pytest.mark.parametrize("size", [16, 24, 80])
+def test_light_variant_one_conv_per_resolution_and_plain_d(size: int) -> None:
+    full, light = build_generator(tiny(size)), build_generator(tiny(size, style_convs=1))
+    n_res = len(full.to_rgbs)
+    assert len(full.convs) == 1 + 2 * (n_res - 1) and full.num_ws == len(full.convs) + 1
+    assert len(light.convs) == n_res and light.num_ws == n_res + 1
+    ws = torch.randn(2, light.num_ws, 8, requires_grad=True)
+    light.synthesis(ws).sum().backward()
+    assert (ws.grad.abs().sum(dim=(0, 2)) > 0).all()  # every w slot (each conv and the last toRGB) is used
+    D = build_discriminator(tiny(size, style_d="plain"))
+    assert all(type(b).__name__ == "PlainBlock" for b in D.blocks)
+    assert D(light(torch.randn(2, 8))).shape == (2,)
+    assert len(D.feature_maps(torch.zeros(1, 4, size, size))) == len(D.blocks) + 1
+
+
 def test_bad_style_mode() -> None:
     with pytest.raises(ValueError, match="style_mode"):
         build_generator(tiny(style_mode="nope"))
     with pytest.raises(ValueError, match="style_upsample"):
         build_generator(tiny(style_upsample="bicubic"))
+    with pytest.raises(ValueError, match="style_convs"):
+        build_generator(tiny(style_convs=3))
+    with pytest.raises(ValueError, match="style_d"):
+        build_discriminator(tiny(style_d="dense"))
 
 
 def test_nearest_upsampling_keeps_the_skip_image_blocky() -> None:

@@ -53,6 +53,8 @@ class ModelConfig:
     style_mode: str = "modulated"  # arch=stylegan: modulated (StyleGAN2 demodulation) | adain
     mixing_prob: float = 0.9  # arch=stylegan: style-mixing regularisation probability in training
     use_noise: bool = True  # arch=stylegan: per-layer noise inputs
+    style_convs: int = 2  # arch=stylegan: styled 3x3 convs per resolution after the first (1 or 2)
+    style_d: str = "resnet"  # arch=stylegan: resnet (residual D blocks) | plain (one conv + pool per block)
 
 
 @dataclass
@@ -173,6 +175,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.cond_mode": ("input", "cbn"),
     "model.style_mode": ("modulated", "adain"),
     "model.style_upsample": ("bilinear", "nearest"),
+    "model.style_d": ("resnet", "plain"),
+    "model.style_convs": (1, 2),
     "train.loss": ("bce", "ns", "hinge"),
     "train.balance": ("none", "class"),
 }
@@ -180,7 +184,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 def unknown_choice(key: str, value: object) -> str:
     """The one-line message for a word setting outside `CHOICES[key]` (config, models and losses share it)."""
-    return f"{key}: unknown value {value!r}; choose from {', '.join(CHOICES[key])}"
+    return f"{key}: unknown value {value!r}; choose from {', '.join(map(str, CHOICES[key]))}"
 
 
 def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
