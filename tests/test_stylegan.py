@@ -52,6 +52,9 @@ def test_light_variant_one_conv_per_resolution_and_plain_d(size: int) -> None:
     assert all(type(b).__name__ == "PlainBlock" for b in D.blocks)
     assert D(light(torch.randn(2, 8))).shape == (2,)
     assert len(D.feature_maps(torch.zeros(1, 4, size, size))) == len(D.blocks) + 1
+    hybrid = build_discriminator(tiny(size, style_d="dcgan", d_norm="none", minibatch_std=True))
+    assert type(hybrid).__name__ == "DCGANDiscriminator"  # the StyleGAN-style G against the DCGAN's D
+    hybrid(light(torch.randn(2, 8))).sum().backward()
 
 
 def test_bad_style_mode() -> None:

@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "generate",
     "traits",
     "eval",
+    "curves",
     "morph",
     "edit",
     "project",

@@ -54,7 +54,7 @@ class ModelConfig:
     mixing_prob: float = 0.9  # arch=stylegan: style-mixing regularisation probability in training
     use_noise: bool = True  # arch=stylegan: per-layer noise inputs
     style_convs: int = 2  # arch=stylegan: styled 3x3 convs per resolution after the first (1 or 2)
-    style_d: str = "resnet"  # arch=stylegan: resnet (residual D blocks) | plain (one conv + pool per block)
+    style_d: str = "resnet"  # arch=stylegan: resnet (residual D) | plain (conv + pool blocks) | dcgan (its D)
 
 
 @dataclass
@@ -175,7 +175,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.cond_mode": ("input", "cbn"),
     "model.style_mode": ("modulated", "adain"),
     "model.style_upsample": ("bilinear", "nearest"),
-    "model.style_d": ("resnet", "plain"),
+    "model.style_d": ("resnet", "plain", "dcgan"),
     "model.style_convs": (1, 2),
     "train.loss": ("bce", "ns", "hinge"),
     "train.balance": ("none", "class"),

@@ -37,6 +37,10 @@ def build_discriminator(cfg: ModelConfig) -> nn.Module:
         from spritegan.models.mlp import MLPDiscriminator
 
         return MLPDiscriminator(cfg)
+    if cfg.arch == "stylegan" and cfg.style_d == "dcgan":
+        from spritegan.models.dcgan import DCGANDiscriminator
+
+        return DCGANDiscriminator(cfg)  # StyleGAN-style G against the DCGAN's strided-conv D
     if cfg.arch == "stylegan":
         from spritegan.models.stylegan import StyleGANDiscriminator
 
