@@ -165,3 +165,65 @@ def test_inspect_writes_png(runs, tmp_path, which: str) -> None:
         main(["inspect", runs[which], "--seed", "0", "--maps", "3", "--cell", "16", "--out", str(out)]) == 0
     )
     assert Image.open(out).size[0] == 4 * 16 + 5 * 2
+
+
+class _RednessJudge:
+    """Stands in for a trained trait judge: 'body' class 0 when a sprite is redder than the median."""
+
+    def __init__(self, spec: dict) -> None:
+        from spritegan.labels import label_dim, label_layout
+
+        self.spec, self.dim = spec, label_dim(spec)
+        self.col = next(c for c in label_layout(spec) if c.kind == "categorical")
+
+    def score(self, images: torch.Tensor) -> torch.Tensor:
+        red = images[:, 0].float().mean(dim=(1, 2))
+        out = torch.zeros(len(images), self.dim)
+        out[:, self.col.offset] = (red > red.median()).float()
+        out[:, self.col.offset + 1] = (red <= red.median()).float()
+        return out
+
+
+def test_classifier_directions_point_to_the_judged_trait(runs) -> None:
+    from spritegan.data.dataset import open_dataset
+    from spritegan.generate import latent as L
+    from spritegan.generate.pipeline import SpritePipeline
+
+    G = SpritePipeline.from_run(runs["sg"]).generator
+    judge = _RednessJudge(open_dataset("builtin:sprites:64").manifest["labels"])
+    found, counts = L.classifier_directions(G, judge, n=200, min_count=20)
+    col = judge.col
+    names = [f"{col.name}-{col.classes[0]}", f"{col.name}-{col.classes[1]}"]
+    assert sorted(found) == sorted(names) and counts[names[0]] == 100  # other classes: never predicted
+    _, w = L.sample_w(G, 200)
+    red = torch.cat([G.synthesis(L.broadcast(w[i : i + 100], G.num_ws)) for i in (0, 100)])[:, 0].mean((1, 2))
+    pos = red > red.median()
+    proj = w @ found[names[0]]
+    assert proj[pos].mean() > proj[~pos].mean()
+    assert torch.allclose(found[names[0]], -found[names[1]], atol=1e-5)  # two complementary classes
+
+
+def test_edit_judge_size_mismatch_and_negative_strengths(runs, tmp_path, capsys) -> None:
+    from spritegan.data.dataset import open_dataset
+    from spritegan.metrics.judge import TraitJudge, save_judge
+
+    judge = TraitJudge(4, [16, 16], open_dataset("builtin:sprites:64").manifest["labels"], width=4)
+    path = save_judge(tmp_path / "j16.safetensors", judge, {"n_heldout": 0, "traits": {}})
+    argv = ["edit", runs["sg"], "--find-directions", "--judge", str(path), "--samples", "50"]
+    assert _err(capsys, argv, "judge reads 16x16x4 sprites, the run makes 32x32x4")
+    main(["edit", runs["sg"], "--find-directions", "--pca", "2", "--samples", "50"])
+    out = tmp_path / "neg.png"
+    argv = [
+        "edit",
+        runs["sg"],
+        "--direction",
+        "pca00",
+        "--strengths",
+        "-3,-1.5,0",
+        "--scale",
+        "1",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0  # a list starting with a minus sign is the value, not an option
+    assert Image.open(out).size == (3 * 33 + 1, 34)

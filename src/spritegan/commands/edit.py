@@ -8,6 +8,7 @@ from pathlib import Path
 from spritegan.commands import add_command
 
 EXAMPLES = """  spritegan edit runs/sprites --find-directions --labels-from-data --pca 8
+  spritegan edit runs/punks-sg --find-directions --judge runs/judges/punks.safetensors
   spritegan edit runs/sprites --list
   spritegan edit runs/sprites --seed 5 --direction hair-long --strengths -3,-1.5,0,1.5,3 --out strip.png
   spritegan edit runs/sprites --latent out/proj/latent.safetensors --direction pca00 --out mine.png
@@ -30,12 +31,19 @@ def register(subparsers) -> None:
     p.add_argument("--list", action="store_true", help="list the saved directions")
     p.add_argument("--find-directions", action="store_true", help="compute and save directions")
     p.add_argument("--labels-from-data", action="store_true", help="label directions (see docs/stylegan.md)")
+    p.add_argument(
+        "--judge",
+        help="trait classifier (.safetensors from `spritegan traits judge`): label directions "
+        "for an unconditional run, e.g. punks type-female, hoodie",
+    )
     p.add_argument("--pca", type=int, default=0, help="also save the top-k PCA directions of W (GANSpace)")
     p.add_argument("--samples", type=int, default=2000, help="latents sampled to find directions")
     p.set_defaults(func=run)
 
 
-def find_directions(pipe, run_dir: str, labels_from_data: bool, pca: int, samples: int) -> list[str]:
+def find_directions(
+    pipe, run_dir: str, labels_from_data: bool, pca: int, samples: int, judge: str | None = None
+) -> list[str]:
     """Compute and save directions; returns '<name> (<kind>)' lines."""
     import torch
 
@@ -45,8 +53,10 @@ def find_directions(pipe, run_dir: str, labels_from_data: bool, pca: int, sample
 
     G = pipe.generator
     made: list[str] = []
-    if not labels_from_data and not pca:
-        raise SpriteganError("--find-directions: add --labels-from-data and/or --pca K")
+    if not labels_from_data and not pca and not judge:
+        raise SpriteganError("--find-directions: add --labels-from-data, --judge FILE and/or --pca K")
+    if judge:
+        made += judged_label_directions(pipe, run_dir, judge, samples)
     if labels_from_data:
         if pipe.model_config.cond_dim and pipe.label_spec:
             found = L.conditional_directions(G, pipe.label_spec, n=samples)
@@ -118,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     G = pipe.generator
     L.require_style(G, "spritegan edit")
     if args.find_directions:
-        made = find_directions(pipe, args.run, args.labels_from_data, args.pca, args.samples)
+        made = find_directions(pipe, args.run, args.labels_from_data, args.pca, args.samples, args.judge)
         print(f"saved {len(made)} directions in {L.directions_dir(args.run)}: " + ", ".join(made))
         return 0
     if not args.direction:
@@ -149,3 +159,29 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {out}: {len(ws)} x {len(strengths)} sprites along {args.direction} ({meta.get('kind', '?')})"
     )
     return 0
+
+
+def judged_label_directions(pipe, run_dir: str, judge_path: str, samples: int) -> list[str]:
+    """Label directions from a trait classifier run on `samples` generated sprites (unconditional runs)."""
+    from spritegan.errors import SpriteganError
+    from spritegan.generate import latent as L
+    from spritegan.metrics.judge import load_judge
+
+    judge, _ = load_judge(judge_path)
+    mc = pipe.model_config
+    if judge.channels != mc.channels or list(judge.size) != list(mc.image_size):
+        raise SpriteganError(
+            f"{judge_path}: judge reads {judge.size[0]}x{judge.size[1]}x{judge.channels} sprites, the run makes "
+            f"{mc.image_size[0]}x{mc.image_size[1]}x{mc.channels}"
+        )
+    found, counts = L.classifier_directions(pipe.generator, judge, n=samples)
+    if not found:
+        raise SpriteganError(
+            f"{judge_path}: no trait was seen in enough of {samples} generated sprites; try more --samples"
+        )
+    made = []
+    for name, vec in found.items():
+        note = f"judge {judge_path} on {samples} generated sprites, {counts[name]} with the trait"
+        L.save_direction(run_dir, name, vec, "label", note, "spritegan edit --find-directions --judge")
+        made.append(f"{name} (label, {counts[name]} of {samples})")
+    return made

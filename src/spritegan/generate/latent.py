@@ -134,6 +134,35 @@ def judged_directions(
     return out, len(keep)
 
 
+@torch.no_grad()
+def classifier_directions(
+    G: nn.Module, judge: nn.Module, n: int = 2000, seed: int = 0, min_count: int = 20
+) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
+    """Label directions for an unconditional G from a trait classifier (`spritegan traits judge`).
+
+    n sampled sprites are labelled by the judge; each trait value seen in at least `min_count` sprites (and
+    missing from as many) gives a difference of class means in W. Names follow the conditional ones:
+    `type-female` for a categorical value, `hoodie` for a binary trait. Returns (directions, positives).
+    """
+    from spritegan.labels import label_layout
+    from spritegan.tensors import to_uint8
+
+    _, w = sample_w(G, n, seed)
+    images = torch.cat([to_uint8(G.synthesis(broadcast(w[i : i + 256], G.num_ws))) for i in range(0, n, 256)])
+    pred = judge.score(images)  # (n, label_dim) of 0/1
+    out: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    for col in label_layout(judge.spec):
+        for j, cls in enumerate(col.classes):
+            pos = pred[:, col.offset + j] > 0.5
+            if min(int(pos.sum()), int((~pos).sum())) < min_count:
+                continue
+            name = safe_name(col.name if col.kind == "binary" else f"{col.name}-{cls}")
+            out[name] = class_direction(w, pos, min_count)
+            counts[name] = int(pos.sum())
+    return out, counts
+
+
 def safe_name(name: str) -> str:
     """A direction name usable as a file name (letters, digits, _ . + = -)."""
     return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", name.strip())[:80] or "direction"
