@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 import torch
 from PIL import Image
@@ -58,6 +61,30 @@ def test_morph_w_and_z(runs, tmp_path) -> None:
         == 0
     )
     assert Image.open(out).n_frames == 5
+
+
+@pytest.mark.skipif(not (shutil.which("ffmpeg") and shutil.which("ffprobe")), reason="needs ffmpeg on PATH")
+def test_morph_writes_an_mp4_with_ffmpeg(runs, tmp_path) -> None:
+    out = tmp_path / "m.gif"
+    assert (
+        main(["morph", runs["sg"], "--seeds", "3,17", "--frames", "7", "--scale", "3", "--out", str(out)])
+        == 0
+    )
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries", "stream=codec_name,width,nb_read_frames"]
+        + ["-of", "csv=p=0", str(tmp_path / "m.mp4")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert probe.stdout.strip() == "h264,96,7"  # 32 px x 3, one video frame per morph frame
+
+
+def test_morph_without_ffmpeg_writes_gif_only(runs, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    out = tmp_path / "m.gif"
+    assert main(["morph", runs["sg"], "--seeds", "3,17", "--frames", "4", "--out", str(out)]) == 0
+    assert Image.open(out).n_frames == 4 and not (tmp_path / "m.mp4").exists()
 
 
 def test_morph_dcgan_z_only(runs, tmp_path, capsys) -> None:
