@@ -66,6 +66,12 @@ def test_bad_style_mode() -> None:
         build_generator(tiny(style_convs=3))
     with pytest.raises(ValueError, match="style_d"):
         build_discriminator(tiny(style_d="dense"))
+    from spritegan.models.stylegan import StyleGANDiscriminator
+
+    with pytest.raises(
+        ValueError, match="style_d"
+    ):  # dcgan is build_discriminator's job, never a silent plain D
+        StyleGANDiscriminator(tiny(style_d="dcgan"))
 
 
 def test_nearest_upsampling_keeps_the_skip_image_blocky() -> None:

@@ -108,6 +108,16 @@ def conditional_directions(G: nn.Module, spec: dict, n: int = 1024, seed: int = 
 
 
 @torch.no_grad()
+def sample_images(G: nn.Module, n: int, seed: int = 0, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """n mapped latents from `seed` and their sprites: ((n, w_dim), uint8 (n, C, H, W)), for labelling in W."""
+    from spritegan.tensors import to_uint8
+
+    _, w = sample_w(G, n, seed)
+    images = [to_uint8(G.synthesis(broadcast(w[i : i + batch], G.num_ws))) for i in range(0, n, batch)]
+    return w, torch.cat(images)
+
+
+@torch.no_grad()
 def judged_directions(
     G: nn.Module,
     judge: Callable[[torch.Tensor], list[dict[str, str] | None]],
@@ -116,10 +126,7 @@ def judged_directions(
     min_count: int = 20,
 ) -> tuple[dict[str, torch.Tensor], int]:
     """Label sampled images with `judge` (uint8 batch -> traits or None), one direction per trait value."""
-    from spritegan.tensors import to_uint8
-
-    _, w = sample_w(G, n, seed)
-    images = torch.cat([to_uint8(G.synthesis(broadcast(w[i : i + 256], G.num_ws))) for i in range(0, n, 256)])
+    w, images = sample_images(G, n, seed)
     traits = judge(images)
     keep = [i for i, t in enumerate(traits) if t]
     out: dict[str, torch.Tensor] = {}
@@ -145,10 +152,8 @@ def classifier_directions(
     `type-female` for a categorical value, `hoodie` for a binary trait. Returns (directions, positives).
     """
     from spritegan.labels import label_layout
-    from spritegan.tensors import to_uint8
 
-    _, w = sample_w(G, n, seed)
-    images = torch.cat([to_uint8(G.synthesis(broadcast(w[i : i + 256], G.num_ws))) for i in range(0, n, 256)])
+    w, images = sample_images(G, n, seed)
     pred = judge.score(images)  # (n, label_dim) of 0/1
     out: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}

@@ -11,6 +11,11 @@ from spritegan.errors import RunError
 METRICS = ("fid", "kid")
 
 
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+
+
 def read_eval_curve(run: str | Path) -> list[dict]:
     """The records of `RUN/eval.jsonl` (written by `train --eval-every N`), sorted by step.
 
@@ -36,8 +41,7 @@ def read_eval_curve(run: str | Path) -> list[dict]:
 
 def curve_table(curves: dict[str, list[dict]], metric: str = "fid") -> str:
     """A Markdown table: one row per evaluated step, one column per run (blank where a run has no value)."""
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    _check_metric(metric)
     steps = sorted({r["step"] for rows in curves.values() for r in rows})
     values = {name: {r["step"]: r.get(metric) for r in rows} for name, rows in curves.items()}
     scale = 1000.0 if metric == "kid" else 1.0
@@ -61,8 +65,7 @@ def plot_curves(curves: dict[str, list[dict]], out: str | Path, metric: str = "f
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    _check_metric(metric)
     fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
     for name, rows in curves.items():
         pts = [(r["step"], r[metric]) for r in rows if r.get(metric) is not None]

@@ -256,9 +256,13 @@ class StyleGANDiscriminator(nn.Module):
         self.padded = (h0 * 2**n, w0 * 2**n)
         widths = _widths(cfg.d_width, n, cfg.max_channels)
         self.from_rgb = EqConv(cfg.channels, widths[0], 1)
-        if cfg.style_d not in CHOICES["model.style_d"]:
+        blocks = {
+            "resnet": ResBlock,
+            "plain": PlainBlock,
+        }  # style_d=dcgan: build_discriminator makes the DCGAN's D
+        if cfg.style_d not in blocks:
             raise ValueError(unknown_choice("model.style_d", cfg.style_d))
-        block = ResBlock if cfg.style_d == "resnet" else PlainBlock
+        block = blocks[cfg.style_d]
         self.blocks = nn.ModuleList([block(a, b) for a, b in zip(widths[:-1], widths[1:], strict=True)])
         c = widths[-1]
         self.mbstd = MinibatchStd()
