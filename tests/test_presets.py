@@ -79,3 +79,15 @@ def test_word_settings_reject_typos_in_one_line(key, bad, tmp_path, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and key in err[0] and not (tmp_path / "r").exists()
+
+
+def test_number_choice_rejected_in_one_line(tmp_path, capsys):
+    from spritegan.errors import SpriteganError
+
+    with pytest.raises(SpriteganError, match="model.style_convs: unknown value 3; choose from 1, 2"):
+        build_config("stylegan", {"model.style_convs": "3"})
+    assert build_config("stylegan", {"model.style_convs": "1"}).model.style_convs == 1
+    argv = ["train", "--data", "builtin:sprites:64", "--preset", "stylegan", "--out", str(tmp_path / "r")]
+    assert main(argv + ["--set", "model.style_convs=3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "style_convs" in err[0] and not (tmp_path / "r").exists()
