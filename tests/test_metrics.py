@@ -187,3 +187,78 @@ def test_ppl_with_stub_generator_and_features():
     )
     assert 0 < smooth["ppl"] < steep["ppl"]
     assert smooth["ppl_samples"] == 40 and "Inception" in smooth["ppl_variant"]
+
+
+def test_fid_label_names_the_sample_count():
+    from spritegan.metrics.evaluate import fid_label
+
+    assert fid_label(5000) == "FID-5k"
+    assert fid_label(10000) == "FID-10k"
+    assert fid_label(500) == "FID-500"
+    assert fid_label(1500) == "FID-1500"
+
+
+def test_evaluate_pixelart_reports_real_floor_and_seconds():
+    from spritegan.metrics.evaluate import DEFAULT_METRICS, evaluate
+
+    assert DEFAULT_METRICS == ("fid", "kid", "pixelart")
+    real = torch.zeros(6, 4, 5, 5, dtype=torch.uint8)
+    real[:, :, 1:3, 1:3] = torch.tensor([200, 10, 10, 255], dtype=torch.uint8).view(1, 4, 1, 1)
+    fake = real.clone()
+    fake[:3, 0, 1, 1] = 9  # off-palette and stray, once per image for the first half
+    fake[3:, :, 4, 4] = 255  # a white speck in the corner: off-palette, isolated, stray
+    result = evaluate(fake, real, metrics=["pixelart"])
+    m, floor = result["metrics"], result["real_floor"]
+    assert floor == {
+        "pixelart_off_palette": 0.0,
+        "pixelart_isolated": 0.0,
+        "pixelart_stray": 0.0,
+        "pixelart_alpha_levels": 2,
+        "pixelart_off_alpha": 0.0,
+        "pixelart_visible_share": 0.16,
+    }
+    assert m["pixelart_off_palette"] == pytest.approx(6 / 27)
+    assert m["pixelart_isolated"] == pytest.approx(3 / 27)
+    assert m["pixelart_stray"] == pytest.approx(6 / 27)
+    assert result["palette_size"] == 1 and result["seconds"] >= 0 and "fid_label" not in result
+    given = evaluate(fake, real, metrics=["pixelart"], palette=[[9, 10, 10, 255]], alpha_levels=[0])
+    assert given["real_floor"]["pixelart_off_palette"] == 1.0
+    assert given["real_floor"]["pixelart_off_alpha"] == 0.16
+    json.dumps(result)
+
+
+def test_format_table_shows_fid_label_and_floors():
+    from spritegan.commands.eval import format_table
+
+    result = {
+        "n_fake": 500,
+        "n_real": 10000,
+        "fid_label": "FID-500",
+        "standard_protocol": False,
+        "metrics": {"fid": 61.5, "kid_mean": 0.02, "kid_std": 0.001, "pixelart_stray": 0.31},
+        "real_floor": {"pixelart_stray": 0.0012},
+        "timings_s": {"real_features": 1.0, "fake_features": 2.0},
+        "seconds": 3.25,
+    }
+    text = format_table(result)
+    assert text.splitlines()[0].startswith("FID-500 (in-training signal only")
+    assert any(line.split()[:2] == ["FID-500", "61.5000"] for line in text.splitlines())
+    stray = next(line for line in text.splitlines() if line.startswith("stray-colour pixels"))
+    assert stray.split()[-2:] == ["0.3100", "0.0012"]
+    assert "3.2 in all" in text or "3.3 in all" in text
+    result.update(n_fake=5000, fid_label="FID-5k", standard_protocol=True)
+    assert format_table(result).splitlines()[0].startswith("FID-5k (standard protocol): 5,000 generated")
+
+
+def test_eval_run_records_counts_seconds_and_floors(tiny_run, capsys):
+    from spritegan.cli import main
+
+    assert main(["eval", str(tiny_run), "--samples", "8", "--metrics", "pixelart,sprites"]) == 0
+    out = capsys.readouterr()
+    assert "off-palette pixels" in out.out and "real floor" in out.out
+    assert "sampling 8 images" in out.err
+    record = json.loads((tiny_run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert record["n_fake"] == 8 and record["n_real"] == 64 and record["seconds"] > 0
+    assert record["real_floor"]["pixelart_off_palette"] == 0.0
+    assert record["real_floor"]["sprite_valid_share"] == 1.0
+    assert 0.0 <= record["metrics"]["pixelart_stray"] <= 1.0

@@ -1,4 +1,4 @@
-"""`spritegan eval`: FID, KID, PRDC, novelty (and PPL for a run) with the offline Inception extractor."""
+"""`spritegan eval`: FID-5k, KID and pixel-art measures (plus PRDC, novelty, PPL, sprite checks on request)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from pathlib import Path
 from spritegan.commands import add_command
 from spritegan.errors import SpriteganError
 
-EXAMPLES = """  spritegan eval runs/punks                                  # 5,000 samples vs the run's training data
-  spritegan eval runs/punks --samples 1000 --metrics fid,kid,novelty --json out/punks_eval.json
+EXAMPLES = """  spritegan eval runs/punks                    # FID-5k, KID, pixel-art measures vs all training images
+  spritegan eval runs/punks --samples 500      # FID-500: a cheap in-training signal, not comparable
+  spritegan eval runs/punks --metrics fid,kid,prdc,novelty,ppl --json out/punks_eval.json
+  spritegan eval runs/sprites --metrics pixelart,sprites                    # no Inception needed
   spritegan eval --fake out/punks --real ../shared/datasets/cryptopunks/images
   spritegan eval --fake sheet.png --fake-tile 24 --real ../shared/datasets/cryptopunks/punks.png --tile 24
 """
@@ -30,15 +32,19 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--tile", help="tile size when --real is a sprite sheet")
     parser.add_argument(
-        "--samples", type=int, default=5000, help="images to generate from the run (default 5000)"
+        "--samples",
+        type=int,
+        default=5000,
+        help="images to generate from the run (default 5000: FID-5k, the standard protocol; "
+        "fewer give FID-N, e.g. FID-500, only an in-training signal)",
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="first sampling seed; also seeds KID subsets and PPL"
     )
     parser.add_argument(
         "--metrics",
-        help="comma-separated subset of fid,kid,prdc,novelty,ppl,sprites "
-        "(default: fid,kid,prdc,novelty, plus ppl and sprites for a run)",
+        help="comma-separated subset of fid,kid,prdc,novelty,ppl,pixelart,sprites "
+        "(default: fid,kid,pixelart, plus sprites for a run on builtin:sprites)",
     )
     parser.add_argument(
         "--kid-subset-size", type=int, help="images per KID subset (default min(1000, counts))"
@@ -50,6 +56,9 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--pairs", help="write a PNG of the closest generated/real pairs here (--fake mode)")
     parser.add_argument("--json", dest="json_out", help="also write the result as JSON to this file")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bars or status lines on stderr"
+    )
     parser.set_defaults(func=run_eval)
 
 
@@ -68,20 +77,55 @@ def load_images(spec: str, tile: str | None = None):
     return open_dataset(spec, tile=tile).images
 
 
+LABELS = {
+    "pixelart_off_palette": "off-palette pixels",
+    "pixelart_isolated": "isolated pixels",
+    "pixelart_stray": "stray-colour pixels",
+    "pixelart_alpha_levels": "alpha levels used",
+    "pixelart_off_alpha": "off-level alpha",
+    "pixelart_visible_share": "visible pixels",
+}
+
+
+def _text(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def format_table(result: dict) -> str:
-    """Two-column text table of the metrics, counts and timings."""
-    rows = [("generated images", str(result["n_fake"])), ("real images", str(result["n_real"]))]
+    """Text table: the protocol line, each metric with its real-data floor where there is one, and times."""
+    n_fake, n_real = result["n_fake"], result["n_real"]
+    lines = []
+    if "fid_label" in result:
+        kind = (
+            "standard protocol"
+            if result.get("standard_protocol")
+            else "in-training signal only: FID-5k is the standard"
+        )
+        lines.append(f"{result['fid_label']} ({kind}): {n_fake:,} generated vs {n_real:,} real images")
+    floors = result.get("real_floor") or {}
+    rows = [("metric", "generated", "real floor" if floors else "")]
+    rows += [("generated images", str(n_fake), ""), ("real images", str(n_real), "")]
     for key, value in result["metrics"].items():
-        text = f"{value:.4f}" if isinstance(value, float) else str(value)
+        name, text = LABELS.get(key, key), _text(value)
+        if key == "fid":
+            name = result.get("fid_label", "fid")
         if key == "kid_mean":
-            text = f"{value:.5f} +- {result['metrics']['kid_std']:.5f}"
+            name, text = "KID", f"{value:.5f} +- {result['metrics']['kid_std']:.5f}"
         if key != "kid_std":
-            rows.append((key, text))
+            rows.append((name, text, _text(floors[key]) if key in floors else ""))
     if "extractor" in result:
-        rows.append(("extractor", result["extractor"]))
-    rows.append(("time (s)", ", ".join(f"{k} {v:.1f}" for k, v in result["timings_s"].items())))
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
+        rows.append(("extractor", result["extractor"], ""))
+    if "real_cache" in result:
+        rows.append(("real features", f"cache {result['real_cache']}", ""))
+    parts = ", ".join(f"{k} {v:.1f}" for k, v in result["timings_s"].items())
+    seconds = result.get("seconds")
+    rows.append(("time (s)", f"{seconds:.1f} in all: {parts}" if seconds is not None else parts, ""))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows if r[2]) if any(r[2] for r in rows) else 0
+    lines += [
+        f"{a.ljust(w0)}  {b.ljust(w1)}  {c}".rstrip() if c else f"{a.ljust(w0)}  {b}" for a, b, c in rows
+    ]
+    return "\n".join(lines)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -91,12 +135,19 @@ def run_eval(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    from spritegan.commands import check_output_file
+
+    if args.json_out:  # checked before minutes of sampling, not after
+        check_output_file(args.json_out, "--json")
+    if args.pairs:
+        check_output_file(args.pairs, "--pairs")
     if args.fake:
         if args.run:
             raise SpriteganError("give either a RUN folder or --fake DIR_OR_SHEET, not both")
         if not args.real:
             raise SpriteganError("--fake needs --real DATA to compare against")
         wanted = metrics or list(DEFAULT_METRICS)
+        progress = not args.no_progress
         if "ppl" in wanted:
             raise SpriteganError("ppl needs a generator: pass a RUN folder instead of --fake")
         result = evaluate(
@@ -108,6 +159,7 @@ def run_eval(args: argparse.Namespace) -> int:
             cache_dir=args.cache_dir,
             kid_subset_size=args.kid_subset_size,
             pairs_png=args.pairs,
+            progress=progress,
         )
         result.update(fake=args.fake, real=args.real)
     elif args.run:
@@ -121,6 +173,7 @@ def run_eval(args: argparse.Namespace) -> int:
             cache_dir=args.cache_dir,
             ppl_samples=args.ppl_samples,
             kid_subset_size=args.kid_subset_size,
+            progress=not args.no_progress,
         )
     else:
         raise SpriteganError("give a RUN folder, or --fake DIR_OR_SHEET --real DATA")

@@ -1,8 +1,10 @@
 """One entry point for evaluating generated images against real ones, and a trained run.
 
-Protocol: generated samples (5,000 by default) against the training images as the model sees them,
-RGBA composited on white, clean-fid bicubic resize to 299x299, TF-Inception pool3 features, float64
-statistics. See docs/evaluation.md for each metric and its citation.
+Protocol (FID-5k): 5,000 generated samples against all training images as the model sees them, RGBA
+composited on white, clean-fid bicubic resize to 299x299, TF-Inception pool3 features, float64 statistics;
+the real features are cached on disk. Fewer samples give FID-N (e.g. FID-500), labelled as such: an
+in-training signal only. Beside FID, the pixel-art measures of `metrics/pixelart.py`, each with its floor
+on the real images. See docs/evaluation.md for each metric and its citation.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -18,9 +21,10 @@ import numpy as np
 
 from spritegan.errors import DataError, RunError
 
-DEFAULT_METRICS = ("fid", "kid", "prdc", "novelty")
-ALL_METRICS = ("fid", "kid", "prdc", "novelty", "ppl", "sprites")
+DEFAULT_METRICS = ("fid", "kid", "pixelart")
+ALL_METRICS = ("fid", "kid", "prdc", "novelty", "ppl", "pixelart", "sprites")
 FEATURE_METRICS = {"fid", "kid", "prdc"}
+STANDARD_SAMPLES = 5000
 KID_SUBSET_SIZE = 1000
 KID_SUBSETS = 100
 PRDC_K = 5
@@ -32,6 +36,16 @@ def cache_root(cache_dir: str | Path | None = None) -> Path:
         return Path(cache_dir)
     env = os.environ.get("SPRITEGAN_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "spritegan" / "features"
+
+
+def fid_label(n_fake: int) -> str:
+    """'FID-5k' for 5,000 samples, 'FID-500' for 500, 'FID-1500' for 1,500: FID names its sample count."""
+    return f"FID-{n_fake // 1000}k" if n_fake >= 1000 and n_fake % 1000 == 0 else f"FID-{n_fake}"
+
+
+def _note(progress: bool | None, text: str) -> None:
+    if progress:
+        print(text, file=sys.stderr, flush=True)
 
 
 def _numpy(images) -> np.ndarray:
@@ -53,23 +67,37 @@ def real_cache_key(real: np.ndarray, options: dict) -> str:
     return digest.hexdigest()[:32]
 
 
+def real_cache_path(real: np.ndarray, cache_dir: str | Path | None = None) -> Path:
+    """Where the real set's features are cached: CACHE/<hash of data, extractor and options>.npz."""
+    return cache_root(cache_dir) / f"{real_cache_key(real, {'features': 'pool3'})}.npz"
+
+
 def real_features(
-    real: np.ndarray, *, batch_size: int = 32, cache_dir: str | Path | None = None, use_cache: bool = True
+    real: np.ndarray,
+    *,
+    batch_size: int = 32,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    progress: bool | None = None,
 ) -> tuple[np.ndarray, str]:
     """Inception features of the real set, read from / written to the npz cache. Returns (features, status)."""
     from spritegan.metrics.features import inception_features
     from spritegan.metrics.frechet import gaussian_stats
 
+    desc = f"real features ({len(real)})"
     if not use_cache:
-        return inception_features(real, batch_size=batch_size, desc="real"), "off"
-    path = cache_root(cache_dir) / f"{real_cache_key(real, {'features': 'pool3'})}.npz"
+        return inception_features(real, batch_size=batch_size, progress=progress, desc=desc), "off"
+    path = real_cache_path(real, cache_dir)
     if path.is_file():
         try:
             with np.load(path) as data:
-                return data["features"].astype(np.float64), "hit"
+                feats = data["features"].astype(np.float64)
+            _note(progress, f"real features: {len(feats)} read from the cache {path}")
+            return feats, "hit"
         except (OSError, KeyError, ValueError):
             path.unlink(missing_ok=True)
-    feats = inception_features(real, batch_size=batch_size, desc="real")
+    _note(progress, f"real features: computing for {len(real)} images (cached afterwards in {path})")
+    feats = inception_features(real, batch_size=batch_size, progress=progress, desc=desc)
     path.parent.mkdir(parents=True, exist_ok=True)
     mu, sigma = gaussian_stats(feats) if len(feats) >= 2 else (feats.mean(0), np.zeros((1, 1)))
     tmp = path.with_suffix(".tmp.npz")
@@ -113,11 +141,17 @@ def evaluate(
     prdc_k: int = PRDC_K,
     novelty_threshold: float | None = None,
     pairs_png: str | Path | None = None,
+    palette: list | None = None,
+    alpha_levels: list | None = None,
+    progress: bool | None = None,
 ) -> dict:
     """Compare uint8 fake (N,C,H,W) with uint8 real (M,C,H,W) images; returns a JSON-ready dict.
 
     `kid_subset_size=None` uses min(1000, N, M); an explicit size larger than either set is an error.
-    Keys: counts, seed, preprocessing convention, extractor id, "metrics" and "timings_s" per part.
+    `palette` / `alpha_levels` (the manifest's) default to those of the real images. `progress` shows tqdm
+    bars for feature extraction and status lines on stderr (None: bars only on a terminal).
+    Keys: counts, seed, preprocessing convention, extractor id, "fid_label", "metrics", "real_floor" (the
+    same pixel-art and sprite measures on the real images), "timings_s" per part and "seconds" in all.
     """
     from spritegan.metrics import features, novelty
 
@@ -136,6 +170,7 @@ def evaluate(
     _check_counts(wanted, n_fake, n_real, kid_subset, prdc_k, kid_subset_size is not None)
     threshold = novelty.DEFAULT_THRESHOLD if novelty_threshold is None else novelty_threshold
 
+    start = time.perf_counter()
     out: dict = {
         "n_fake": n_fake,
         "n_real": n_real,
@@ -143,20 +178,25 @@ def evaluate(
         "seed": seed,
         "metrics_requested": [m for m in ALL_METRICS if m in wanted],
         "metrics": {},
+        "real_floor": {},
         "timings_s": {},
     }
     timings = out["timings_s"]
     if wanted & FEATURE_METRICS:
+        out["fid_label"] = fid_label(n_fake)
+        out["standard_protocol"] = n_fake >= STANDARD_SAMPLES
         out["preprocessing"] = features.CONVENTION
         out["preprocessing_text"] = features.CONVENTION_TEXT
         out["extractor"] = features.extractor_id()
         t0 = time.perf_counter()
         real_feats, out["real_cache"] = real_features(
-            real_np, batch_size=batch_size, cache_dir=cache_dir, use_cache=use_cache
+            real_np, batch_size=batch_size, cache_dir=cache_dir, use_cache=use_cache, progress=progress
         )
         timings["real_features"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
-        fake_feats = features.inception_features(fake_np, batch_size=batch_size, desc="generated")
+        fake_feats = features.inception_features(
+            fake_np, batch_size=batch_size, progress=progress, desc=f"generated features ({n_fake})"
+        )
         timings["fake_features"] = round(time.perf_counter() - t0, 3)
         out["metrics"].update(
             feature_metrics(fake_feats, real_feats, wanted, seed, kid_subset, kid_subsets, prdc_k, timings)
@@ -175,13 +215,43 @@ def evaluate(
                 novelty.write_closest_pairs(fake_np, real_np, index, dist, pairs_png)
             )
         timings["novelty"] = round(time.perf_counter() - t0, 3)
+    if "pixelart" in wanted:
+        t0 = time.perf_counter()
+        measures = pixelart_with_floor(fake_np, real_np, palette, alpha_levels)
+        out["metrics"].update(measures["metrics"])
+        out["real_floor"].update(measures["real_floor"])
+        out["palette_size"] = measures["palette_size"]
+        timings["pixelart"] = round(time.perf_counter() - t0, 3)
     if "sprites" in wanted:
         from spritegan.metrics.sprites import sprite_metrics
 
         t0 = time.perf_counter()
         out["metrics"].update(sprite_metrics(fake_np, real_np))
+        out["real_floor"]["sprite_valid_share"] = sprite_metrics(real_np)["sprite_valid_share"]
         timings["sprites"] = round(time.perf_counter() - t0, 3)
+    out["seconds"] = round(time.perf_counter() - start, 3)
     return out
+
+
+def pixelart_with_floor(fake: np.ndarray, real: np.ndarray, palette=None, alpha_levels=None) -> dict:
+    """Pixel-art measures of the fakes and of the real images (the floor a perfect model reaches).
+
+    Palette and alpha levels default to the real images' own (at most 256 colours / 16 alpha levels, as
+    in the dataset manifest); beyond that the off-palette / off-alpha shares are left out.
+    """
+    from spritegan.data.dataset import MAX_ALPHA_LEVELS
+    from spritegan.metrics.pixelart import palette_of, pixelart_metrics
+
+    if palette is None:
+        palette = palette_of(real)
+    if alpha_levels is None and real.shape[1] == 4:
+        levels = np.nonzero(np.bincount(real[:, 3].ravel(), minlength=256))[0]
+        alpha_levels = [int(v) for v in levels] if len(levels) <= MAX_ALPHA_LEVELS else None
+    return {
+        "metrics": pixelart_metrics(fake, palette, alpha_levels),
+        "real_floor": pixelart_metrics(real, palette, alpha_levels),
+        "palette_size": None if palette is None else len(palette),
+    }
 
 
 def feature_metrics(
@@ -252,11 +322,13 @@ def evaluate_run(
     ppl_samples: int = 200,
     kid_subset_size: int | None = None,
     write: bool = True,
+    progress: bool | None = None,
 ) -> dict:
     """Sample `samples` images from a run and evaluate them; appends one JSON line to run_dir/metrics.jsonl.
 
-    The real set defaults to the run's training source (manifest "source", same tile size). By default
-    FID, KID, PRDC, novelty and PPL are computed, plus sprite metrics for the built-in sprites.
+    The real set defaults to all of the run's training images (manifest "source", same tile size). By
+    default FID, KID and the pixel-art measures are computed, plus the exact sprite metrics for the
+    built-in sprites; "seconds" counts everything from loading the model to the last metric.
     """
     try:
         from spritegan.generate.pipeline import SpritePipeline
@@ -276,9 +348,10 @@ def evaluate_run(
     dataset = open_dataset(spec, **(training_data_options(manifest) if real_spec is None else {}))
     real = dataset.images
     matches = image_hash(real) == manifest.get("sha256") if manifest.get("sha256") else None
+    _note(progress, f"sampling {samples} images from {run_dir} (seeds {seed}..{seed + samples - 1})")
     fake = pipe(n=samples, seed=seed)
     load_s = round(time.perf_counter() - t0, 3)
-    wanted = list(metrics) if metrics is not None else [*DEFAULT_METRICS, "ppl"]
+    wanted = list(metrics) if metrics is not None else list(DEFAULT_METRICS)
     if metrics is None and is_builtin_sprites(fake, manifest):
         wanted.append("sprites")
     result = evaluate(
@@ -292,6 +365,9 @@ def evaluate_run(
         pairs_png=run_dir / "eval" / f"closest_pairs_seed{seed}.png"
         if "novelty" in wanted and write
         else None,
+        palette=manifest.get("palette") if real_spec is None else None,
+        alpha_levels=manifest.get("alpha_levels") if real_spec is None else None,
+        progress=progress,
     )
     result["timings_s"]["load_and_sample"] = load_s
     if "ppl" in wanted:
@@ -308,6 +384,7 @@ def evaluate_run(
             )
             result["metrics_requested"].append("ppl")
         result["timings_s"]["ppl"] = round(time.perf_counter() - t1, 3)
+    result["seconds"] = round(time.perf_counter() - t0, 3)
     result.update(
         real_matches_training=matches,
         run=str(run_dir),
