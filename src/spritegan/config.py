@@ -7,6 +7,7 @@ can be resumed and models rebuilt without retyping flags. Presets are plain dict
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,14 @@ class DataConfig:
     resize: str | None = None  # explicit resize "64" or "64x48"; None keeps native size
     resample: str = "nearest"  # nearest for pixel art; area / bicubic / lanczos for painted art
     pad_to: int | None = None  # pad (never resample) to this size, e.g. 24 -> 32
+    fit: str = "stretch"  # with resize: stretch to the size, or pad (fit inside keeping aspect, then pad)
     labels_csv: str | None = None  # CSV joined by file name or id
     label_columns: list[str] | None = None  # label columns to keep (default: all usable)
 
 
 @dataclass
 class ModelConfig:
-    arch: str = "dcgan"  # dcgan | mlp | stylegan
+    arch: str = "dcgan"  # dcgan | mlp | stylegan | r3gan
     image_size: list[int] = field(default_factory=lambda: [32, 32])  # (H, W); set from the data
     channels: int = 4  # 1, 3 or 4; set from the data
     z_dim: int = 100  # latent size
@@ -55,6 +57,15 @@ class ModelConfig:
     use_noise: bool = True  # arch=stylegan: per-layer noise inputs
     style_convs: int = 2  # arch=stylegan: styled 3x3 convs per resolution after the first (1 or 2)
     style_d: str = "resnet"  # arch=stylegan: resnet (residual D) | plain (conv + pool blocks) | dcgan (its D)
+    r3_blocks: int = 1  # arch=r3gan: residual blocks per resolution (the paper uses 2)
+    r3_expansion: int = 2  # arch=r3gan: inverted-bottleneck width factor of each residual block
+    r3_group: int = 8  # arch=r3gan: channels per group of the grouped 3x3 conv
+    r3_upsample: str = "bilinear"  # arch=r3gan: G's resampling, bilinear (the paper's) | nearest
+    head: str = "rgb"  # rgb (tanh colours) | palette (per-pixel choice of a dataset colour) | snap (baseline)
+    palette_colors: int = 0  # head=palette/snap: palette size; set from the data
+    palette_embed: int = 16  # head=palette: feature channels per pixel (colour embedding size)
+    palette_temperature: float = 1.0  # head=palette: softmax temperature of the straight-through gradient
+    palette_kmeans: int = 64  # head=palette/snap on data with > 256 colours: k-means palette size
 
 
 @dataclass
@@ -71,6 +82,11 @@ class TrainConfig:
     flip_prob: float = 0.0  # chance to swap real/fake labels for D (noisy labels)
     r1_gamma: float = 0.0  # R1 penalty weight on reals (0: off)
     r1_every: int = 16  # lazy regularisation interval
+    r2_gamma: float = 0.0  # R2 penalty weight on fakes (0: off), applied with R1 every r1_every steps
+    schedule_kimg: float = 0.0  # >0: cosine schedules of lr, gammas, EMA and diffaug over this many kimg
+    schedule_lr_end: float = 0.25  # with schedule_kimg: learning rate at the horizon, fraction of lr_g/lr_d
+    schedule_gamma_end: float = 0.1  # with schedule_kimg: r1/r2 gamma at the horizon, fraction of the start
+    schedule_aug_end: float = 0.5  # with schedule_kimg: diffaug probability at the horizon (from 0)
     d_steps: int = 1  # D updates per G update
     ema_half_life_kimg: float = 0.0  # EMA of G, half-life in thousands of images (0: G_ema = G)
     augment: list[str] = field(default_factory=list)  # mirror, brightness, hue, translate (on reals)
@@ -84,7 +100,7 @@ class TrainConfig:
     freeze_d: int = 0  # transfer learning: keep D's first N layers fixed (FreezeD, Mo et al. 2020)
     seed: int = 0  # fixes data order, initialisation and sampling
     device: str = "auto"  # auto | cpu | cuda
-    amp: bool = True  # bf16 autocast on CUDA
+    amp: bool = True  # bf16 autocast on CUDA and on CPUs with AVX512-BF16/AMX (fp32 elsewhere)
     threads: int = 0  # torch threads on CPU (0: all cores)
     sample_every: int = 200  # fixed-noise sample sheet interval (steps)
     checkpoint_every: int = 500  # checkpoint interval (steps)
@@ -108,9 +124,12 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
-        cfg = cls(preset=raw.get("preset", "custom"))
+        cfg = cls(preset=str(raw.get("preset", "custom")))
         for section in ("data", "model", "train"):
-            apply_overrides(cfg, {f"{section}.{k}": v for k, v in (raw.get(section) or {}).items()})
+            values = raw.get(section) or {}
+            if not isinstance(values, dict):
+                raise SpriteganError(f"section {section!r} must be a mapping of settings, got {values!r:.40}")
+            apply_overrides(cfg, {f"{section}.{k}": v for k, v in values.items()})
         return cfg
 
     def save(self, path: Path) -> None:
@@ -120,11 +139,19 @@ class RunConfig:
     def load(cls, path: Path) -> RunConfig:
         try:
             raw = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise SpriteganError(f"{path}: cannot read run config ({exc.__class__.__name__}: {exc})") from exc
+        except OSError as exc:
+            raise SpriteganError(f"{path}: cannot read run config ({exc.strerror or exc})") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or exc.__class__.__name__
+            raise SpriteganError(f"{path}: not valid YAML{where} ({problem})") from None
         if not isinstance(raw, dict):
-            raise SpriteganError(f"{path}: run config is not a mapping")
-        return cls.from_dict(raw)
+            raise SpriteganError(f"{path}: run config is not a mapping of data/model/train settings")
+        try:
+            return cls.from_dict(raw)
+        except SpriteganError as exc:
+            raise SpriteganError(f"{path}: {exc}") from None
 
 
 def _coerce(value: Any, current: Any, key: str) -> Any:
@@ -148,8 +175,13 @@ def _coerce(value: Any, current: Any, key: str) -> Any:
         else:
             items = list(value)
         if current and isinstance(current[0], int):
-            return [int(v) for v in items]
+            try:
+                return [int(v) for v in items]
+            except (TypeError, ValueError) as exc:
+                raise SpriteganError(f"{key}: expected a list of integers, got {value!r}") from exc
         return items
+    if isinstance(value, (dict, list)):
+        raise SpriteganError(f"{key}: expected a single {type(current).__name__}, got {value!r:.40}")
     try:
         if isinstance(current, int):
             return int(value)
@@ -160,6 +192,64 @@ def _coerce(value: Any, current: Any, key: str) -> Any:
     return value
 
 
+# Numeric settings are checked from their dataclass field: a float must be finite, and a number whose default
+# is positive must stay >= 1 (ints) or >= 0 (floats); one whose default is 0 ("off") must stay >= 0. So a new
+# field is checked without being listed. The lists below only tighten or loosen that rule.
+MINIMUM: dict[str, float] = {"model.mapping_layers": 0, "data.pad_to": 1}  # 0 mapping layers act as 1
+# Settings that must be strictly above their minimum (a rate or a length of zero makes no sense).
+POSITIVE = {"train.lr_g", "train.lr_d", "train.epochs", "train.ada_kimg"}
+# Fractions and probabilities: the closed range [0, 1] (beta2 and dropout stay below 1).
+UNIT_RANGE = {
+    "model.d_dropout",
+    "model.mixing_prob",
+    "train.beta1",
+    "train.beta2",
+    "train.real_label",
+    "train.flip_prob",
+    "train.cond_drop",
+    "train.ada_target",
+}
+BELOW_ONE = {"model.d_dropout", "train.beta2"}
+MAX_SEED = 2**53  # train.seed: per-stream seeds are seed * 1000 + k, well inside torch's 64-bit range
+
+
+def _field(section: object, name: str) -> tuple[str, Any]:
+    """The field's annotation as text ('int', 'float | None', 'list[int]') and its default value."""
+    for f in dataclasses.fields(section):
+        if f.name == name:
+            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+            return kind, default
+    return "", None
+
+
+def check_value(key: str, value: Any, annotation: str, default: Any = 1) -> None:
+    """One-line error when a numeric setting is not finite or out of its range (see MINIMUM, POSITIVE...)."""
+    base = annotation.replace(" | None", "").strip()
+    if base == "list[int]" and value is not None:
+        for item in value:
+            check_value(key, item, "int")
+        return
+    if value is None or isinstance(value, bool) or base not in ("int", "float"):
+        return
+    if base == "float" and not math.isfinite(value):
+        raise SpriteganError(f"{key}: must be a finite number, got {value}")
+    if isinstance(default, (int, float)) and default < 0 and key not in MINIMUM:
+        return
+    positive_default = isinstance(default, (int, float)) and default >= 1
+    low = MINIMUM.get(key, 1 if base == "int" and positive_default else 0)
+    if key in POSITIVE and value <= low:
+        raise SpriteganError(f"{key}: must be above {low}, got {value}")
+    if value < low:
+        raise SpriteganError(f"{key}: must be at least {low}, got {value}")
+    if key in UNIT_RANGE and (value > 1 or (key in BELOW_ONE and value >= 1)):
+        raise SpriteganError(
+            f"{key}: must be between 0 and {'below ' if key in BELOW_ONE else ''}1, got {value}"
+        )
+    if key == "train.seed" and value >= MAX_SEED:
+        raise SpriteganError(f"{key}: must be below 2^53, got {value}")
+
+
 LIST_FIELDS = {"model.image_size", "model.mlp_hidden", "train.augment", "data.label_columns"}
 FLOAT_FIELDS = {"train.epochs"}
 
@@ -167,7 +257,7 @@ FLOAT_FIELDS = {"train.epochs"}
 # Settings that take one of a few words; a typo is a one-line error when the config is built, not a
 # traceback when the model or the loop first meets it.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model.arch": ("dcgan", "mlp", "stylegan"),
+    "model.arch": ("dcgan", "mlp", "stylegan", "r3gan"),
     "model.g_norm": ("batch", "none", "spectral"),
     "model.d_norm": ("batch", "none", "spectral"),
     "model.g_upsample": ("convT", "nearest"),
@@ -177,8 +267,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.style_upsample": ("bilinear", "nearest"),
     "model.style_d": ("resnet", "plain", "dcgan"),
     "model.style_convs": (1, 2),
-    "train.loss": ("bce", "ns", "hinge"),
+    "model.r3_upsample": ("bilinear", "nearest"),
+    "model.head": ("rgb", "palette", "snap"),
+    "train.loss": ("bce", "ns", "hinge", "rpgan"),
     "train.balance": ("none", "class"),
+    "data.fit": ("stretch", "pad"),
 }
 
 
@@ -202,6 +295,7 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
         value = _coerce(value, current, key)
         if key in CHOICES and value not in CHOICES[key]:
             raise SpriteganError(unknown_choice(key, value))
+        check_value(key, value, *_field(target, name))
         setattr(target, name, value)
     return cfg
 
@@ -251,6 +345,37 @@ PRESETS: dict[str, dict[str, Any]] = {
         "model.max_channels": 128,
         **_SMALL_SET_TRAINING,
         "train.batch_size": 16,  # mean FID-500 over 3 seeds at 600 CPU-s on punks: 76.4 vs 80.3 (32), 86.4 (64)
+    },
+    "r3gan": {
+        "doc": "after R3GAN (Huang et al. 2024): normalisation-free ResNet G and D (grouped-conv inverted "
+        "bottlenecks, fix-up init, bilinear upsampling), relativistic pairing loss with R1 + R2 on every D step, "
+        "Adam (0, 0.99), cosine schedules over 200 kimg (lr 1e-3 -> 2.5e-4, gamma 0.2 -> 0.02, translation "
+        "DiffAugment p 0 -> 0.5, EMA half-life 0 -> 10 kimg), batch 32; widths, lrs and the horizon are our "
+        "CPU sizing of the paper's recipe",
+        "model.arch": "r3gan",
+        "model.z_dim": 64,
+        "model.g_width": 16,
+        "model.d_width": 16,
+        "model.max_channels": 128,
+        "model.r3_blocks": 1,
+        "model.r3_expansion": 2,
+        "model.r3_group": 8,
+        "train.loss": "rpgan",
+        "train.lr_g": 1e-3,
+        "train.lr_d": 1e-3,
+        "train.beta1": 0.0,
+        "train.beta2": 0.99,
+        "train.r1_gamma": 0.2,
+        "train.r2_gamma": 0.2,
+        "train.r1_every": 1,
+        "train.ema_half_life_kimg": 10.0,
+        "train.diffaug": "translation",
+        "train.schedule_kimg": 200.0,
+        "train.schedule_lr_end": 0.25,
+        "train.schedule_gamma_end": 0.1,
+        "train.schedule_aug_end": 0.5,
+        "train.batch_size": 32,
+        "train.steps": 6250,  # 200 kimg: the schedules' horizon
     },
     "cyberpunk-gan": {
         "doc": "Cyberpunk-GAN (seed 000): punks resized to 64x64 keeping RGBA, DCGAN with 4 strided convs + "

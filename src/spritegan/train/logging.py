@@ -18,16 +18,19 @@ FIELDS = [
     "aux_d",  # conditional runs with an auxiliary classifier only (model.cond_aux)
     "aux_g",
     "augment_p",  # train.ada_target > 0 only
+    "palette_confidence",  # model.head=palette only: mean max-probability of the per-pixel colour choice
 ]
 
 
 class TrainLogger:
     """Writes one row per logging step to metrics.csv and the same scalars to TensorBoard."""
 
-    def __init__(self, run_dir: Path, resume_step: int = 0, tensorboard: bool = True) -> None:
+    def __init__(self, run_dir: Path, resume_step: int | None = None, tensorboard: bool = True) -> None:
+        """resume_step: the step a resumed run continues from (0 too: killed before its first checkpoint);
+        rows logged after it are dropped so no step appears twice. None: a fresh run."""
         self.path = run_dir / "metrics.csv"
         self.run_dir = run_dir
-        if resume_step and self.path.exists():
+        if resume_step is not None and self.path.exists():
             _truncate_after(self.path, resume_step)
         new = not self.path.exists()
         self._fh = open(self.path, "a", newline="")
@@ -38,7 +41,8 @@ class TrainLogger:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=resume_step or None)
+            purge = resume_step + 1 if resume_step is not None else None
+            self._tb = SummaryWriter(log_dir=str(run_dir / "tensorboard"), purge_step=purge)
 
     def log(self, row: dict[str, float]) -> None:
         self._csv.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
@@ -55,6 +59,7 @@ class TrainLogger:
                     "aux_d": "Loss/classifier/d",
                     "aux_g": "Loss/classifier/g",
                     "augment_p": "Augment/probability",
+                    "palette_confidence": "Palette/confidence",
                 }
                 self._tb.add_scalar(
                     tag.get(key, f"Loss/{key}" if key.startswith("loss") else f"Progress/{key}"), value, step

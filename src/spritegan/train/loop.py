@@ -26,12 +26,14 @@ from spritegan.generate.postprocess import snap_alpha
 from spritegan.generate.sheet import make_sheet, save_png
 from spritegan.labels import categorical_groups, label_dim, label_matrix
 from spritegan.models import build_discriminator, build_generator
+from spritegan.precision import bf16_autocast_ok
 from spritegan.tensors import to_model, to_uint8
 from spritegan.train import checkpoint as ckpt
 from spritegan.train import distributed
 from spritegan.train.ema import ema_beta, recalibrate_batchnorm, update_ema
 from spritegan.train.logging import TrainLogger, plot_losses
-from spritegan.train.losses import d_loss, g_loss, label_classification_loss, r1_penalty
+from spritegan.train.losses import d_loss, g_loss, label_classification_loss, r1_penalty, r2_penalty
+from spritegan.train.schedules import schedule_value
 
 
 def info_step(state: dict[str, Any]) -> int:
@@ -71,15 +73,33 @@ def model_config_changes(saved: dict, current: dict) -> list[str]:
     return [k for k in sorted(set(saved) | set(current)) if saved.get(k) != current.get(k)]
 
 
-def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> None:
-    """Set the model's size, channels and label width from the data."""
+def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[str]:
+    """Set the model's size, channels, palette size and label width from the data; returns notes for the
+    user (what was quantised)."""
+    notes = []
     cfg.model.channels = int(dataset.images.shape[1])
     cfg.model.image_size = [int(dataset.images.shape[2]), int(dataset.images.shape[3])]
+    if cfg.model.head != "rgb":
+        palette, exact = model_palette(cfg, dataset)
+        cfg.model.palette_colors = len(palette)
+        if not exact:
+            notes.append(
+                f"the data has more than 256 colours: G draws every pixel from a {len(palette)}-colour "
+                "k-means palette (model.palette_kmeans); --set model.head=rgb keeps full colour"
+            )
     if conditional:
         spec = dataset.manifest.get("labels")
         if not label_dim(spec):
             raise SpriteganError("--conditional needs labels: give --labels CSV (or use builtin:sprites)")
         cfg.model.cond_dim = label_dim(spec)
+    return notes
+
+
+def model_palette(cfg: RunConfig, dataset: Any) -> tuple[torch.Tensor, bool]:
+    """The colours a palette head draws from (uint8 (K, C)) and whether they are the data's exact colours."""
+    from spritegan.data.palette import dataset_palette
+
+    return dataset_palette(dataset.manifest, dataset.images, cfg.model.palette_kmeans)
 
 
 def total_steps(cfg: RunConfig, n_images: int) -> int:
@@ -105,7 +125,7 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         if t.batch_size % self.dist.world:
             raise SpriteganError(f"batch size {t.batch_size} does not split over {self.dist.world} processes")
-        self.amp = t.amp and self.device.type == "cuda"
+        self.amp = t.amp and bf16_autocast_ok(self.device)  # CUDA, or a CPU with AVX512-BF16/AMX
         torch.manual_seed(t.seed)
         self.G = build_generator(cfg.model).to(self.device)
         self.D = build_discriminator(cfg.model).to(self.device)
@@ -113,6 +133,8 @@ class Trainer:
             from spritegan.train.transfer import init_from
 
             print(init_from(t.init_from, self.G, self.D))
+        if cfg.model.head != "rgb" and not resume:
+            self.G.set_palette(model_palette(cfg, dataset)[0])
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         if t.freeze_d:
             from spritegan.train.transfer import freeze_first_layers
@@ -223,9 +245,11 @@ class Trainer:
         ):
             fake = self.G(self.noise(len(real)), labels)
         self._fake = fake if reuse else None
-        fake = fake.detach()
         do_r1 = t.r1_gamma > 0 and self.step % t.r1_every == 0
+        do_r2 = t.r2_gamma > 0 and self.step % t.r1_every == 0  # R2: R1's penalty on fakes, same steps
+        fake = fake.detach().requires_grad_(do_r2)
         real = real.detach().requires_grad_(do_r1)
+        self._real = real.detach() if t.loss == "rpgan" else None  # g_step pairs its fakes with these
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
             s_real, logits = self.D(self.diffaug(real), labels, with_logits=True)
             s_real = s_real.float()
@@ -243,7 +267,11 @@ class Trainer:
         r1 = torch.zeros((), device=self.device)
         if do_r1:
             r1 = r1_penalty(s_real, real)
-            loss = loss + r1 * (t.r1_gamma / 2 * t.r1_every)
+            loss = loss + r1 * (self.gamma_now(t.r1_gamma) / 2 * t.r1_every)
+        r2 = torch.zeros((), device=self.device)
+        if do_r2:
+            r2 = r2_penalty(s_fake, fake)
+            loss = loss + r2 * (self.gamma_now(t.r2_gamma) / 2 * t.r1_every)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         distributed.average_gradients(self.D, self.dist)
@@ -253,6 +281,7 @@ class Trainer:
             "score_real": s_real.detach().mean(),
             "score_fake": s_fake.detach().mean(),
             "r1": r1.detach(),
+            **({"r2": r2.detach()} if t.r2_gamma > 0 else {}),
             **({"aux_d": aux.detach()} if logits is not None else {}),
             **({"augment_p": torch.tensor(self.ada_p)} if t.ada_target > 0 else {}),
         }
@@ -274,7 +303,11 @@ class Trainer:
             self._fake = None
             score, logits = self.D(self.diffaug(fake.float()), labels, with_logits=True)
             score = score.float()
-        loss = g_loss(score, self.cfg.train.loss)
+            real = None  # rpgan: D's scores of the D step's reals, by the updated D, as constants
+            if self.cfg.train.loss == "rpgan":
+                with torch.no_grad():
+                    real = self.D(self.diffaug(self._real), labels).float()
+        loss = g_loss(score, self.cfg.train.loss, real)
         stats = {"loss_g": loss.detach()}
         if logits is not None and labels is not None:
             aux = label_classification_loss(logits, labels, self.label_groups)
@@ -288,12 +321,36 @@ class Trainer:
         update_ema(self.G_ema, self.G, self.beta)
         return stats
 
+    def apply_schedules(self) -> dict[str, torch.Tensor]:
+        """Cosine schedules over train.schedule_kimg (R3GAN): both learning rates down to schedule_lr_end of
+        their start, the EMA half-life up from 0 and the diffaug probability up from 0 to schedule_aug_end
+        (unless ADA drives it); gammas follow `gamma_now`. Stateless in the images seen, so resuming is exact."""
+        t = self.cfg.train
+        if t.schedule_kimg <= 0:
+            return {}
+        done, horizon = self.images_seen, t.schedule_kimg * 1000.0
+        for opt, lr in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = schedule_value(lr, lr * t.schedule_lr_end, done, horizon)
+        self.beta = ema_beta(t.batch_size, schedule_value(0.0, t.ema_half_life_kimg, done, horizon))
+        if t.diffaug and t.ada_target <= 0:
+            self.ada_p = schedule_value(0.0, t.schedule_aug_end, done, horizon)
+        return {"lr_d": torch.tensor(self.opt_d.param_groups[0]["lr"]), "augment_p": torch.tensor(self.ada_p)}
+
+    def gamma_now(self, gamma: float) -> float:
+        """An R1/R2 weight at this point of the cosine schedule (down to schedule_gamma_end of it)."""
+        t = self.cfg.train
+        return schedule_value(gamma, gamma * t.schedule_gamma_end, self.images_seen, t.schedule_kimg * 1000.0)
+
     def train_step(self) -> dict[str, torch.Tensor]:
-        stats: dict[str, torch.Tensor] = {}
+        stats: dict[str, torch.Tensor] = self.apply_schedules()
         for _ in range(self.cfg.train.d_steps):
             real, labels = self.real_batch()
             stats.update(self.d_step(real, labels))
         stats.update(self.g_step(labels))
+        confidence = getattr(getattr(self.G, "head", None), "confidence", None)
+        if confidence is not None:
+            stats["palette_confidence"] = confidence.clone()  # mean max-probability of the colour choice
         self.step += 1
         self.images_seen += self.cfg.train.batch_size * self.cfg.train.d_steps
         return stats
@@ -414,6 +471,7 @@ class Trainer:
             "version": __version__,
             "best_fid": None if math.isinf(self.best_fid) else self.best_fid,
             "ada_p": self.ada_p,
+            "data_sha256": self.dataset.manifest.get("sha256"),  # `--resume --data` must match it
         }
         ckpt.save_checkpoint(
             path,
@@ -430,8 +488,21 @@ class Trainer:
         return path
 
     def _resume(self) -> None:
-        state = ckpt.load_latest(self.run_dir / "checkpoints")
+        """Load the newest complete checkpoint; refuses (RunError) rather than retrain over a run's files."""
+        c, h, w = (int(v) for v in self.images.shape[1:])
+        want = (self.cfg.model.channels, *self.cfg.model.image_size)
+        if (c, h, w) != tuple(want):
+            raise RunError(
+                f"{self.cfg.data.source}: the data is now {w}x{h} with {c} channels, but {self.run_dir} was "
+                f"trained on {want[2]}x{want[1]} with {want[0]}; train a new run with --out"
+            )
+        state = ckpt.load_latest(self.run_dir / "checkpoints")  # RunError when every checkpoint is damaged
         if state is None:
+            if (self.run_dir / "generator.safetensors").exists():
+                raise RunError(
+                    f"{self.run_dir}: has generator.safetensors but no checkpoint to resume from; "
+                    "refusing to retrain from step 0 over it (use a new --out)"
+                )
             return
         diff = model_config_changes(state["info"]["config"]["model"], self.cfg.to_dict()["model"])
         if diff:
@@ -492,14 +563,18 @@ def train(
     from tqdm import tqdm
 
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = Trainer(cfg, dataset, run_dir, resume=resume)
+    trainer = Trainer(cfg, dataset, run_dir, resume=resume)  # reads only: a refusal leaves no folder behind
     main = trainer.dist.is_main  # rank 0 alone writes logs, samples and checkpoints
     if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            for path in ckpt.remove_orphan_temps(run_dir):
+                print(f"removed {path.name}, left by a process killed mid-write")
+            print(f"resuming {run_dir} at step {trainer.step}")
         cfg.save(run_dir / "config.yaml")
     t = cfg.train
     end = trainer.total if max_steps is None else min(trainer.total, trainer.step + max_steps)
-    logger = TrainLogger(run_dir, resume_step=trainer.step) if main else None
+    logger = TrainLogger(run_dir, resume_step=trainer.step if resume else None) if main else None
     bar = tqdm(
         total=end, initial=trainer.step, disable=not (progress and main), unit="step", dynamic_ncols=True
     )
@@ -552,6 +627,7 @@ def train(
                 bar.write(f"step {trainer.step}: FID {scores['fid']:.2f} (best {trainer.best_fid:.2f})")
             if trainer.step % t.checkpoint_every == 0 or trainer.step == end:
                 trainer.save()
+            ckpt.fault_point("after-step", trainer.step)  # tests: a kill -9 between checkpoints
     except KeyboardInterrupt:
         interrupted = True
         trainer.save()

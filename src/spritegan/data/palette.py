@@ -1,0 +1,80 @@
+"""The colour table a palette head chooses from: the data's exact colours, or a k-means palette for painted art.
+
+Entries are uint8 rows with the data's channel count (L: grey; RGB; RGBA with alpha as part of the colour,
+so transparency levels are palette entries too). Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def exact_palette(palette: list[list[int]], channels: int, transparent: bool) -> torch.Tensor:
+    """The manifest's visible colours ([r, g, b, a] rows) as uint8 (K, channels); RGBA data that has fully
+    transparent pixels gets the transparent entry (0, 0, 0, 0) too."""
+    rows = torch.tensor(palette, dtype=torch.uint8).reshape(-1, 4)
+    if channels == 1:
+        rows = rows[:, :1]
+    elif channels == 3:
+        rows = rows[:, :3]
+    rows = torch.unique(rows, dim=0)
+    if channels == 4 and transparent:
+        rows = torch.cat([torch.zeros(1, 4, dtype=torch.uint8), rows[rows[:, 3] > 0]])
+    return rows
+
+
+def kmeans_palette(
+    images: torch.Tensor, k: int, *, seed: int = 0, sample: int = 200_000, iters: int = 25
+) -> torch.Tensor:
+    """k colours (uint8 (k', channels), k' <= k) from k-means++ over up to `sample` visible pixels.
+
+    RGBA: fully transparent pixels are left out of the clustering and get the entry (0, 0, 0, 0) of their own.
+    """
+    n, c = images.shape[:2]
+    pix = images.permute(0, 2, 3, 1).reshape(-1, c)
+    transparent = c == 4 and bool((pix[:, 3] == 0).any())
+    if c == 4:
+        pix = pix[pix[:, 3] > 0]
+    gen = torch.Generator().manual_seed(seed)
+    if len(pix) > sample:
+        pix = pix[torch.randperm(len(pix), generator=gen)[:sample]]
+    distinct = torch.unique(pix, dim=0)
+    k = k - 1 if transparent else k
+    if len(distinct) <= k:
+        centres = distinct.float()
+    else:
+        centres = _kmeans(pix.float(), k, gen, iters)
+    out = centres.round().clamp(0, 255).to(torch.uint8)
+    out = torch.unique(out, dim=0)
+    if transparent:
+        out = torch.cat([torch.zeros(1, 4, dtype=torch.uint8), out])
+    return out
+
+
+def _kmeans(x: torch.Tensor, k: int, gen: torch.Generator, iters: int) -> torch.Tensor:
+    """Lloyd's algorithm from a k-means++ start (Arthur & Vassilvitskii 2007) on float rows x (M, C)."""
+    centres = x[torch.randint(len(x), (1,), generator=gen)]
+    d2 = torch.cdist(x, centres).square().squeeze(1)
+    for _ in range(1, k):
+        pick = torch.multinomial(d2 / d2.sum().clamp(min=1e-12), 1, generator=gen)
+        centres = torch.cat([centres, x[pick]])
+        d2 = torch.minimum(d2, (x - x[pick]).square().sum(1))
+    for _ in range(iters):
+        assign = torch.cdist(x, centres).argmin(1)
+        sums = torch.zeros_like(centres).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k).float()[:, None]
+        moved = torch.where(counts > 0, sums / counts.clamp(min=1), centres)
+        if torch.equal(moved, centres):
+            break
+        centres = moved
+    return centres
+
+
+def dataset_palette(manifest: dict, images: torch.Tensor, k: int, seed: int = 0) -> tuple[torch.Tensor, bool]:
+    """(uint8 (K, C) palette, exact?): the data's own colours when it has at most 256, else k-means with k."""
+    c = int(images.shape[1])
+    levels = manifest.get("alpha_levels") or []
+    transparent = c == 4 and (0 in levels or bool((images[:, 3] == 0).any()))
+    if manifest.get("palette"):
+        return exact_palette(manifest["palette"], c, transparent), True
+    return kmeans_palette(images, k, seed=seed), False

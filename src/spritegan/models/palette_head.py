@@ -1,0 +1,126 @@
+"""Palette-exact output heads: every generated pixel is one of the dataset's colours by construction.
+
+`PaletteHead` (model.head=palette): the body emits E feature channels per pixel; logits over the K palette
+colours are negative squared distances to K learned colour embeddings (a 1x1 projection: E*K multiply-adds
+per pixel); the colour is the argmax, in training and in sampling. Gradients reach the logits through
+softmax(logits / temperature) mixed over the palette (straight-through: the forward value is exactly the hard
+colour). No per-pixel sampling: a feed-forward G's pixels are independent given z, so sampling them would
+scatter the very specks this head removes.
+
+`SnapHead` (model.head=snap, a baseline): the body emits an image; each pixel moves to the nearest palette
+colour with a straight-through (identity) gradient.
+
+`PaletteGenerator` wraps any generator body so the W-space tools (mapping, synthesis, truncation) keep working.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class PaletteHead(nn.Module):
+    def __init__(self, embed_dim: int, colours: int, channels: int, temperature: float = 1.0) -> None:
+        super().__init__()
+        if colours < 1:
+            raise ValueError("a palette head needs at least one colour (model.palette_colors)")
+        self.channels, self.temperature = channels, temperature
+        self.register_buffer("palette", torch.zeros(colours, channels))  # model space, [-1, 1]
+        self.keys = nn.Parameter(torch.zeros(colours, embed_dim))
+        self.bias = nn.Parameter(torch.zeros(colours))
+        self.log_scale = nn.Parameter(torch.tensor(2.0))  # sharpness of the distance logits, learned
+        self.register_buffer("confidence", torch.zeros(()), persistent=False)  # mean max-probability
+        nn.init.normal_(self.keys[:, channels:], std=0.1)
+
+    @torch.no_grad()
+    def set_palette(self, palette_uint8: torch.Tensor) -> None:
+        """Load the colours (uint8 (K, C)); the first C embedding dims start at the colours themselves, so at
+        initialisation the head picks the palette colour nearest to the body's first C channels."""
+        colours = palette_uint8.float().div(127.5).sub(1.0).to(self.palette.device)
+        if colours.shape != self.palette.shape:
+            raise ValueError(
+                f"palette of shape {tuple(colours.shape)}, head expects {tuple(self.palette.shape)}"
+            )
+        self.palette.copy_(colours)
+        self.keys[:, : self.channels].copy_(colours)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, E, H, W) -> (N, K, H, W): -scale * ||f - key_k||^2 + bias_k, dropping ||f||^2 (equal for all k)."""
+        scale = self.log_scale.exp()
+        weight = (2 * scale * self.keys)[:, :, None, None]
+        bias = self.bias - scale * self.keys.square().sum(1)
+        return F.conv2d(features, weight, bias)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(features.device.type, enabled=False):
+            logits = self.logits(features.float())
+            hard = self.palette[logits.argmax(1)].permute(0, 3, 1, 2)  # (N, C, H, W), exact colours
+            if not (torch.is_grad_enabled() and logits.requires_grad):
+                return hard
+            probs = torch.softmax(logits / self.temperature, dim=1)
+            self.confidence = probs.detach().amax(1).mean()
+            soft = F.conv2d(probs, self.palette.t()[:, :, None, None])
+            return hard + (soft - soft.detach())
+
+
+class SnapHead(nn.Module):
+    """Nearest-palette snap of an image with a straight-through gradient (the baseline to beat)."""
+
+    def __init__(self, colours: int, channels: int) -> None:
+        super().__init__()
+        self.register_buffer("palette", torch.zeros(colours, channels))
+
+    @torch.no_grad()
+    def set_palette(self, palette_uint8: torch.Tensor) -> None:
+        self.palette.copy_(palette_uint8.float().div(127.5).sub(1.0).to(self.palette.device))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(image.device.type, enabled=False):
+            image = image.float()
+            n, c, h, w = image.shape
+            flat = image.permute(0, 2, 3, 1).reshape(-1, c)
+            nearest = torch.cdist(flat, self.palette).argmin(1)
+            hard = self.palette[nearest].reshape(n, h, w, c).permute(0, 3, 1, 2)
+            return image + (hard - image).detach() if image.requires_grad else hard
+
+
+class PaletteGenerator(nn.Module):
+    """A generator body followed by a palette head; (z, labels) -> images whose pixels are palette colours."""
+
+    def __init__(self, body: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+        self.head = head
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            body = super().__getattr__("body")
+            if name == "synthesis" and hasattr(body, "synthesis"):
+                return lambda ws: self.head(body.synthesis(ws))
+            return getattr(body, name)
+
+    def set_palette(self, palette_uint8: torch.Tensor) -> None:
+        self.head.set_palette(palette_uint8)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+        return self.head(self.body(z, labels, **kwargs))
+
+
+def palette_generator(cfg, build_body) -> PaletteGenerator:
+    """Wrap the body that `build_body` makes for `cfg` with the head `cfg.head` names (palette | snap)."""
+    from dataclasses import replace
+
+    if cfg.palette_colors < 1:
+        raise ValueError(
+            "model.palette_colors is 0: it is set from the data's palette before the model is built"
+        )
+    if cfg.head == "palette":
+        body = build_body(replace(cfg, head="features", channels=cfg.palette_embed))
+        head = PaletteHead(cfg.palette_embed, cfg.palette_colors, cfg.channels, cfg.palette_temperature)
+    else:
+        body = build_body(replace(cfg, head="rgb"))
+        head = SnapHead(cfg.palette_colors, cfg.channels)
+    return PaletteGenerator(body, head)

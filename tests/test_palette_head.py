@@ -1,0 +1,194 @@
+"""Palette-exact generator heads: exact colours by construction, straight-through gradients, k-means palettes."""
+
+from __future__ import annotations
+
+import torch
+
+from spritegan.config import ModelConfig
+from spritegan.data.palette import dataset_palette, exact_palette, kmeans_palette
+from spritegan.generate.pipeline import SpritePipeline
+from spritegan.models import build_generator
+from spritegan.models.palette_head import PaletteHead, SnapHead
+from spritegan.tensors import to_uint8
+
+PALETTE = torch.tensor(
+    [[0, 0, 0, 0], [255, 0, 0, 255], [10, 200, 30, 128], [7, 7, 7, 255]], dtype=torch.uint8
+)
+
+
+def _head(embed: int = 6) -> PaletteHead:
+    torch.manual_seed(0)
+    head = PaletteHead(embed, len(PALETTE), 4, temperature=1.0)
+    head.set_palette(PALETTE)
+    return head
+
+
+def _colours(images_uint8: torch.Tensor) -> set[tuple[int, ...]]:
+    return {tuple(p) for p in images_uint8.permute(0, 2, 3, 1).reshape(-1, images_uint8.shape[1]).tolist()}
+
+
+def test_argmax_output_is_exactly_palette_colours():
+    head = _head()
+    with torch.no_grad():
+        out = head(torch.randn(5, 6, 7, 9) * 3)
+    assert out.shape == (5, 4, 7, 9)
+    assert _colours(to_uint8(out)) <= {tuple(p) for p in PALETTE.tolist()}
+
+
+def test_forward_value_is_hard_and_gradient_is_the_softmax_mixture():
+    head = _head()
+    f = torch.randn(2, 6, 3, 3, requires_grad=True)
+    out = head(f)
+    with torch.no_grad():
+        hard = head(f)
+    assert torch.equal(out.detach(), hard)  # straight-through: the value is the hard colour, exactly
+    weights = torch.randn_like(out)
+    (out * weights).sum().backward()
+    f2 = f.detach().clone().requires_grad_(True)
+    probs = torch.softmax(head.logits(f2), dim=1)
+    soft = torch.einsum("nkhw,kc->nchw", probs, head.palette)
+    (soft * weights).sum().backward()
+    assert f.grad is not None and f.grad.abs().sum() > 0
+    assert torch.allclose(f.grad, f2.grad, atol=1e-6)
+    assert 0.0 < float(head.confidence) <= 1.0
+
+
+def test_logits_are_negative_scaled_distances_to_the_keys():
+    head = _head(embed=4)
+    f = torch.randn(1, 4, 2, 2)
+    scale = head.log_scale.exp()
+    dist = ((f.permute(0, 2, 3, 1)[..., None, :] - head.keys) ** 2).sum(-1)  # (1, 2, 2, K)
+    expected = (-scale * dist + head.bias).permute(0, 3, 1, 2)
+    got = head.logits(f)
+    # equal up to the per-pixel constant -scale * ||f||^2, which the softmax and the argmax ignore
+    assert torch.allclose(torch.softmax(got, 1), torch.softmax(expected, 1), atol=1e-5)
+
+
+def test_initial_head_picks_the_nearest_colour_of_the_first_channels():
+    head = _head(embed=4)
+    with torch.no_grad():
+        head.keys[:, 4:] = 0
+    target = PALETTE[2].float().div(127.5).sub(1.0)
+    f = (target + 0.01)[None, :, None, None].expand(1, 4, 2, 2).contiguous()
+    with torch.no_grad():
+        out = to_uint8(head(f))
+    assert _colours(out) == {tuple(PALETTE[2].tolist())}
+
+
+def test_snap_head_moves_to_nearest_colour_with_identity_gradient():
+    head = SnapHead(len(PALETTE), 4)
+    head.set_palette(PALETTE)
+    x = (PALETTE[1].float().div(127.5).sub(1.0) + 0.05)[None, :, None, None].repeat(1, 1, 2, 2)
+    x.requires_grad_(True)
+    out = head(x)
+    assert _colours(to_uint8(out)) == {tuple(PALETTE[1].tolist())}
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.ones_like(x))
+
+
+def test_kmeans_palette_is_deterministic_and_keeps_transparency():
+    gen = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (20, 4, 8, 8), generator=gen, dtype=torch.uint8)
+    images[:, 3] = torch.where(images[:, 3] > 128, 255, 0).to(torch.uint8)
+    images[:, :3] *= (images[:, 3:] > 0).to(torch.uint8)
+    a = kmeans_palette(images, 16, seed=3)
+    b = kmeans_palette(images, 16, seed=3)
+    assert torch.equal(a, b)
+    assert len(a) <= 16 and a.shape[1] == 4
+    assert a[0].tolist() == [0, 0, 0, 0]
+    assert (a[1:, 3] > 0).all()
+
+
+def test_kmeans_finds_well_separated_colours_exactly():
+    colours = torch.tensor([[0, 0, 0], [255, 255, 255], [200, 10, 10]], dtype=torch.uint8)
+    idx = torch.arange(3 * 64).remainder(3)
+    images = colours[idx].reshape(3, 8, 8, 3).permute(0, 3, 1, 2)
+    pal = kmeans_palette(images.repeat(2, 1, 1, 1), 3, seed=0)
+    assert {tuple(p) for p in pal.tolist()} == {tuple(c) for c in colours.tolist()}
+
+
+def test_exact_palette_from_manifest_rows():
+    rows = [[1, 2, 3, 255], [4, 5, 6, 128]]
+    assert exact_palette(rows, 4, transparent=True).tolist() == [[0, 0, 0, 0], [1, 2, 3, 255], [4, 5, 6, 128]]
+    assert exact_palette(rows, 3, transparent=False).tolist() == [[1, 2, 3], [4, 5, 6]]
+    assert exact_palette([[9, 9, 9, 255]], 1, transparent=False).tolist() == [[9]]
+    images = torch.zeros(2, 4, 4, 4, dtype=torch.uint8)
+    pal, exact = dataset_palette({"palette": rows, "alpha_levels": [0, 128, 255]}, images, 8)
+    assert exact and len(pal) == 3
+
+
+def _model_config(arch: str, head: str = "palette") -> ModelConfig:
+    return ModelConfig(
+        arch=arch,
+        image_size=[12, 20],
+        channels=4,
+        z_dim=8,
+        g_width=8,
+        d_width=8,
+        max_channels=16,
+        w_dim=8,
+        mapping_layers=1,
+        head=head,
+        palette_colors=len(PALETTE),
+        palette_embed=5,
+    )
+
+
+def test_every_architecture_samples_only_palette_colours_through_the_pipeline():
+    allowed = {tuple(p) for p in PALETTE.tolist()}
+    for arch in ("dcgan", "mlp", "stylegan"):
+        for head in ("palette", "snap"):
+            cfg = _model_config(arch, head)
+            torch.manual_seed(0)
+            G = build_generator(cfg)
+            G.set_palette(PALETTE)
+            meta = {"model_config": cfg.__dict__, "manifest": {"alpha_levels": [0, 128, 255]}}
+            pipe = SpritePipeline(G, meta)
+            images = pipe(n=6, seed=0)
+            assert images.shape == (6, 4, 12, 20), (arch, head)
+            assert _colours(images) <= allowed, (arch, head)
+            assert torch.equal(images, pipe(n=6, seed=0))
+
+
+def test_stylegan_palette_generator_keeps_w_space_tools():
+    cfg = _model_config("stylegan")
+    G = build_generator(cfg)
+    G.set_palette(PALETTE)
+    G.eval()
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        ws = G.ws_from_z(z)
+        assert ws.shape == (2, G.num_ws, 8)
+        assert torch.equal(G.synthesis(ws), G(z))
+    assert G.supports_truncation
+
+
+def test_rgb_head_state_dict_is_unchanged():
+    cfg = _model_config("dcgan", head="rgb")
+    keys = set(build_generator(cfg).state_dict())
+    assert not any(k.startswith(("body.", "head.")) for k in keys)
+
+
+def test_onnx_export_keeps_palette_exact_output(tmp_path):
+    import numpy as np
+    import pytest
+
+    ort = pytest.importorskip("onnxruntime")
+    from spritegan.export.onnx import export_onnx
+    from spritegan.train.checkpoint import save_generator
+
+    cfg = _model_config("dcgan")
+    torch.manual_seed(0)
+    G = build_generator(cfg)
+    G.set_palette(PALETTE)
+    manifest = {"alpha_levels": [0, 128, 255], "channels": 4, "mode": "RGBA", "size": [12, 20]}
+    run = tmp_path / "run"
+    save_generator(run / "generator.safetensors", G, {"model_config": cfg.__dict__, "manifest": manifest})
+    export_onnx(run, tmp_path / "g.onnx")
+    pipe = SpritePipeline.from_run(run)
+    seeds = list(range(9))
+    sess = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"z": pipe.latents(seeds).numpy(), "truncation": np.array([1.0], np.float32)}
+    out = torch.from_numpy(sess.run(["sprites"], feeds)[0]).permute(0, 3, 1, 2)
+    assert _colours(out) <= {tuple(p) for p in PALETTE.tolist()}
+    assert (out != pipe(seeds)).float().mean() < 0.01
