@@ -20,6 +20,8 @@ from fastapi.testclient import TestClient  # noqa: E402
 from spritegan.serve.app import create_app  # noqa: E402
 from spritegan.serve.studio import Limits  # noqa: E402
 
+LOCAL = "http://127.0.0.1:8000"  # the studio answers loopback Host headers only (TestClient's default is not)
+
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -30,7 +32,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def client(runs: Path) -> TestClient:
     limits = Limits(max_count=64, max_scale=8, max_frames=16, max_output_pixels=200_000, max_body_bytes=4096)
-    return TestClient(create_app(runs, limits))
+    return TestClient(create_app(runs, limits), base_url=LOCAL)
 
 
 def _png(data: bytes) -> Image.Image:
@@ -233,12 +235,13 @@ def test_busy_generator_times_out(runs: Path) -> None:
     app = create_app(runs, Limits(timeout_s=0.2))
     studio = app.state.studio
     studio.lock.acquire()
+    local = TestClient(app, base_url=LOCAL)
     try:
-        r = TestClient(app).post("/api/generate", json={"model": "plain", "seeds": [1]})
+        r = local.post("/api/generate", json={"model": "plain", "seeds": [1]})
         assert r.status_code in (503, 504) and r.json()["detail"]
     finally:
         studio.lock.release()
-    assert TestClient(app).post("/api/generate", json={"model": "plain", "seeds": [1]}).status_code == 200
+    assert local.post("/api/generate", json={"model": "plain", "seeds": [1]}).status_code == 200
 
 
 def test_slow_client_body_gets_408(runs: Path) -> None:
@@ -254,7 +257,14 @@ def test_slow_client_body_gets_408(runs: Path) -> None:
     async def send(message: dict) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": "/api/generate", "headers": [], "query_string": b""}
+    headers = [(b"host", b"127.0.0.1:8000")]
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/api/generate",
+        "headers": headers,
+        "query_string": b"",
+    }
     asyncio.run(_call(app, scope, stalled_receive, send))
     assert sent[0]["status"] == 408 and b"stalled" in sent[1]["body"]
 

@@ -9,6 +9,7 @@ from spritegan.commands import add_command
 EXAMPLES = """  spritegan serve runs                      # then open http://127.0.0.1:8000
   spritegan serve runs --port 8080 --max-count 64
   spritegan serve runs --host 0.0.0.0       # expose on the network (no authentication!)
+  spritegan serve runs --host 0.0.0.0 --allow-host studio.lan   # answer requests for that name too
 """
 
 
@@ -29,20 +30,35 @@ def register(subparsers) -> None:
     p.add_argument("--max-body", type=int, default=65536, help="request body bytes (default 65536)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds per generation request (default 30)")
     p.add_argument("--cache", type=int, default=4, help="models kept loaded, LRU (default 4)")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host header is NAME (repeatable; '*' turns the check off). "
+        "Always answered: 127.0.0.1, localhost, ::1 and the --host address; any IP address when --host is "
+        "0.0.0.0 or ::",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a connection may take to send a request's headers before it is closed (default 10)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Start uvicorn with the studio app."""
+    import math
     from pathlib import Path
 
     from spritegan.errors import SpriteganError
 
     try:
-        import uvicorn
-
         from spritegan.serve.app import create_app
+        from spritegan.serve.guard import HostAllowlist, studio_server
         from spritegan.serve.studio import Limits
     except ImportError as exc:
         raise SpriteganError(
@@ -56,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
     for name in ("max_count", "max_scale", "max_frames", "max_pixels", "max_body", "cache"):
         if getattr(args, name) < 1:
             raise SpriteganError(f"--{name.replace('_', '-')} must be at least 1")
+    for name in ("timeout", "header_timeout"):
+        value = getattr(args, name)
+        if not (math.isfinite(value) and value > 0):
+            raise SpriteganError(f"--{name.replace('_', '-')} {value}: give a number of seconds above 0")
     if args.threads:
         import torch
 
@@ -69,9 +89,11 @@ def run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         cache_size=args.cache,
     )
-    app = create_app(runs, limits)
+    hosts = HostAllowlist(args.host, args.allow_host)
+    app = create_app(runs, limits, hosts)
     names = app.state.studio.store.names()
     print(f"spritegan studio: {len(names)} model(s) in {runs}: {', '.join(names) or 'none yet'}")
     print(f"open http://{args.host}:{args.port}/  (API schema: /openapi.json)")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_keep_alive=5)
+    print(f"answering Host headers: {hosts.describe()}")
+    studio_server(app, args.host, args.port, header_timeout_s=args.header_timeout).run()
     return 0

@@ -2,16 +2,17 @@
 
 Routes: GET / (the page), GET /api/models, GET /api/models/{name}/sheet, POST /api/generate,
 POST /api/morph, POST /api/edit, GET /openapi.json. Generation runs in a worker thread behind one lock with a
-per-request time bound; every refusal is a 4xx with a one-line `detail`.
+per-request time bound; every refusal is a 4xx with a one-line `detail`. Requests whose Host header is not
+allowed get 421 (see `spritegan.serve.guard`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import math
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +28,7 @@ from spritegan import __version__
 from spritegan.generate.interpolate import interpolate
 from spritegan.generate.postprocess import upscale
 from spritegan.generate.sheet import make_sheet, to_pil
+from spritegan.serve.guard import HostAllowlist, HostCheck, json_error
 from spritegan.serve.studio import (
     Limits,
     ModelStore,
@@ -35,6 +37,7 @@ from spritegan.serve.studio import (
     gif_bytes,
     parse_trait_text,
     png_bytes,
+    shown,
     zip_bundle,
 )
 
@@ -89,13 +92,13 @@ class BodyLimit:
         too_large = f"request body over the server limit of {limit} bytes"
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            return await _error(send, 413, too_large)
+            return await json_error(send, 413, too_large)
         chunks, size, more = [], 0, True
         while more:
             try:
                 message = await asyncio.wait_for(receive(), timeout=self.limits.body_timeout_s)
             except TimeoutError:
-                return await _error(
+                return await json_error(
                     send, 408, f"request body stalled for over {self.limits.body_timeout_s:g}s"
                 )
             if message["type"] != "http.request":
@@ -103,7 +106,7 @@ class BodyLimit:
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
             if size > limit:
-                return await _error(send, 413, too_large)
+                return await json_error(send, 413, too_large)
             more = message.get("more_body", False)
         body, replayed = b"".join(chunks), False
 
@@ -117,16 +120,27 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-async def _error(send: Any, status: int, message: str) -> None:
-    data = json.dumps({"detail": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": data})
-
-
 def _check_range(name: str, value: float, low: float, high: float, why: str) -> None:
-    if not (math.isfinite(value) and low <= value <= high):
-        raise StudioError(422, f"{name} {value}: choose {low:g} to {high:g} ({why})")
+    """422 unless low <= value <= high; integers of any size are compared exactly, never as floats."""
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if not (finite and low <= value <= high):
+        raise StudioError(422, f"{name} {shown(value)}: choose {shown(low)} to {shown(high)} ({why})")
+
+
+TRAITS_FORM = 'give an object like {"type": "alien", "hat": 1} or a string like "type=alien,hat"'
+
+
+def _validation_message(err: dict) -> str:
+    """One readable clause for a pydantic error: bad JSON, a body that is not an object, traits, or a field."""
+    loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+    kind = err.get("type", "")
+    if kind == "json_invalid":
+        return f"body is not valid JSON ({(err.get('ctx') or {}).get('error', 'decode error')})"
+    if not loc and kind in ("model_attributes_type", "dict_type"):
+        return "body: send one JSON object with content-type: application/json"
+    if loc[:1] == ["traits"]:
+        return f"traits: {TRAITS_FORM}"
+    return f"{'.'.join(loc) or 'body'}: {err.get('msg', 'invalid')}"
 
 
 class Studio:
@@ -258,9 +272,19 @@ class Studio:
         return Response(data, media_type="image/png")
 
 
-def create_app(runs_dir: str | Path, limits: Limits | None = None) -> FastAPI:
-    """The studio app for the runs under `runs_dir` (each a folder with generator.safetensors)."""
+def create_app(
+    runs_dir: str | Path,
+    limits: Limits | None = None,
+    allowed_hosts: HostAllowlist | Iterable[str] | None = None,
+) -> FastAPI:
+    """The studio app for the runs under `runs_dir` (each a folder with generator.safetensors).
+
+    `allowed_hosts`: the Host headers answered (a HostAllowlist, or extra names next to loopback); by default
+    only 127.0.0.1, localhost and ::1, with any port.
+    """
     limits = limits or Limits()
+    if not isinstance(allowed_hosts, HostAllowlist):
+        allowed_hosts = HostAllowlist(extra=allowed_hosts or ())
     studio = Studio(runs_dir, limits)
     app = FastAPI(
         title="spritegan studio",
@@ -275,12 +299,13 @@ def create_app(runs_dir: str | Path, limits: Limits | None = None) -> FastAPI:
     async def _studio_error(_: Request, exc: StudioError) -> JSONResponse:
         return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:  # a bug: still one JSON line, logged
+        return JSONResponse({"detail": f"internal error ({type(exc).__name__})"}, status_code=500)
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for err in exc.errors()[:5]:
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        parts = list(dict.fromkeys(_validation_message(err) for err in exc.errors()))[:5]
         return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
 
     @app.get("/", include_in_schema=False)
@@ -296,11 +321,13 @@ def create_app(runs_dir: str | Path, limits: Limits | None = None) -> FastAPI:
         }
 
     @app.get("/api/models/{name}/sheet", summary="The run's latest training sample sheet (PNG)")
-    async def sheet(name: str) -> FileResponse:
-        path = studio.store.sheet_file(name)
-        if path is None:
-            raise StudioError(404, f"model {name!r} has no sample sheet (no samples/*.png in its run)")
-        return FileResponse(path, media_type="image/png")
+    async def sheet(name: str) -> Response:
+        data = await run_in_threadpool(studio.store.sheet_bytes, name)
+        if data is None:
+            raise StudioError(
+                404, f"model {name!r} has no sample sheet (no samples/*.png inside RUNS_DIR in its run)"
+            )
+        return Response(data, media_type="image/png")
 
     @app.post("/api/generate", summary="Sprites for seeds: PNG (one sprite or sheet), JSON, or ZIP")
     async def generate(body: GenerateBody) -> Response:
@@ -316,4 +343,5 @@ def create_app(runs_dir: str | Path, limits: Limits | None = None) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, limits=limits)
+    app.add_middleware(HostCheck, allowlist=allowed_hosts)  # added last, so it runs first
     return app

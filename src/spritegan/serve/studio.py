@@ -19,10 +19,13 @@ from typing import Any
 import torch
 
 from spritegan import __version__
+from spritegan.errors import SpriteganError
 from spritegan.generate.pipeline import SpritePipeline
 from spritegan.labels import label_layout
+from spritegan.serve.guard import inside, read_inside
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+MAX_SHEET_BYTES = 64 * 1024 * 1024  # a training sample sheet larger than this is not served
 
 
 class StudioError(Exception):
@@ -50,10 +53,18 @@ class Limits:
     cache_size: int = 4  # pipelines kept loaded (LRU)
 
 
+def shown(value: Any, width: int = 60) -> str:
+    """A request value for an error message: huge integers as ~10^N, anything else clipped to `width`."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**20:
+        return f"{'-' if value < 0 else ''}~10^{int(abs(value).bit_length() * 0.30103)}"
+    text = f"{value:g}" if isinstance(value, float) else repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def validate_name(name: str) -> str:
     """Reject names that could leave the runs folder (.., slashes, backslashes, absolute paths)."""
     if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
-        raise StudioError(400, f"invalid model name {name[:80]!r}: use letters, digits, '.', '_' or '-' only")
+        raise StudioError(400, f"invalid model name {shown(name)}: use letters, digits, '.', '_' or '-' only")
     return name
 
 
@@ -64,7 +75,7 @@ def build_labels(traits: dict[str, Any], spec: dict | None, cond_dim: int) -> to
     for key, value in traits.items():
         col = layout.get(key)
         if col is None:
-            raise StudioError(400, f"unknown trait {key!r}; valid traits: {', '.join(layout) or 'none'}")
+            raise StudioError(400, f"unknown trait {shown(key)}; valid traits: {', '.join(layout) or 'none'}")
         if col.kind == "categorical":
             if isinstance(value, str) and value in col.classes:
                 vec[col.offset + col.classes.index(value)] = 1.0
@@ -72,12 +83,12 @@ def build_labels(traits: dict[str, Any], spec: dict | None, cond_dim: int) -> to
                 vec[col.offset + value] = 1.0
             else:
                 raise StudioError(
-                    400, f"trait {key}={value!r} is not a class; valid classes: {', '.join(col.classes)}"
+                    400, f"trait {key}={shown(value)} is not a class; valid classes: {', '.join(col.classes)}"
                 )
         elif value in (0, 1, True, False):
             vec[col.offset] = float(value)
         else:
-            raise StudioError(400, f"trait {key} is binary: give 0, 1, true or false (got {value!r})")
+            raise StudioError(400, f"trait {key} is binary: give 0, 1, true or false (got {shown(value)})")
     return vec
 
 
@@ -89,8 +100,9 @@ def parse_trait_text(text: str, spec: dict | None) -> torch.Tensor:
         raise StudioError(400, 'give traits as an object, e.g. {"type": "alien", "hat": 1}') from exc
     try:
         return parse_traits(text, spec)
-    except (ValueError, KeyError) as exc:
-        raise StudioError(400, f"traits {text[:80]!r}: {exc}") from exc
+    except (SpriteganError, ValueError, KeyError) as exc:
+        reason = "; ".join(str(exc).split("\n")).strip("'\"")
+        raise StudioError(400, f"traits {shown(text)}: {reason}") from exc
 
 
 def png_bytes(image: Any) -> bytes:
@@ -116,8 +128,12 @@ class ModelStore:
         return sorted(
             p.name
             for p in self.runs_dir.iterdir()
-            if NAME_RE.match(p.name) and (p / "generator.safetensors").is_file()
+            if NAME_RE.match(p.name) and self.inside(p / "generator.safetensors")
         )
+
+    def inside(self, path: Path) -> Path | None:
+        """path's real location when it is a file inside RUNS_DIR; None for anything a symlink leads out."""
+        return inside(path, self.runs_dir)
 
     def run_dir(self, name: str) -> Path:
         """The folder of a listed model, or a 404 StudioError."""
@@ -144,14 +160,23 @@ class ModelStore:
         return pipe
 
     def sheet_file(self, name: str) -> Path | None:
-        """The run's latest training sample sheet, if any."""
-        samples = sorted((self.run_dir(name) / "samples").glob("*.png"))
+        """The run's latest training sample sheet inside RUNS_DIR, if any (symlinks out are skipped)."""
+        samples = [p for p in sorted((self.run_dir(name) / "samples").glob("*.png")) if self.inside(p)]
         return samples[-1] if samples else None
+
+    def sheet_bytes(self, name: str) -> bytes | None:
+        """The latest sample sheet's bytes, read without leaving RUNS_DIR; None when there is none."""
+        path = self.sheet_file(name)
+        return read_inside(path, self.runs_dir, MAX_SHEET_BYTES) if path else None
 
     def directions(self, name: str) -> dict[str, Path]:
         """Latent directions saved as run_dir/directions/<name>.safetensors."""
         folder = self.run_dir(name) / "directions"
-        return {p.stem: p for p in sorted(folder.glob("*.safetensors")) if NAME_RE.match(p.stem)}
+        return {
+            p.stem: p
+            for p in sorted(folder.glob("*.safetensors"))
+            if NAME_RE.match(p.stem) and self.inside(p)
+        }
 
     def direction(self, name: str, direction: str, z_dim: int) -> torch.Tensor:
         """One direction vector (z_dim,): the file's 'direction' tensor, else its only tensor."""
@@ -169,7 +194,9 @@ class ModelStore:
     def metrics(self, name: str) -> dict[str, Any]:
         """Scalars of the newest evaluation: the last line of metrics.jsonl (`spritegan eval`) or eval.jsonl
         (`train --eval-every`), whichever was written last; empty when missing or unreadable."""
-        found = [p for p in (self.run_dir(name) / f for f in ("metrics.jsonl", "eval.jsonl")) if p.is_file()]
+        found = [
+            p for p in (self.run_dir(name) / f for f in ("metrics.jsonl", "eval.jsonl")) if self.inside(p)
+        ]
         if not found:
             return {}
         path = max(found, key=lambda p: p.stat().st_mtime)
