@@ -409,7 +409,7 @@ def test_slow_headers_are_cut_off(live: tuple[int, float]) -> None:
     with socket.create_connection(("127.0.0.1", port)) as conn:
         conn.sendall(b"GET /api/models HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         took = _closed_after(conn, b"X-Slow: 1\r\n", limit=10)
-    assert deadline * 0.8 <= took < deadline + 2.0, took
+    assert deadline * 0.8 <= took < deadline + 4.0, took
     r = _get(port)
     assert r.status == 200 and json.loads(r.read())["models"]
 
@@ -418,7 +418,7 @@ def test_silent_connection_is_cut_off(live: tuple[int, float]) -> None:
     port, deadline = live
     with socket.create_connection(("127.0.0.1", port)) as conn:
         took = _closed_after(conn, None, limit=10)
-    assert took < deadline + 2.0, took
+    assert took < deadline + 4.0, took
 
 
 def test_slow_headers_after_a_keep_alive_request(live: tuple[int, float]) -> None:
@@ -432,7 +432,30 @@ def test_slow_headers_after_a_keep_alive_request(live: tuple[int, float]) -> Non
         time.sleep(0.2)  # drain the rest of the first response inside _closed_after
         conn.sendall(b"GET /api/models HTTP/1.1\r\n")
         took = _closed_after(conn, b"X-Slow: 1\r\n", limit=10)
-    assert took < deadline + 2.0, took
+    assert took < deadline + 4.0, took
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HELLO\r\n\r\n",
+        b"GET /api/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20000,  # unfinished, over 16 KiB
+        b"GET /api/models HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n",
+    ],
+    ids=["garbage", "huge-header", "negative-length"],
+)
+def test_unparsable_requests_get_json_400(live: tuple[int, float], raw: bytes) -> None:
+    port, _ = live
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.sendall(raw)
+        conn.settimeout(10)
+        reply = b""
+        while chunk := conn.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400") and b"application/json" in head
+    assert json.loads(body)["detail"].startswith("bad HTTP request")
+    assert _get(port).status == 200
 
 
 def test_live_server_checks_host_and_stays_up(live: tuple[int, float]) -> None:

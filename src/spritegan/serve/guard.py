@@ -110,7 +110,8 @@ def header_deadline_protocol(seconds: float, base: type | None = None) -> type:
 
     The clock starts when a connection opens and again when a response is complete (keep-alive); it stops
     when uvicorn has parsed a full request head (a new request cycle exists). When it runs out the connection
-    is closed. Bodies have their own bound in the app (`Limits.body_timeout_s`).
+    is closed. Bodies have their own bound in the app (`Limits.body_timeout_s`). Requests uvicorn cannot
+    parse (garbage, headers over h11's 16 KiB) get its 400 as JSON too.
     """
     if base is None:
         from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -156,6 +157,14 @@ def header_deadline_protocol(seconds: float, base: type | None = None) -> type:
             self._stop_clock()
             super().connection_lost(exc)
 
+        def send_400_response(self, msg: str) -> None:
+            body = json.dumps({"detail": f"bad HTTP request: {msg}"}).encode()
+            head = (
+                f"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {len(body)}"
+            )
+            self.transport.write(head.encode() + b"\r\nconnection: close\r\n\r\n" + body)
+            self.transport.close()
+
     return HeaderDeadline
 
 
@@ -178,6 +187,7 @@ def studio_server(
         log_level=log_level,
         timeout_keep_alive=keep_alive_s,
         http=header_deadline_protocol(header_timeout_s),
+        ws="none",  # the studio has no websockets; an upgrade header is ignored
     )
     return uvicorn.Server(config)
 
