@@ -4,6 +4,7 @@ Host-header allowlist (DNS rebinding), symlinks out of the runs folder and the s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http.client
 import json
 import socket
@@ -359,12 +360,13 @@ def test_metrics_and_directions_do_not_follow_symlinks_out(tmp_path: Path) -> No
 
 @pytest.fixture(scope="module")
 def live(runs: Path) -> Iterator[tuple[int, float]]:
-    """The real uvicorn server, as `spritegan serve` builds it, with a 0.6 s header deadline."""
+    """The real uvicorn server, as `spritegan serve` builds it, with a 0.6 s header deadline and 1 s for bodies."""
     deadline = 0.6
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = studio_server(create_app(runs, LIMITS), "127.0.0.1", port, header_timeout_s=deadline)
+    app = create_app(runs, dataclasses.replace(LIMITS, body_timeout_s=1.0))
+    server = studio_server(app, "127.0.0.1", port, header_timeout_s=deadline)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     until = time.monotonic() + 20
@@ -435,14 +437,32 @@ def test_slow_headers_after_a_keep_alive_request(live: tuple[int, float]) -> Non
     assert took < deadline + 4.0, took
 
 
+def test_trickled_body_gets_408(live: tuple[int, float]) -> None:
+    port, _ = live
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        head = b"POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        conn.sendall(head + b"Content-Length: 200\r\n\r\n{")
+        start, reply = time.monotonic(), b""
+        conn.settimeout(0.2)
+        while b"\r\n\r\n" not in reply and time.monotonic() - start < 15:
+            try:
+                reply += conn.recv(65536)
+            except TimeoutError:
+                conn.sendall(b" ")  # one byte every 0.2 s: never a stall, never done
+        took = time.monotonic() - start
+    assert reply.startswith(b"HTTP/1.1 408") and took < 5, (reply[:200], took)
+    assert _get(port).status == 200
+
+
 @pytest.mark.parametrize(
     "raw",
     [
         b"HELLO\r\n\r\n",
         b"GET /api/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20000,  # unfinished, over 16 KiB
         b"GET /api/models HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n",
+        b"POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n",
     ],
-    ids=["garbage", "huge-header", "negative-length"],
+    ids=["garbage", "huge-header", "negative-length", "5000-digit-length"],
 )
 def test_unparsable_requests_get_json_400(live: tuple[int, float], raw: bytes) -> None:
     port, _ = live

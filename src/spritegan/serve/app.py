@@ -79,7 +79,8 @@ class EditBody(_Body):
 
 
 class BodyLimit:
-    """ASGI middleware: read the whole body first, refusing over max_bytes (413) or stalling clients (408)."""
+    """ASGI middleware: read the whole body first, refusing over max_bytes (413) or a body that is not complete
+    within body_timeout_s, stalled or trickled (408)."""
 
     def __init__(self, app: Any, limits: Limits) -> None:
         self.app = app
@@ -91,15 +92,17 @@ class BodyLimit:
         limit = self.limits.max_body_bytes
         too_large = f"request body over the server limit of {limit} bytes"
         length = dict(scope.get("headers") or []).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
+        if length is not None and (not length.isdigit() or len(length) > 15 or int(length) > limit):
             return await json_error(send, 413, too_large)
         chunks, size, more = [], 0, True
+        loop = asyncio.get_running_loop()
+        until = loop.time() + self.limits.body_timeout_s
         while more:
             try:
-                message = await asyncio.wait_for(receive(), timeout=self.limits.body_timeout_s)
+                message = await asyncio.wait_for(receive(), timeout=max(0.0, until - loop.time()))
             except TimeoutError:
                 return await json_error(
-                    send, 408, f"request body stalled for over {self.limits.body_timeout_s:g}s"
+                    send, 408, f"request body stalled: not complete within {self.limits.body_timeout_s:g}s"
                 )
             if message["type"] != "http.request":
                 return

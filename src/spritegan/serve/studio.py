@@ -49,7 +49,7 @@ class Limits:
     max_truncation: float = 2.0
     max_edit: float = 20.0  # |amount| per latent direction
     timeout_s: float = 30.0  # per request: waiting for the generator lock plus generating
-    body_timeout_s: float = 10.0  # slow clients: seconds allowed between body chunks
+    body_timeout_s: float = 10.0  # slow clients: seconds allowed for the whole request body
     cache_size: int = 4  # pipelines kept loaded (LRU)
 
 
