@@ -2,7 +2,8 @@
 
 For each dataset the measures of `spritegan.metrics.pixelart` are computed on all of its images, against
 the dataset's own palette and alpha levels: what a perfect model would score. With --run, N samples of a
-trained run (seeds 0..N-1, as `spritegan eval` draws them) are measured against that run's training data.
+trained run (seeds 0..N-1, as `spritegan eval` draws them) are measured against that run's training data,
+as generated and snapped to the palette (`generate --palette`).
 Prints a markdown table with the time each row took on this machine.
 
     python benchmarks/pixelart_floors.py                        # builtin:sprites and the CryptoPunks sheet
@@ -116,9 +117,15 @@ def main() -> int:
         manifest = dict(pipe.manifest or {})
         real = open_dataset(manifest["source"], **training_data_options(manifest)).images
         palette = manifest.get("palette", palette_of(real))
+        levels = manifest.get("alpha_levels")
         fake = pipe(n=args.n, seed=0)
-        print(row(f"{run} ({args.n} samples)", fake, palette, manifest.get("alpha_levels"), t0), flush=True)
-        print(row(f"{run}: its training data", real, palette, manifest.get("alpha_levels"), t0), flush=True)
+        print(row(f"{run} ({args.n} samples)", fake, palette, levels, t0), flush=True)
+        if palette is not None:
+            t0 = time.perf_counter()
+            snapped = pipe(n=args.n, seed=0, palette=True)
+            print(row(f"{run} ({args.n} samples, palette-snapped)", snapped, palette, levels, t0), flush=True)
+        t0 = time.perf_counter()
+        print(row(f"{run}: its training data", real, palette, levels, t0), flush=True)
     print()
     print(
         "Shares are of visible pixels (alpha > 0), alpha shares of all pixels; definitions in docs/evaluation.md."
