@@ -2,6 +2,9 @@
 
 bce: Goodfellow et al. 2014 with targets (real_label for reals, optional label flips); the generator uses
 the non-saturating form. ns: the same written with softplus. hinge: Lim & Ye 2017 / Miyato et al. 2018.
+rpgan: the relativistic pairing GAN (Jolicoeur-Martineau 2019) as R3GAN uses it (Huang et al. 2024): each real
+score is paired with one fake score, D minimises softplus(-(D(real) - D(fake))) and G softplus(-(D(fake) -
+D(real))), so both batches must have the same size. R2 is R1's penalty on fakes.
 """
 
 from __future__ import annotations
@@ -31,22 +34,47 @@ def d_loss(
         )
     if kind == "hinge":
         return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+    if kind == "rpgan":  # real_label has no meaning here; a flip swaps the pair's roles
+        margin = _paired(real, fake)
+        if flip is not None:
+            margin = torch.where(flip, -margin, margin)
+        return F.softplus(-margin).mean()
     raise ValueError(unknown_choice("train.loss", kind))
 
 
-def g_loss(fake: torch.Tensor, kind: str) -> torch.Tensor:
-    """Generator loss on fake logits: non-saturating for bce/ns, -D(G(z)) for hinge."""
+def g_loss(fake: torch.Tensor, kind: str, real: torch.Tensor | None = None) -> torch.Tensor:
+    """Generator loss on fake logits: non-saturating for bce/ns, -D(G(z)) for hinge; rpgan also needs the
+    real logits it pairs them with (treated as constants: no gradient reaches G through them)."""
     if kind in ("bce", "ns"):
         return F.softplus(-fake).mean()
     if kind == "hinge":
         return -fake.mean()
+    if kind == "rpgan":
+        if real is None:
+            raise ValueError("train.loss=rpgan: the generator loss needs D's scores of a real batch")
+        return F.softplus(-_paired(fake, real.detach())).mean()
     raise ValueError(unknown_choice("train.loss", kind))
+
+
+def _paired(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a - b element by element: the relativistic margin of each (a, b) pair; batches must match."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"train.loss=rpgan pairs scores one to one; got {tuple(a.shape)} and {tuple(b.shape)}"
+        )
+    return a - b
 
 
 def r1_penalty(real_scores: torch.Tensor, real_images: torch.Tensor) -> torch.Tensor:
     """R1 (Mescheder et al. 2018): mean squared gradient norm of D's score w.r.t. real images."""
     (grad,) = torch.autograd.grad(real_scores.sum(), real_images, create_graph=True)
     return grad.square().flatten(1).sum(1).mean()
+
+
+def r2_penalty(fake_scores: torch.Tensor, fake_images: torch.Tensor) -> torch.Tensor:
+    """R2 (R3GAN): R1's zero-centred penalty on generated images; `fake_images` must require grad (detached
+    from G, so only D is penalised)."""
+    return r1_penalty(fake_scores, fake_images)
 
 
 def label_classification_loss(
