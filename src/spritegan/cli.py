@@ -35,8 +35,9 @@ COMMAND_MODULES = [
 
 EPILOG = """examples:
   spritegan demo                                   # train on built-in sprites for a few CPU minutes
-  spritegan train --data ../shared/datasets/cryptopunks/punks.png --tile 24 --preset sprite --out runs/punks
-  spritegan generate runs/punks -n 100 --seed 0 --out out/punks --scale 8
+  spritegan train --data builtin:sprites --preset sprite --out runs/sprites --steps 2000
+  spritegan train --data my_sprites/ --resize 32 --fit pad --out runs/mine  # your folder, fitted and padded
+  spritegan generate runs/sprites -n 100 --seed 0 --out out/sprites --scale 8
 """
 
 
@@ -72,6 +73,11 @@ def attach_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
+def one_line(text: str) -> str:
+    """Messages are printed as one line, whatever an underlying library put in them."""
+    return " ".join(text.split())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(attach_negative_values(sys.argv[1:] if argv is None else list(argv)))
@@ -81,7 +87,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SpriteganError as exc:
-        print(f"spritegan {args.command}: error: {exc}", file=sys.stderr)
+        print(f"spritegan {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except (
+        OSError
+    ) as exc:  # a read-only folder, a full disk, a path that is a file: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(
+            f"spritegan {args.command}: error: {where}{one_line(exc.strerror or str(exc))}", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print(f"spritegan {args.command}: interrupted", file=sys.stderr)

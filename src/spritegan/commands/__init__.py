@@ -12,3 +12,77 @@ def add_command(subparsers, name: str, help_text: str, examples: str) -> argpars
         epilog="examples:\n" + examples,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def _writable_folder(path, option: str, shown=None) -> None:
+    """Refuse (one line) when the nearest existing folder at or above `path` cannot be written to; the
+    message names `option` with `shown` (the path the user gave, default `path`)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from spritegan.errors import SpriteganError
+
+    shown = path if shown is None else shown
+    folder = Path(path).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise SpriteganError(f"{option} {shown}: {folder} is a file, not a folder")
+    try:  # a real write: os.access says yes to root on a read-only mount
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise SpriteganError(f"{option} {shown}: cannot write in {folder} ({exc.strerror or exc})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise SpriteganError(f"{option} {shown}: cannot write in {folder} (permission denied)")
+
+
+def check_output_folder(path, option: str = "--out") -> None:
+    """An output folder must be a folder (or not exist yet) somewhere we can write; checked before any work."""
+    from pathlib import Path
+
+    from spritegan.errors import SpriteganError
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise SpriteganError(f"{option} {path}: exists and is a file, not a folder")
+    _writable_folder(p, option)
+
+
+def check_output_file(path, option: str = "--out", overwrite: bool = True) -> None:
+    """An output file must not be a folder, nor (unless `overwrite`) an existing file; its folder writable."""
+    from pathlib import Path
+
+    from spritegan.errors import SpriteganError
+
+    p = Path(path)
+    if p.is_dir():
+        raise SpriteganError(f"{option} {path}: is a folder; give a file name")
+    if p.exists() and not overwrite:
+        raise SpriteganError(f"{option} {path}: file exists; choose another name or add --overwrite")
+    _writable_folder(p.parent, option, shown=path)
+
+
+def check_finite(value: float, option: str) -> None:
+    """A float option must be a real number (argparse accepts nan and inf)."""
+    import math
+
+    from spritegan.errors import SpriteganError
+
+    if not math.isfinite(value):
+        raise SpriteganError(f"{option} {value}: must be a finite number")
+
+
+def check_device(name: str, option: str = "--device") -> None:
+    """cpu, cuda or cuda:N, and a CUDA device only where one is visible."""
+    import torch
+
+    from spritegan.errors import SpriteganError
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise SpriteganError(f"{option} {name!r}: not a device; use cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SpriteganError(f"{option} {name}: no CUDA GPU is visible here; use --device cpu")

@@ -7,10 +7,11 @@ import argparse
 from spritegan.commands import add_command
 
 EXAMPLES = """  spritegan data inspect builtin:sprites
-  spritegan data inspect ../shared/datasets/cryptopunks/punks.png --tile 24 --labels ../shared/datasets/cryptopunks/labels.csv
-  spritegan data prepare ../shared/datasets/pokemon/images --labels ../shared/datasets/pokemon/pokemon.csv \\
-      --label-columns type1,type2 --resize 64 --resample area --out data/pokemon64
-  spritegan data prepare ../shared/datasets/cryptopunks/punks.png --tile 24 --pad-to 32 --out data/punks32
+  spritegan data inspect my_sheet.png --tile 24 --labels my_labels.csv     # your sheet, cut on a 24x24 grid
+  spritegan data inspect my_sprites/                # a mixed-size folder lists its sizes and counts
+  spritegan data prepare my_art/ --labels my_art.csv --label-columns type1,type2 \\
+      --resize 64 --fit pad --resample area --out data/art64
+  spritegan data prepare builtin:sprites:1000 --pad-to 40 --out data/sprites40
 """
 
 
@@ -27,6 +28,13 @@ def _source_args(p: argparse.ArgumentParser) -> None:
         help="filter for --resize (default nearest, right for pixel art)",
     )
     p.add_argument(
+        "--fit",
+        default="stretch",
+        choices=["stretch", "pad"],
+        help="with --resize: stretch to the size (default), or pad: fit inside keeping the aspect ratio, "
+        "then pad centred (use --resample nearest for pixel art)",
+    )
+    p.add_argument(
         "--pad-to", help="pad centred with transparent/black pixels to SIZE or WxH (no resampling)"
     )
     p.add_argument("--labels", help="CSV of labels, joined by file name or an integer id column")
@@ -40,6 +48,7 @@ def _source_options(args: argparse.Namespace) -> dict:
         "tile": args.tile,
         "resize": args.resize,
         "resample": args.resample,
+        "fit": args.fit,
         "pad_to": args.pad_to,
         "labels_csv": args.labels,
         "label_columns": columns,
@@ -57,6 +66,9 @@ def summary(ds) -> list[str]:
     """Short human-readable lines describing a PreparedDataset."""
     import torch
 
+    from spritegan.data.dataset import soft_alpha
+    from spritegan.data.sources import size_text
+
     m = ds.manifest
     h, w = ds.size
     palette = m.get("palette")
@@ -65,12 +77,14 @@ def summary(ds) -> list[str]:
         f"source:       {m['source']}",
         f"images:       {len(ds)}"
         + (f" ({m['dropped_empty']} empty tiles dropped)" if m.get("dropped_empty") else ""),
-        f"size:         {w}x{h} {ds.mode}",
+        f"size:         {size_text(h, w)} {ds.mode} (W x H)",
         f"palette:      {len(palette)} colours"
         if palette is not None
         else "palette:      more than 256 colours",
     ]
-    if ds.mode == "RGBA":
+    if ds.mode == "RGBA" and alpha is not None and soft_alpha(m):
+        lines.append(f"alpha levels: {len(alpha)} (soft edges: kept, not snapped)")
+    elif ds.mode == "RGBA":
         lines.append(f"alpha levels: {alpha}" if alpha is not None else "alpha levels: more than 16")
     if m.get("resize"):
         lines.append(f"resize:       {m['resize']}")
@@ -90,19 +104,43 @@ def summary(ds) -> list[str]:
     return lines
 
 
+def size_lines(source: str, sizes: dict) -> list[str]:
+    """What `data inspect` says about a folder of several sizes: each size with its count, largest first."""
+    from spritegan.data.sources import size_text
+
+    order = sorted(sizes, key=lambda s: (-s[0] * s[1], s))
+    tall, wide = max(s[0] for s in sizes), max(s[1] for s in sizes)
+    lines = [
+        f"source:       {source}",
+        f"images:       {sum(sizes.values())} in {len(sizes)} sizes (W x H)",
+        *(f"size:         {size_text(*s)}: {sizes[s]} images" for s in order),
+        f"to train:     --pad-to {size_text(tall, wide)} (keeps pixels), or --resize SIZE --fit pad",
+    ]
+    return lines
+
+
 def _inspect(args: argparse.Namespace) -> int:
-    print("\n".join(summary(_load(args))))
+    from spritegan.data.sources import MixedSizesError
+
+    try:
+        ds = _load(args)
+    except MixedSizesError as exc:
+        print("\n".join(size_lines(args.source, exc.sizes)))
+        return 0
+    print("\n".join(summary(ds)))
     return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from spritegan.data.dataset import prepare
-    from spritegan.data.sources import load_source
+    from spritegan.commands import check_output_folder
+    from spritegan.data.dataset import check_prepare_out, prepare
+    from spritegan.data.sources import load_source, size_text
 
+    check_output_folder(check_prepare_out(args.out, args.overwrite))
     src = load_source(args.source, **_source_options(args))
-    out = prepare(src, args.out)
+    out = prepare(src, args.out, overwrite=args.overwrite)
     h, w = src.images.shape[1:3]
-    print(f"prepared {len(src.images)} images of {w}x{h} {src.mode} in {out}")
+    print(f"prepared {len(src.images)} images of {size_text(h, w)} {src.mode} in {out}")
     return 0
 
 
@@ -115,5 +153,8 @@ def register(subparsers) -> None:
     inspect.set_defaults(func=_inspect)
     prep = sub.add_parser("prepare", help="read a source and write DIR/data.safetensors + manifest.json")
     _source_args(prep)
-    prep.add_argument("--out", required=True, help="output folder")
+    prep.add_argument("--out", required=True, help="output folder (new or empty)")
+    prep.add_argument(
+        "--overwrite", action="store_true", help="--out may hold files: replace its data and manifest"
+    )
     prep.set_defaults(func=_prepare)

@@ -21,18 +21,39 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+DEMO_MARKER = ".spritegan-demo"  # written by the demo: only a folder holding it may be replaced
+
+
+def clear_demo_folder(out: Path) -> None:
+    """The demo starts fresh, but deletes only a folder that an earlier demo made (it holds DEMO_MARKER)."""
     import shutil
 
+    from spritegan.commands import check_output_folder
+    from spritegan.errors import SpriteganError
+
+    check_output_folder(out)
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not (out / DEMO_MARKER).is_file():
+        raise SpriteganError(
+            f"--out {out}: folder exists and was not made by `spritegan demo`, so it is left alone; "
+            "choose another --out"
+        )
+    shutil.rmtree(out)
+
+
+def run(args: argparse.Namespace) -> int:
     from spritegan.config import build_config
     from spritegan.data.dataset import open_dataset
+    from spritegan.errors import SpriteganError
     from spritegan.generate.pipeline import SpritePipeline
     from spritegan.generate.sheet import make_sheet, save_png
     from spritegan.train.loop import fit_model_to_data, train
 
+    if args.steps < 1:
+        raise SpriteganError(f"--steps {args.steps}: must be at least 1")
     out = Path(args.out)
-    if (out / "checkpoints").exists():
-        shutil.rmtree(out)  # the demo always starts fresh
+    clear_demo_folder(out)
     cfg = build_config(
         "sprite",
         {
@@ -43,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
         },
     )
     dataset = open_dataset(cfg.data.source)
-    fit_model_to_data(cfg, dataset, conditional=False)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DEMO_MARKER).write_text(
+        "made by `spritegan demo`; the next demo run with this --out replaces it\n"
+    )
+    for note in fit_model_to_data(cfg, dataset, conditional=False):
+        print(f"note: {note}")
     print(f"demo: training the `sprite` preset on {len(dataset.images)} built-in 32x32 RGBA sprites")
     result = train(cfg, dataset, out, progress=not args.no_progress)
     pipe = SpritePipeline.from_run(out)

@@ -109,6 +109,7 @@ def edit_strip(pipe, ws, direction, strengths: list[float]):
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from spritegan.commands import check_finite, check_output_file
     from spritegan.commands.generate import parse_seeds
     from spritegan.errors import SpriteganError
     from spritegan.generate import latent as L
@@ -141,6 +142,10 @@ def run(args: argparse.Namespace) -> int:
         raise SpriteganError("--strengths: give 1 to 64 numbers")
     if not 1 <= args.scale <= 32:
         raise SpriteganError(f"--scale {args.scale}: choose 1 to 32")
+    for value in strengths:
+        check_finite(value, "--strengths")
+    check_finite(args.truncation, "--truncation")
+    check_output_file(args.out)
     direction, meta = L.load_direction(args.run, args.direction)
     if direction.numel() != G.w_dim:
         raise SpriteganError(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from spritegan.commands import add_command
 
-EXAMPLES = """  spritegan export runs/punks --format onnx
-  spritegan export runs/punks --format onnx --out build/punks.onnx --opset 17
-  spritegan export runs/punks --format onnx --palette --out punks-palette.onnx
+EXAMPLES = """  spritegan export runs/demo --format onnx                 # runs/demo: made by `spritegan demo`
+  spritegan export runs/demo --format onnx --out build/sprites.onnx --opset 17
+  spritegan export runs/demo --format onnx --palette --out sprites-palette.onnx --overwrite
 """
 
 
@@ -18,7 +18,8 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "export", "Export a run's generator (ONNX, uint8 sprites out).", EXAMPLES)
     p.add_argument("run", help="run folder or generator.safetensors file")
     p.add_argument("--format", default="onnx", choices=["onnx"], help="export format (onnx)")
-    p.add_argument("--out", help="output file (default: RUN/generator.onnx)")
+    p.add_argument("--out", help="output file (default: RUN/generator.onnx); an existing file is refused")
+    p.add_argument("--overwrite", action="store_true", help="replace the --out file if it exists")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset version (default 17)")
     p.add_argument(
         "--palette", action="store_true", help="snap visible pixels to the dataset palette in the graph"
@@ -28,6 +29,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Export and print where the file went."""
+    from spritegan.commands import check_output_file
     from spritegan.errors import SpriteganError
     from spritegan.generate.pipeline import resolve_generator_path
 
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
             f"ONNX export needs the export extra: pip install 'spritegan[export]' ({exc})"
         ) from exc
     out = Path(args.out) if args.out else resolve_generator_path(args.run).parent / "generator.onnx"
+    check_output_file(out, overwrite=args.overwrite)
     meta = export_onnx(args.run, out, opset=args.opset, palette=args.palette)
     inputs = "z, labels, truncation" if int(meta["cond_dim"]) else "z, truncation"
     print(f"wrote {out} (inputs: {inputs}; output: uint8 sprites (N, H, W, {meta['channels']}))")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from spritegan.commands import add_command
 
-EXAMPLES = """  spritegan generate runs/punks -n 100 --seed 0 --out out/punks
-  spritegan generate runs/punks --seeds 3,17,42 --scale 8 --out out/favourites
-  spritegan generate runs/punks -n 64 --palette --truncation 0.8 --out out/clean
-  spritegan generate runs/punks-cond --traits type=alien,earring,hoodie -n 16 --out out/aliens
-  spritegan generate runs/punks-cond --traits random -n 64 --out out/mixed
+EXAMPLES = """  spritegan generate runs/demo -n 100 --seed 0 --out out/demo      # runs/demo: made by `spritegan demo`
+  spritegan generate runs/demo --seeds 3,17,42 --scale 8 --out out/favourites
+  spritegan generate runs/demo -n 64 --palette --truncation 0.8 --out out/clean
+  spritegan generate runs/sprites-cond --traits hair=long -n 16 --out out/long-hair   # a --conditional run
+  spritegan generate runs/sprites-cond --traits random -n 64 --out out/mixed
 """
 
 
@@ -39,13 +39,25 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+SEED_RANGE = (-(2**63), 2**63 - 1)  # a seed seeds torch.Generator, a signed 64-bit number
+
+
+def check_seed(seed: int, option: str = "--seed") -> int:
+    from spritegan.errors import SpriteganError
+
+    if not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise SpriteganError(f"{option} {seed}: seeds are integers from -2^63 to 2^63-1")
+    return seed
+
+
 def parse_seeds(text: str) -> list[int]:
     from spritegan.errors import SpriteganError
 
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError as exc:
         raise SpriteganError(f"--seeds {text!r}: expected comma-separated integers") from exc
+    return [check_seed(s, "--seeds") for s in seeds]
 
 
 def trait_labels(args: argparse.Namespace, pipe, n: int):
@@ -87,8 +99,11 @@ def trait_labels(args: argparse.Namespace, pipe, n: int):
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from tqdm import tqdm
 
+    from spritegan.commands import check_device, check_finite, check_output_folder
     from spritegan.errors import SpriteganError
     from spritegan.generate.pipeline import SpritePipeline
     from spritegan.generate.postprocess import upscale
@@ -96,15 +111,29 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.scale <= 32:
         raise SpriteganError(f"--scale {args.scale}: choose 1 to 32")
-    seeds = parse_seeds(args.seeds) if args.seeds else list(range(args.seed, args.seed + args.n))
+    check_finite(args.truncation, "--truncation")
+    if args.seeds:
+        seeds = parse_seeds(args.seeds)
+    else:
+        if not 1 <= args.n <= 100_000:
+            raise SpriteganError(f"-n {args.n}: choose 1 to 100000")
+        seeds = list(range(check_seed(args.seed), check_seed(args.seed + args.n - 1, "--seed + n - 1") + 1))
     if not seeds or len(seeds) > 100_000:
         raise SpriteganError(f"asked for {len(seeds)} sprites; choose 1 to 100000")
+    check_device(args.device)
+    out = Path(args.out)
+    check_output_folder(out)
     pipe = SpritePipeline.from_run(args.run, device=args.device)
+    if args.palette and not pipe.manifest.get("palette"):
+        print(
+            f"warning: --palette: {args.run} was trained on data with more than 256 colours, so there is "
+            "no palette to snap to; sprites are written unsnapped",
+            file=sys.stderr,
+        )
     labels = trait_labels(args, pipe, len(seeds)) if args.traits else None
     images = pipe(
         seeds, labels=labels, truncation=args.truncation, snap=not args.no_snap, palette=args.palette
     )
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not args.sheet_only:
         for s, img in tqdm(

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from spritegan.commands import add_command
 
-EXAMPLES = """  spritegan morph runs/punks --seeds 3,17,42 --frames 48 --out morph.gif
-  spritegan morph runs/punks --seeds 3,17 --space z --scale 8 --out morph_z.gif
-  spritegan morph runs/sprites --latent out/proj/latent.safetensors --seeds 5 --out mine.gif
+EXAMPLES = """  spritegan morph runs/demo --seeds 3,17,42 --frames 48 --out morph.gif    # runs/demo: `spritegan demo`
+  spritegan morph runs/demo --seeds 3,17 --space z --scale 8 --out morph_z.gif
+  spritegan morph runs/sprites-sg --latent out/proj/latent.safetensors --seeds 5 --out mine.gif
 """
 
 
@@ -133,6 +133,7 @@ def write_mp4(frames: list, path: Path, fps: int) -> bool:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from spritegan.commands import check_finite, check_output_file
     from spritegan.errors import SpriteganError
     from spritegan.generate.pipeline import SpritePipeline
     from spritegan.generate.postprocess import upscale
@@ -140,11 +141,17 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.scale <= 32:
         raise SpriteganError(f"--scale {args.scale}: choose 1 to 32")
-    pipe = SpritePipeline.from_run(args.run)
-    images, space = render_frames(pipe, args)
+    if not 1 <= args.fps <= 100:
+        raise SpriteganError(f"--fps {args.fps}: choose 1 to 100")
+    if args.strip_frames < 1:
+        raise SpriteganError(f"--strip-frames {args.strip_frames}: must be at least 1")
+    check_finite(args.truncation, "--truncation")
     out = Path(args.out)
     if out.suffix.lower() != ".gif":
         out = out.with_suffix(".gif")
+    check_output_file(out)
+    pipe = SpritePipeline.from_run(args.run)
+    images, space = render_frames(pipe, args)
     out.parent.mkdir(parents=True, exist_ok=True)
     frames = [_flatten(img, args.background) for img in upscale(images, args.scale)]
     tmp = out.with_name(f".{out.name}.tmp")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from spritegan.commands import add_command
 
-EXAMPLES = """  spritegan project runs/punks my_punk.png --steps 300 --out out/proj
-  spritegan project runs/punks my_punk.png --wplus --out out/proj_plus
-  spritegan edit runs/punks --latent out/proj/latent.safetensors --direction pca00 --out out/proj/edit.png
+EXAMPLES = """  spritegan project runs/sprites-sg my_sprite.png --steps 300 --out out/proj   # a --preset stylegan run
+  spritegan project runs/sprites-sg my_sprite.png --wplus --out out/proj_plus
+  spritegan edit runs/sprites-sg --latent out/proj/latent.safetensors --direction pca00 --out out/proj/edit.png
 """
 
 
@@ -91,6 +91,7 @@ def project(
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from spritegan.commands import check_finite, check_output_folder
     from spritegan.commands.inspect import load_image
     from spritegan.errors import SpriteganError
     from spritegan.generate.latent import require_style, save_latent
@@ -101,6 +102,15 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.steps <= 100_000:
         raise SpriteganError(f"--steps {args.steps}: choose 1 to 100000")
+    if not 1 <= args.scale <= 32:
+        raise SpriteganError(f"--scale {args.scale}: choose 1 to 32")
+    check_finite(args.lr, "--lr")
+    check_finite(args.feature_weight, "--feature-weight")
+    if args.lr <= 0 or args.feature_weight < 0:
+        raise SpriteganError("--lr must be above 0 and --feature-weight at least 0")
+    if not Path(args.image).is_file():
+        raise SpriteganError(f"{args.image}: no such image file")
+    check_output_folder(args.out)
     pipe = SpritePipeline.from_run(args.run)
     G = pipe.generator
     require_style(G, "spritegan project")

@@ -8,11 +8,12 @@ from pathlib import Path
 from spritegan.commands import add_command
 
 EXAMPLES = """  spritegan train --data builtin:sprites --preset sprite --out runs/sprites --steps 2000
-  spritegan train --data ../shared/datasets/cryptopunks/punks.png --tile 24 --out runs/punks
-  spritegan train --data ../shared/datasets/pokemon/images --preset pokegan --out runs/poke --max-steps 50
-  spritegan train --resume runs/punks                 # continue where it stopped (also after kill -9)
-  spritegan train --data punks.png --tile 24 --set train.lr_g=0.001 --dry-run
-  spritegan train --data pokemon/images --resize 32 --init-from runs/sprites --freeze-d 2 --out runs/poke-tl
+  spritegan train --data my_sprites/ --out runs/mine    # a folder of PNGs at their native size
+  spritegan train --data my_sheet.png --tile 24 --out runs/sheet --max-steps 50
+  spritegan train --data my_art/ --resize 64 --fit pad --resample area --preset pokegan --out runs/art
+  spritegan train --resume runs/sprites               # continue where it stopped (also after kill -9)
+  spritegan train --data builtin:sprites --set train.lr_g=0.001 --dry-run
+  spritegan train --data my_art/ --resize 32 --init-from runs/sprites --freeze-d 2 --out runs/art-tl
   torchrun --nproc_per_node 2 -m spritegan train --data builtin:sprites --out runs/ddp --device cpu
 """
 
@@ -27,6 +28,11 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
         choices=["nearest", "area", "bicubic", "lanczos"],
         help="resize filter: nearest for pixel art (default), area/bicubic for painted art",
     )
+    p.add_argument(
+        "--fit",
+        choices=["stretch", "pad"],
+        help="with --resize: stretch to the size (default), or pad: fit inside keeping the aspect, then pad",
+    )
     p.add_argument("--pad-to", type=int, help="pad (never resample) images to this size, e.g. 32")
     p.add_argument("--labels", help="label CSV joined by file name or id")
     p.add_argument("--label-columns", help="comma-separated label columns to keep")
@@ -37,6 +43,11 @@ def register(subparsers) -> None:
     add_data_arguments(p)
     p.add_argument("--preset", default=None, help="named recipe (see `spritegan presets`); default: sprite")
     p.add_argument("--out", help="run folder to create (default: runs/<preset>)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="--out may hold a run: replace it (its run files are deleted)",
+    )
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its last checkpoint")
     p.add_argument("--steps", type=int, help="total generator steps")
     p.add_argument("--epochs", type=float, help="total passes over the data (overrides --steps)")
@@ -79,6 +90,7 @@ def collect_overrides(args: argparse.Namespace) -> dict:
         ("data.tile", "tile"),
         ("data.resize", "resize"),
         ("data.resample", "resample"),
+        ("data.fit", "fit"),
         ("data.pad_to", "pad_to"),
         ("data.labels_csv", "labels"),
         ("data.label_columns", "label_columns"),
@@ -106,16 +118,92 @@ def collect_overrides(args: argparse.Namespace) -> dict:
     return over
 
 
+DATA_FLAGS = {"data.source": "--data", "data.labels_csv": "--labels", "data.label_columns": "--label-columns"}
+RUN_FILES = ("generator.safetensors", "config.yaml", "checkpoints")  # any of these: the folder holds a run
+# What `--overwrite` deletes: the files a run writes, nothing else in the folder.
+RUN_OUTPUTS = (
+    "checkpoints",
+    "samples",
+    "tensorboard",
+    "generator.safetensors",
+    "best-generator.safetensors",
+    "config.yaml",
+    "metrics.csv",
+    "losses.png",
+    "eval.jsonl",
+)
+
+
+def check_steps(args: argparse.Namespace) -> None:
+    """--max-steps and --max-seconds are per invocation and not config fields: checked here."""
+    from spritegan.commands import check_finite
+    from spritegan.errors import SpriteganError
+
+    if args.max_steps is not None and args.max_steps < 1:
+        raise SpriteganError(f"--max-steps {args.max_steps}: must be at least 1")
+    if args.max_seconds is not None:
+        check_finite(args.max_seconds, "--max-seconds")
+        if args.max_seconds <= 0:
+            raise SpriteganError(f"--max-seconds {args.max_seconds}: must be above 0")
+
+
+def recorded_data_hash(run_dir: Path) -> str | None:
+    """sha256 of the images a run was trained on (newest checkpoint, else generator.safetensors)."""
+    from spritegan.train.checkpoint import list_checkpoints, read_metadata
+
+    for _, path in list_checkpoints(run_dir / "checkpoints"):
+        found = (read_metadata(path).get("info") or {}).get("data_sha256")
+        if found:
+            return found
+    manifest = read_metadata(run_dir / "generator.safetensors").get("manifest") or {}
+    return manifest.get("sha256")
+
+
+def check_resumed_data(run_dir: Path, dataset, data_flags: list[str]) -> None:
+    """--resume with other data is refused; data that changed on disk under the same flags is a warning."""
+    import sys
+
+    from spritegan.errors import SpriteganError
+
+    recorded = recorded_data_hash(run_dir)
+    if recorded is None or recorded == dataset.manifest.get("sha256"):
+        return
+    source = dataset.manifest.get("source")
+    if data_flags:
+        raise SpriteganError(
+            f"{', '.join(data_flags)}: {source} is not the data {run_dir} was trained on (its images' "
+            "sha256 differs); resume without data flags, or train a new run with --out"
+        )
+    print(f"warning: {source}: the images changed since {run_dir} was trained on them", file=sys.stderr)
+
+
+def remove_run_outputs(run_dir: Path) -> None:
+    """--overwrite: delete what an earlier run wrote in run_dir (other files stay)."""
+    import shutil
+
+    for name in RUN_OUTPUTS:
+        path = run_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+
+
 def run(args: argparse.Namespace) -> int:
     import yaml
 
+    from spritegan.commands import check_device, check_output_folder
     from spritegan.config import RunConfig, apply_overrides, build_config
+    from spritegan.data.sources import size_text
     from spritegan.errors import SpriteganError
-    from spritegan.train.checkpoint import list_checkpoints
 
+    check_steps(args)
     overrides = collect_overrides(args)
+    data_flags: list[str] = []
     if args.resume:
         run_dir = Path(args.resume)
+        if args.out and Path(args.out) != run_dir:
+            raise SpriteganError(f"--out {args.out}: --resume continues {run_dir} in place; drop --out")
         if not (run_dir / "config.yaml").exists():
             raise SpriteganError(f"{run_dir}: no config.yaml here, so there is no run to resume")
         cfg = RunConfig.load(run_dir / "config.yaml")
@@ -123,7 +211,11 @@ def run(args: argparse.Namespace) -> int:
         bad = [k for k in overrides if k not in allowed and not k.startswith("data.")]
         if bad:
             raise SpriteganError(f"--resume keeps the run's config; cannot change {', '.join(bad)}")
-        apply_overrides(cfg, {k: v for k, v in overrides.items() if k in allowed})
+        given = {k: v for k, v in overrides.items() if k.startswith("data.")}
+        before = cfg.to_dict()["data"]
+        apply_overrides(cfg, {k: v for k, v in overrides.items() if k in allowed or k in given})
+        if cfg.to_dict()["data"] != before:
+            data_flags = [DATA_FLAGS.get(k, "--" + k[5:].replace("_", "-")) for k in given]
     else:
         if not args.data:
             raise SpriteganError(
@@ -131,20 +223,33 @@ def run(args: argparse.Namespace) -> int:
             )
         cfg = build_config(args.preset or "sprite", overrides)
         run_dir = Path(args.out or f"runs/{cfg.preset}")
-        if list_checkpoints(run_dir / "checkpoints"):
-            raise SpriteganError(f"{run_dir} already holds a run; use --resume {run_dir} or another --out")
-    if args.dry_run:
-        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
-        return 0
+        held = [name for name in RUN_FILES if (run_dir / name).exists()]
+        if held and not args.overwrite and not args.dry_run:
+            raise SpriteganError(
+                f"--out {run_dir}: already holds a run ({', '.join(held)}); continue it with --resume "
+                f"{run_dir}, choose a new --out, or add --overwrite to replace it"
+            )
+    if cfg.train.device != "auto":
+        check_device(cfg.train.device)
+    if not args.dry_run:
+        check_output_folder(run_dir, "--resume" if args.resume else "--out")
     from spritegan.data.dataset import open_from_config
     from spritegan.train.loop import fit_model_to_data, train
 
     d = cfg.data
-    dataset = open_from_config(d)
+    dataset = open_from_config(d, progress=not args.no_progress)
     if not args.resume:
-        fit_model_to_data(cfg, dataset, args.conditional)
+        for note in fit_model_to_data(cfg, dataset, args.conditional):
+            print(f"note: {note}")
+    else:
+        check_resumed_data(run_dir, dataset, data_flags)
+    if args.dry_run:  # the resolved config, with the size and channels the data really has
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        return 0
+    if args.overwrite and not args.resume:
+        remove_run_outputs(run_dir)
     h, w = cfg.model.image_size
-    print(f"data: {len(dataset.images)} images {h}x{w}x{cfg.model.channels} from {d.source}")
+    print(f"data: {len(dataset.images)} images {size_text(h, w)} {dataset.manifest['mode']} from {d.source}")
     result = train(
         cfg,
         dataset,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,10 +81,27 @@ def _palette(images: np.ndarray, mode: str) -> list[list[int]] | None:
 
 
 def _alpha_levels(images: np.ndarray, mode: str) -> list[int] | None:
+    """Every alpha value the data uses. Up to 16 levels, outputs are snapped to them (crisp pixel art);
+    with more (soft, painted edges) the list holds them all, so snapping keeps soft alpha instead of
+    forcing it to 0/255."""
     if mode != "RGBA":
         return None
-    levels = np.nonzero(np.bincount(images[..., 3].ravel(), minlength=256))[0]
-    return [int(v) for v in levels] if len(levels) <= MAX_ALPHA_LEVELS else None
+    return [int(v) for v in np.nonzero(np.bincount(images[..., 3].ravel(), minlength=256))[0]]
+
+
+def soft_alpha(manifest: dict) -> bool:
+    """True when the data has more than MAX_ALPHA_LEVELS alpha levels (kept soft, not snapped to 0/255)."""
+    return len(manifest.get("alpha_levels") or []) > MAX_ALPHA_LEVELS
+
+
+def warn_about_data(manifest: dict) -> None:
+    """One-line warnings, at data load, about what the data's pixels mean for outputs."""
+    if soft_alpha(manifest):
+        print(
+            f"warning: {manifest.get('source')}: {len(manifest['alpha_levels'])} alpha levels (more than "
+            f"{MAX_ALPHA_LEVELS}): soft edges are kept, outputs are not snapped to 0/255",
+            file=sys.stderr,
+        )
 
 
 def image_hash(images: torch.Tensor) -> str:
@@ -120,7 +138,9 @@ def _from_source(src: SourceImages) -> PreparedDataset:
         k: torch.from_numpy(np.asarray(v, dtype=np.int64))
         for k, v in (src.labels or {}).get("values", {}).items()
     }
-    return PreparedDataset(images=images, manifest=build_manifest(src, images), labels=labels)
+    manifest = build_manifest(src, images)
+    warn_about_data(manifest)
+    return PreparedDataset(images=images, manifest=manifest, labels=labels)
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -135,13 +155,26 @@ def _atomic_write(path: Path, write) -> None:
             os.unlink(tmp)
 
 
-def prepare(src: SourceImages, out_dir: str | Path) -> Path:
-    """Write out_dir/data.safetensors and out_dir/manifest.json (each atomically); return out_dir."""
-    from safetensors.torch import save_file
-
+def check_prepare_out(out_dir: str | Path, overwrite: bool = False) -> Path:
+    """The output folder of `prepare`: new, empty, or (with overwrite) one whose two files are replaced."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: output path exists and is not a folder")
+        raise DataError(f"--out {out}: exists and is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise DataError(
+            f"--out {out}: folder exists and is not empty; choose a new folder or add --overwrite"
+        )
+    return out
+
+
+def prepare(src: SourceImages, out_dir: str | Path, overwrite: bool = False) -> Path:
+    """Write out_dir/data.safetensors and out_dir/manifest.json (each atomically); return out_dir.
+
+    A folder that already holds files is refused unless `overwrite` (then only those two files are replaced).
+    """
+    from safetensors.torch import save_file
+
+    out = check_prepare_out(out_dir, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     ds = _from_source(src)
     tensors = {"images": ds.images, **{f"label/{k}": v.contiguous() for k, v in ds.labels.items()}}
@@ -185,6 +218,7 @@ def load_prepared(directory: str | Path) -> PreparedDataset:
             f"{dpath}: images do not match the sha256 in {MANIFEST_FILE}; the file changed or is damaged"
         )
     labels = {k.removeprefix("label/"): v for k, v in tensors.items() if k.startswith("label/")}
+    warn_about_data(manifest)
     return PreparedDataset(images=images, manifest=manifest, labels=labels)
 
 
@@ -198,6 +232,7 @@ def open_dataset(
     labels_csv: str | Path | None = None,
     label_columns: list[str] | None = None,
     progress: bool = False,
+    fit: str = "stretch",
 ) -> PreparedDataset:
     """Open a prepared folder, or read any source `load_source` accepts into memory."""
     p = Path(str(spec))
@@ -221,6 +256,7 @@ def open_dataset(
         labels_csv=labels_csv,
         label_columns=label_columns,
         progress=progress,
+        fit=fit,
     )
     return _from_source(src)
 
@@ -236,6 +272,7 @@ def open_from_config(data: DataConfig, progress: bool = False) -> PreparedDatase
         labels_csv=data.labels_csv,
         label_columns=data.label_columns,
         progress=progress,
+        fit=getattr(data, "fit", "stretch"),
     )
 
 

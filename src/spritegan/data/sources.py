@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ RESAMPLE = {
 }
 BUILTIN_DEFAULT_N = 4096
 MAX_CATEGORIES = 64
+MAX_PIXELS = 64_000_000  # per image, checked before decoding (8000x8000); $SPRITEGAN_MAX_PIXELS changes it
+FITS = ("stretch", "pad")
 
 
 @dataclass
@@ -42,6 +45,19 @@ class SourceImages:
 def natural_key(name: str) -> list:
     """Sort key that orders embedded numbers by value (punk2 before punk10)."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def size_text(h: int, w: int) -> str:
+    """A size as the flags take it and every message prints it: W x H ("96x128" is 96 wide, 128 high)."""
+    return f"{w}x{h}"
+
+
+class MixedSizesError(DataError):
+    """Images of several sizes and no --resize/--pad-to; `sizes` maps (h, w) to how many images have it."""
+
+    def __init__(self, message: str, sizes: dict[tuple[int, int], int]) -> None:
+        super().__init__(message)
+        self.sizes = sizes
 
 
 def parse_size(value: int | str | None, what: str) -> tuple[int, int] | None:
@@ -73,20 +89,42 @@ def _existing(path: str | Path, what: str) -> Path:
     raise DataError(f"{what} {text} does not exist")
 
 
+def _max_pixels() -> int:
+    try:
+        return int(os.environ.get("SPRITEGAN_MAX_PIXELS", MAX_PIXELS))
+    except ValueError:
+        raise DataError("$SPRITEGAN_MAX_PIXELS must be a whole number of pixels") from None
+
+
+def _to_8bit_grey(im: Image.Image) -> np.ndarray:
+    """16-bit greyscale (modes I;16*, I) scaled from 0..65535 to 0..255, not clipped at 255."""
+    wide = np.asarray(im).astype(np.int64)
+    return ((np.clip(wide, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
+
+
 def _open_image(path: Path) -> np.ndarray:
     """Read one image (first frame), keeping L/RGB/RGBA and converting other modes."""
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty (0 bytes)")
     try:
         with Image.open(path) as im:
+            limit = _max_pixels()
+            if im.width * im.height > limit:  # from the header: nothing decoded yet
+                raise DataError(
+                    f"{path}: image is {size_text(im.height, im.width)} ({im.width * im.height:,} pixels), above "
+                    f"the {limit:,}-pixel limit; split it, or raise $SPRITEGAN_MAX_PIXELS"
+                )
             im.seek(0)
             im.load()
             if im.width == 0 or im.height == 0:
                 raise DataError(f"{path}: image has zero size ({im.width}x{im.height})")
-            if im.mode not in MODES:
-                has_alpha = "A" in im.getbands() or "transparency" in im.info
-                im = im.convert("RGBA" if has_alpha else "RGB")
-            arr = np.asarray(im, dtype=np.uint8)
+            if im.mode.startswith("I;16") or im.mode == "I":
+                arr = _to_8bit_grey(im)
+            else:
+                if im.mode not in MODES:
+                    has_alpha = "A" in im.getbands() or "transparency" in im.info
+                    im = im.convert("RGBA" if has_alpha else "RGB")
+                arr = np.asarray(im, dtype=np.uint8)
     except DataError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
@@ -123,10 +161,18 @@ def _resize_one(arr: np.ndarray, size: tuple[int, int], resample: str) -> np.nda
     return out[..., None] if out.ndim == 2 else out
 
 
-def _pad_one(arr: np.ndarray, size: tuple[int, int], name: str) -> np.ndarray:
+def _fit_one(arr: np.ndarray, size: tuple[int, int], resample: str) -> np.ndarray:
+    """Resize to fit inside `size` keeping the aspect ratio, then pad centred to exactly `size`."""
+    h, w = arr.shape[:2]
+    k = min(size[0] / h, size[1] / w)
+    inner = (max(1, min(size[0], round(h * k))), max(1, min(size[1], round(w * k))))
+    if inner != (h, w):
+        arr = _resize_one(arr, inner, resample)
+    return _pad_one(arr, size)
+
+
+def _pad_one(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     h, w, c = arr.shape
-    if h > size[0] or w > size[1]:
-        raise DataError(f"{name}: image is {w}x{h}, larger than --pad-to {size[1]}x{size[0]}; use --resize")
     out = np.zeros((size[0], size[1], c), dtype=np.uint8)
     top, left = (size[0] - h) // 2, (size[1] - w) // 2
     out[top : top + h, left : left + w] = arr
@@ -143,25 +189,42 @@ def _read_folder(folder: Path, progress: bool) -> tuple[list[np.ndarray], list[s
     if not files:
         raise DataError(f"{folder}: folder has no images ({', '.join(IMAGE_SUFFIXES)})")
     files.sort(key=lambda p: natural_key(p.name))
-    iterator = files
-    if progress:
-        from tqdm import tqdm
+    if not progress:
+        return [_open_image(p) for p in files], [p.name for p in files], files
+    from tqdm import tqdm
 
-        iterator = tqdm(files, desc=f"reading {folder.name}", unit="img", leave=False)
-    return [_open_image(p) for p in iterator], [p.name for p in files], files
+    bar = tqdm(files, desc=f"reading {folder.name}", unit="img", leave=False)
+    try:
+        arrays = [_open_image(p) for p in bar]
+    except BaseException:
+        bar.leave = True  # the bar ends with its own newline, so an error line is never glued to it
+        raise
+    finally:
+        bar.close()
+    return arrays, [p.name for p in files], files
 
 
 def _cut_sheet(path: Path, arr: np.ndarray, tile: tuple[int, int]) -> tuple[np.ndarray, list[int], int]:
+    """Tiles in reading order, fully transparent ones dropped before any copy (a big, mostly empty sheet
+    costs its decoded size plus the kept tiles, not several copies of the sheet)."""
     th, tw = tile
     h, w, c = arr.shape
     if h % th or w % tw:
-        raise DataError(f"{path}: sheet size {w}x{h} is not a multiple of the tile {tw}x{th}; check --tile")
+        raise DataError(
+            f"{path}: sheet size {size_text(h, w)} is not a multiple of the tile {size_text(th, tw)}; check --tile"
+        )
     rows, cols = h // th, w // tw
-    tiles = arr.reshape(rows, th, cols, tw, c).transpose(0, 2, 1, 3, 4).reshape(rows * cols, th, tw, c)
-    keep = np.ones(len(tiles), dtype=bool)
+    grid = arr.reshape(rows, th, cols, tw, c)  # a view
     if c == 4:
-        keep = tiles[..., 3].reshape(len(tiles), -1).max(axis=1) > 0
-    return tiles[keep], [int(i) for i in np.nonzero(keep)[0]], int((~keep).sum())
+        keep = (grid[..., 3].max(axis=(1, 3)) > 0).ravel()
+    else:
+        keep = np.ones(rows * cols, dtype=bool)
+    kept = np.nonzero(keep)[0]
+    tiles = np.empty((len(kept), th, tw, c), dtype=np.uint8)
+    for j, i in enumerate(kept):
+        r, col = divmod(int(i), cols)
+        tiles[j] = grid[r, :, col]
+    return tiles, [int(i) for i in kept], int(len(keep) - len(kept))
 
 
 def _builtin(spec: str) -> SourceImages:
@@ -200,16 +263,24 @@ def load_source(
     label_columns: list[str] | None = None,
     mode: str | None = None,
     progress: bool = False,
+    fit: str = "stretch",
 ) -> SourceImages:
-    """Read a folder of images, a sprite sheet cut into tiles, or builtin:sprites[:N]."""
+    """Read a folder of images, a sprite sheet cut into tiles, or builtin:sprites[:N].
+
+    fit="pad" with a resize fits each image inside the size keeping its aspect ratio, then pads it.
+    """
     if resample not in RESAMPLE:
         raise DataError(f"unknown resample {resample!r}; choose from {', '.join(RESAMPLE)}")
+    if fit not in FITS:
+        raise DataError(f"unknown --fit {fit!r}; choose from {', '.join(FITS)}")
+    if fit == "pad" and resize is None:
+        raise DataError("--fit pad needs --resize SIZE: the size each image is fitted inside and padded to")
     if mode is not None and mode not in MODES:
         raise DataError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     tile_hw, resize_hw, pad_hw = (
-        parse_size(tile, "tile"),
-        parse_size(resize, "resize"),
-        parse_size(pad_to, "pad_to"),
+        parse_size(tile, "--tile"),
+        parse_size(resize, "--resize"),
+        parse_size(pad_to, "--pad-to"),
     )
     text = str(path)
     if text.startswith("builtin:"):
@@ -244,7 +315,7 @@ def load_source(
     if len(modes) > 1:
         src.notes.append(f"mixed modes {'/'.join(sorted(modes, key=MODES.index))} promoted to {target}")
     arrays = [_channels_to_mode(a, target) for a in arrays]
-    arrays, src.resize = _fix_sizes(arrays, names, resize_hw, resample, pad_hw)
+    arrays, src.resize = _fix_sizes(arrays, names, resize_hw, resample, pad_hw, fit)
     images = np.stack(arrays)
     if target == "RGBA":
         images[..., :3][images[..., 3] == 0] = 0
@@ -269,24 +340,43 @@ def _fix_sizes(
     resize_hw: tuple[int, int] | None,
     resample: str,
     pad_hw: tuple[int, int] | None,
+    fit: str = "stretch",
 ) -> tuple[list[np.ndarray], dict | None]:
     sizes = [a.shape[:2] for a in arrays]
     distinct = sorted(set(sizes))
     if len(distinct) > 1 and resize_hw is None and pad_hw is None:
-        i = sizes.index(distinct[0])
-        j = sizes.index(distinct[1])
-        raise DataError(
-            f"images differ in size: {names[i]} is {sizes[i][1]}x{sizes[i][0]} but {names[j]} is "
-            f"{sizes[j][1]}x{sizes[j][0]}; pass --resize SIZE (or --pad-to SIZE)"
+        counts = {s: sizes.count(s) for s in distinct}
+        shown = ", ".join(f"{size_text(*s)} ({counts[s]})" for s in distinct[:6])
+        more = f" and {len(distinct) - 6} more" if len(distinct) > 6 else ""
+        big = max(distinct, key=lambda s: (s[0] * s[1], s))
+        i, j = sizes.index(distinct[0]), sizes.index(distinct[-1])
+        raise MixedSizesError(
+            f"images differ in size: {names[i]} is {size_text(*sizes[i])} but {names[j]} is "
+            f"{size_text(*sizes[j])}; all sizes: {shown}{more}; pass --resize SIZE [--fit pad], or --pad-to "
+            f"{size_text(max(s[0] for s in distinct), max(s[1] for s in distinct))} (largest {size_text(*big)})",
+            counts,
         )
     if resize_hw is None and pad_hw is None:
         return arrays, None
     info: dict = {"from_sizes": [list(s) for s in distinct]}
     if resize_hw is not None:
-        arrays = [a if a.shape[:2] == resize_hw else _resize_one(a, resize_hw, resample) for a in arrays]
+        if fit == "pad":
+            arrays = [a if a.shape[:2] == resize_hw else _fit_one(a, resize_hw, resample) for a in arrays]
+            info["fit"] = "pad"
+        else:
+            arrays = [a if a.shape[:2] == resize_hw else _resize_one(a, resize_hw, resample) for a in arrays]
         info.update(resize_to=list(resize_hw), resample=resample)
     if pad_hw is not None:
-        arrays = [_pad_one(a, pad_hw, n) for a, n in zip(arrays, names, strict=True)]
+        over = [i for i, a in enumerate(arrays) if a.shape[0] > pad_hw[0] or a.shape[1] > pad_hw[1]]
+        if over:
+            need = (max(arrays[i].shape[0] for i in over), max(arrays[i].shape[1] for i in over))
+            big = max(over, key=lambda i: arrays[i].shape[0] * arrays[i].shape[1])
+            raise DataError(
+                f"{len(over)} of {len(arrays)} images are larger than --pad-to {size_text(*pad_hw)}, the "
+                f"largest {names[big]} at {size_text(*arrays[big].shape[:2])}; use --pad-to {size_text(*need)} or "
+                "--resize SIZE --fit pad"
+            )
+        arrays = [_pad_one(a, pad_hw) for a in arrays]
         info["pad_to"] = list(pad_hw)
     return arrays, info
 
@@ -327,7 +417,14 @@ def read_labels(
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             header = list(reader.fieldnames or [])
-            rows = list(reader)
+            rows = []
+            for row in reader:
+                if None in row or None in row.values():  # extra cells land under None, missing ones are None
+                    cells = len(header) + len(row.get(None) or []) - sum(v is None for v in row.values())
+                    raise DataError(
+                        f"{path}: line {reader.line_num} has {cells} cells but the header has {len(header)}"
+                    )
+                rows.append(row)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read labels CSV ({exc})") from None
     if not header or not rows:

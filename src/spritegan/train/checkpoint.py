@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,17 +25,38 @@ from spritegan.errors import RunError
 CHECKPOINT_FORMAT = "spritegan-checkpoint-1"
 GENERATOR_FORMAT = "spritegan-generator-1"
 _STEP_RE = re.compile(r"step-(\d+)\.safetensors$")
+FAULT_ENV = "SPRITEGAN_FAULT"  # tests only: "after-temp-write:STEP" or "after-step:STEP" kills the process
 
 
-def atomic_save(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> None:
+def fault_point(point: str, step: int) -> None:
+    """Deterministic fault injection for the kill -9 tests: SIGKILL this process when $SPRITEGAN_FAULT names
+    `point` at `step` (e.g. after-temp-write:4: a checkpoint's temp file is written, the rename not done)."""
+    spec = os.environ.get(FAULT_ENV, "")
+    if spec and spec == f"{point}:{step}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _file_mode() -> int:
+    """rw for everyone the umask allows (0644 under the usual 022): generators are meant to be shared."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_save(
+    tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path, step: int | None = None
+) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     try:
         save_file(tensors, str(tmp), metadata=metadata)
+        os.chmod(tmp, _file_mode())
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        if step is not None:
+            fault_point("after-temp-write", step)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -90,7 +112,7 @@ def save_checkpoint(
         metadata[f"opt_{name}"] = opt_meta
     tensors.update({f"rng.{k}": v for k, v in rng.items()})
     tensors.update({f"extra.{k}": v for k, v in extra.items()})
-    atomic_save(tensors, metadata, path)
+    atomic_save(tensors, metadata, path, step=int(info.get("step", -1)))
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -135,16 +157,48 @@ def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
 
 
 def load_latest(folder: Path) -> dict[str, Any] | None:
-    """Newest checkpoint that loads; a damaged newer one is reported and skipped, never deleted."""
-    for _, path in list_checkpoints(folder):
+    """Newest checkpoint that loads; a damaged newer one is reported and skipped, never deleted.
+
+    None when the folder holds no checkpoint at all; a RunError when it holds some and none loads (the
+    caller must not start over from step 0 on top of them).
+    """
+    found = list_checkpoints(folder)
+    for _, path in found:
         try:
             return load_checkpoint(path)
         except (RunError, KeyError, json.JSONDecodeError) as exc:
             warnings.warn(f"skipping damaged checkpoint {path.name}: {exc}", stacklevel=2)
+    if found:
+        raise RunError(
+            f"{folder}: all {len(found)} checkpoints are damaged, so the run cannot resume; nothing was "
+            "changed (train a new run with --out, or start this one over with --out RUN --overwrite)"
+        )
     return None
 
 
+def remove_orphan_temps(run_dir: Path) -> list[Path]:
+    """Delete the `.NAME.tmp-PID` files a killed writer left in a run folder and its checkpoints/."""
+    removed = []
+    for folder in (run_dir, run_dir / "checkpoints"):
+        for path in folder.glob(".*.safetensors.tmp-*"):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The JSON metadata of a checkpoint or generator file, from its header only ({} when unreadable)."""
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = fh.metadata() or {}
+        return {k: (v if k == "format" else json.loads(v)) for k, v in raw.items()}
+    except (SafetensorError, OSError, ValueError):
+        return {}
+
+
 def prune_checkpoints(folder: Path, keep: int) -> None:
+    if keep < 1:
+        raise RunError(f"train.keep_checkpoints must be at least 1, got {keep}")
     for _, path in list_checkpoints(folder)[keep:]:
         path.unlink(missing_ok=True)
 
