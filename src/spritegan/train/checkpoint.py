@@ -156,11 +156,11 @@ def list_checkpoints(folder: Path) -> list[tuple[int, Path]]:
     return sorted(found, reverse=True)
 
 
-def load_latest(folder: Path) -> dict[str, Any] | None:
+def load_latest(folder: Path, strict: bool = False) -> dict[str, Any] | None:
     """Newest checkpoint that loads; a damaged newer one is reported and skipped, never deleted.
 
-    None when the folder holds no checkpoint at all; a RunError when it holds some and none loads (the
-    caller must not start over from step 0 on top of them).
+    None when none loads; with `strict` (resuming), a RunError when the folder holds checkpoints and none
+    of them loads, so the caller never starts over from step 0 on top of them.
     """
     found = list_checkpoints(folder)
     for _, path in found:
@@ -168,7 +168,7 @@ def load_latest(folder: Path) -> dict[str, Any] | None:
             return load_checkpoint(path)
         except (RunError, KeyError, json.JSONDecodeError) as exc:
             warnings.warn(f"skipping damaged checkpoint {path.name}: {exc}", stacklevel=2)
-    if found:
+    if found and strict:
         raise RunError(
             f"{folder}: all {len(found)} checkpoints are damaged, so the run cannot resume; nothing was "
             "changed (train a new run with --out, or start this one over with --out RUN --overwrite)"

@@ -496,7 +496,7 @@ class Trainer:
                 f"{self.cfg.data.source}: the data is now {w}x{h} with {c} channels, but {self.run_dir} was "
                 f"trained on {want[2]}x{want[1]} with {want[0]}; train a new run with --out"
             )
-        state = ckpt.load_latest(self.run_dir / "checkpoints")  # RunError when every checkpoint is damaged
+        state = ckpt.load_latest(self.run_dir / "checkpoints", strict=True)  # all damaged: RunError
         if state is None:
             if (self.run_dir / "generator.safetensors").exists():
                 raise RunError(
