@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from spritegan.commands import add_command
@@ -43,6 +44,16 @@ def run(args: argparse.Namespace) -> int:
         ) from exc
     out = Path(args.out) if args.out else resolve_generator_path(args.run).parent / "generator.onnx"
     check_output_file(out, overwrite=args.overwrite)
+    if args.palette:
+        from spritegan.train.checkpoint import read_metadata
+
+        manifest = read_metadata(resolve_generator_path(args.run)).get("manifest") or {}
+        if not manifest.get("palette"):
+            print(
+                f"warning: --palette: {args.run} was trained on data with more than 256 colours, so there "
+                "is no palette to snap to; the graph leaves colours as they are",
+                file=sys.stderr,
+            )
     meta = export_onnx(args.run, out, opset=args.opset, palette=args.palette)
     inputs = "z, labels, truncation" if int(meta["cond_dim"]) else "z, truncation"
     print(f"wrote {out} (inputs: {inputs}; output: uint8 sprites (N, H, W, {meta['channels']}))")
