@@ -267,6 +267,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.style_upsample": ("bilinear", "nearest"),
     "model.style_d": ("resnet", "plain", "dcgan"),
     "model.style_convs": (1, 2),
+    "model.channels": (1, 3, 4),
     "model.r3_upsample": ("bilinear", "nearest"),
     "model.head": ("rgb", "palette", "snap"),
     "train.loss": ("bce", "ns", "hinge", "rpgan"),
