@@ -16,7 +16,6 @@ colour with a straight-through (identity) gradient.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -45,23 +44,73 @@ class PaletteHead(nn.Module):
         self.palette.copy_(colours)
         self.keys[:, : self.channels].copy_(colours)
 
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        """(N, E, H, W) -> (N, K, H, W): -scale * ||f - key_k||^2 + bias_k, dropping ||f||^2 (equal for all k)."""
+    def pixel_logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(M, E) -> (M, K): -scale * ||f - key_k||^2 + bias_k, dropping ||f||^2 (equal for all k)."""
+        weight, bias = self._affine()
+        return torch.addmm(bias, pixels, weight.t())
+
+    def _affine(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The distance logits as one linear map: weight (K, E) = 2 scale keys, bias_k - scale ||key_k||^2."""
         scale = self.log_scale.exp()
-        weight = (2 * scale * self.keys)[:, :, None, None]
-        bias = self.bias - scale * self.keys.square().sum(1)
-        return F.conv2d(features, weight, bias)
+        return (2 * scale) * self.keys, self.bias - scale * self.keys.square().sum(1)
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, E, H, W) -> (N, K, H, W), for inspection; the forward pass works on (pixels, K) rows."""
+        n, e, h, w = features.shape
+        rows = self.pixel_logits(features.permute(0, 2, 3, 1).reshape(-1, e))
+        return rows.reshape(n, h, w, -1).permute(0, 3, 1, 2)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        n, e, h, w = features.shape
+        dtype = torch.bfloat16 if torch.is_autocast_enabled(features.device.type) else torch.float32
         with torch.autocast(features.device.type, enabled=False):
-            logits = self.logits(features.float())
-            hard = self.palette[logits.argmax(1)].permute(0, 3, 1, 2)  # (N, C, H, W), exact colours
-            if not (torch.is_grad_enabled() and logits.requires_grad):
-                return hard
-            probs = torch.softmax(logits / self.temperature, dim=1)
-            self.confidence = probs.detach().amax(1).mean()
-            soft = F.conv2d(probs, self.palette.t()[:, :, None, None])
-            return hard + (soft - soft.detach())
+            # pixels as rows, colours along the contiguous last axis: argmax and softmax run along memory
+            pixels = features.float().permute(0, 2, 3, 1).reshape(-1, e)  # (N*H*W, E)
+            weight, bias = self._affine()
+            if torch.is_grad_enabled() and (pixels.requires_grad or weight.requires_grad):
+                out, confidence = _StraightThroughChoice.apply(
+                    pixels, weight, bias, self.palette, self.temperature, dtype
+                )
+                self.confidence = confidence
+            else:
+                out = self.palette[torch.addmm(bias, pixels, weight.t()).argmax(1)]  # exact colours
+            return out.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+class _StraightThroughChoice(torch.autograd.Function):
+    """Forward: the palette colour of the argmax logit. Backward: as if the output were the softmax(logits / T)
+    mixture of palette colours. One fused function, so the (pixels, K) tensors are written and read as few
+    times as possible: this head runs on every pixel and must stay cheap beside the body of G."""
+
+    @staticmethod
+    def forward(ctx, pixels, weight, bias, palette, temperature, dtype):
+        """dtype: of the (M, K) work; bf16 under autocast (half the memory traffic, native bf16 matmuls)."""
+        logits = torch.addmm(bias.to(dtype), pixels.to(dtype), weight.t().to(dtype))  # (M, K)
+        out = palette[logits.argmax(1)]  # (M, C)
+        if temperature != 1.0:
+            logits.div_(temperature)
+        probs = torch.softmax(logits, dim=1)
+        del logits
+        confidence = probs[:: max(1, len(probs) // 4096)].amax(1).float().mean()
+        ctx.save_for_backward(pixels, weight, probs, palette)
+        ctx.temperature = temperature
+        ctx.mark_non_differentiable(confidence)
+        return out, confidence
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_confidence):
+        pixels, weight, probs, palette = ctx.saved_tensors
+        dtype = probs.dtype
+        palette_d = palette.to(dtype)
+        soft = (probs @ palette_d).float()  # (M, C): the mixture whose gradient we take
+        dot = (grad_out * soft).sum(1, keepdim=True).to(dtype)
+        grad = (grad_out.to(dtype) @ palette_d.t()).sub_(dot).mul_(probs)  # (M, K) softmax backward
+        if ctx.temperature != 1.0:
+            grad.div_(ctx.temperature)
+        grad_pixels = (grad @ weight.to(dtype)).float() if ctx.needs_input_grad[0] else None
+        grad_weight = (grad.t() @ pixels.to(dtype)).float() if ctx.needs_input_grad[1] else None
+        grad_bias = grad.sum(0, dtype=torch.float32) if ctx.needs_input_grad[2] else None
+        return grad_pixels, grad_weight, grad_bias, None, None, None
 
 
 class SnapHead(nn.Module):
