@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,14 +98,21 @@ def _max_pixels() -> int:
         raise DataError("$SPRITEGAN_MAX_PIXELS must be a whole number of pixels") from None
 
 
-def _to_8bit_grey(im: Image.Image) -> np.ndarray:
-    """16-bit greyscale (modes I;16*, I) scaled from 0..65535 to 0..255, not clipped at 255."""
-    wide = np.asarray(im).astype(np.int64)
-    return ((np.clip(wide, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8)
+def _normalised(im: Image.Image) -> Image.Image:
+    """The image in L, RGB or RGBA: 16-bit greyscale (modes I;16*, I) scaled from 0..65535 to 0..255, not
+    clipped at 255; palette and other modes converted to RGB, or RGBA when they carry transparency."""
+    if im.mode.startswith("I;16") or im.mode == "I":
+        wide = np.asarray(im).astype(np.int64)
+        return Image.fromarray(((np.clip(wide, 0, 65535) * 255 + 32767) // 65535).astype(np.uint8), "L")
+    if im.mode not in MODES:
+        has_alpha = "A" in im.getbands() or "transparency" in im.info
+        return im.convert("RGBA" if has_alpha else "RGB")
+    return im
 
 
-def _open_image(path: Path) -> np.ndarray:
-    """Read one image (first frame), keeping L/RGB/RGBA and converting other modes."""
+@contextmanager
+def _decoded(path: Path) -> Iterator[Image.Image]:
+    """The first frame of an image file, decoded, in L/RGB/RGBA; every problem is a one-line DataError."""
     if path.stat().st_size == 0:
         raise DataError(f"{path}: file is empty (0 bytes)")
     try:
@@ -118,17 +127,17 @@ def _open_image(path: Path) -> np.ndarray:
             im.load()
             if im.width == 0 or im.height == 0:
                 raise DataError(f"{path}: image has zero size ({im.width}x{im.height})")
-            if im.mode.startswith("I;16") or im.mode == "I":
-                arr = _to_8bit_grey(im)
-            else:
-                if im.mode not in MODES:
-                    has_alpha = "A" in im.getbands() or "transparency" in im.info
-                    im = im.convert("RGBA" if has_alpha else "RGB")
-                arr = np.asarray(im, dtype=np.uint8)
+            yield _normalised(im)
     except DataError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: cannot read image, it is corrupt or truncated ({exc})") from None
+
+
+def _open_image(path: Path) -> np.ndarray:
+    """Read one image (first frame) as an (H, W, C) uint8 array, C = 1, 3 or 4."""
+    with _decoded(path) as im:
+        arr = np.asarray(im, dtype=np.uint8)
     return arr[..., None] if arr.ndim == 2 else arr
 
 
@@ -204,26 +213,32 @@ def _read_folder(folder: Path, progress: bool) -> tuple[list[np.ndarray], list[s
     return arrays, [p.name for p in files], files
 
 
-def _cut_sheet(path: Path, arr: np.ndarray, tile: tuple[int, int]) -> tuple[np.ndarray, list[int], int]:
-    """Tiles in reading order, fully transparent ones dropped before any copy (a big, mostly empty sheet
-    costs its decoded size plus the kept tiles, not several copies of the sheet)."""
+def _cut_sheet(path: Path, tile: tuple[int, int]) -> tuple[np.ndarray, list[int], int]:
+    """Tiles of a sprite sheet in reading order, fully transparent ones dropped. Only the alpha band and the
+    kept tiles become arrays: a big, mostly empty sheet costs its decoded image plus the kept tiles, not
+    several full-size copies."""
     th, tw = tile
-    h, w, c = arr.shape
-    if h % th or w % tw:
-        raise DataError(
-            f"{path}: sheet size {size_text(h, w)} is not a multiple of the tile {size_text(th, tw)}; check --tile"
-        )
-    rows, cols = h // th, w // tw
-    grid = arr.reshape(rows, th, cols, tw, c)  # a view
-    if c == 4:
-        keep = (grid[..., 3].max(axis=(1, 3)) > 0).ravel()
-    else:
-        keep = np.ones(rows * cols, dtype=bool)
-    kept = np.nonzero(keep)[0]
-    tiles = np.empty((len(kept), th, tw, c), dtype=np.uint8)
-    for j, i in enumerate(kept):
-        r, col = divmod(int(i), cols)
-        tiles[j] = grid[r, :, col]
+    with _decoded(path) as im:
+        w, h = im.size
+        if h % th or w % tw:
+            raise DataError(
+                f"{path}: sheet size {size_text(h, w)} is not a multiple of the tile {size_text(th, tw)}; "
+                "check --tile"
+            )
+        rows, cols = h // th, w // tw
+        if im.mode == "RGBA":
+            alpha = np.asarray(im.getchannel("A")).reshape(rows, th, cols, tw)
+            keep = (alpha.max(axis=(1, 3)) > 0).ravel()
+            del alpha
+        else:
+            keep = np.ones(rows * cols, dtype=bool)
+        kept = np.nonzero(keep)[0]
+        c = len(im.getbands())
+        tiles = np.empty((len(kept), th, tw, c), dtype=np.uint8)
+        for j, i in enumerate(kept):
+            r, col = divmod(int(i), cols)
+            box = (col * tw, r * th, col * tw + tw, r * th + th)
+            tiles[j] = np.asarray(im.crop(box), dtype=np.uint8).reshape(th, tw, c)
     return tiles, [int(i) for i in kept], int(len(keep) - len(kept))
 
 
@@ -296,12 +311,11 @@ def load_source(
             ids = [_number_in(n) for n in names]
             dropped = 0
         elif p.suffix.lower() in IMAGE_SUFFIXES:
-            sheet = _open_image(p)
             files = None
             if tile_hw is None:
-                arrays, names, ids, dropped = [sheet], [p.name], [_number_in(p.name)], 0
+                arrays, names, ids, dropped = [_open_image(p)], [p.name], [_number_in(p.name)], 0
             else:
-                tiles, ids, dropped = _cut_sheet(p, sheet, tile_hw)
+                tiles, ids, dropped = _cut_sheet(p, tile_hw)
                 if len(tiles) == 0:
                     raise DataError(f"{p}: every {tile_hw[1]}x{tile_hw[0]} tile is fully transparent")
                 arrays, names = list(tiles), [f"{p.name}#{i}" for i in ids]
