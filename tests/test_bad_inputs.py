@@ -59,7 +59,7 @@ def corpus(tmp_path_factory, tiny_run) -> Path:
     (root / "dir.gif").mkdir()
     (root / "readonly").mkdir()
     # a run whose config names other data, one with a broken config, one whose checkpoints are all damaged
-    for name in ("run-rgb", "run-model5", "run-yaml", "run-damaged", "run-config-only"):
+    for name in ("run-rgb", "run-model5", "run-yaml", "run-damaged", "run-config-only", "run-no-checkpoint"):
         shutil.copytree(tiny_run, root / name)
     cfg = (root / "run-rgb" / "config.yaml").read_text()
     (root / "run-rgb" / "config.yaml").write_text(cfg.replace("builtin:sprites:64", str(root / "rgb")))
@@ -67,6 +67,7 @@ def corpus(tmp_path_factory, tiny_run) -> Path:
     (root / "run-yaml").joinpath("config.yaml").write_text("data: [unclosed\n  model: {: :\n")
     for ckpt in (root / "run-damaged" / "checkpoints").glob("*.safetensors"):
         ckpt.write_bytes(b"not a checkpoint")
+    shutil.rmtree(root / "run-no-checkpoint" / "checkpoints")
     shutil.rmtree(root / "run-config-only")
     (root / "run-config-only").mkdir()
     (root / "run-config-only" / "config.yaml").write_text(cfg)
@@ -190,6 +191,9 @@ CASES = [
         "model.z_dim",
     ),
     ("train-resume-nothing", ["train", "--resume", "{root}/nowhere"], "no config.yaml"),
+    ("train-resume-no-checkpoint", ["train", "--resume", "{root}/run-no-checkpoint"], "no checkpoint"),
+    ("train-resume-other-out", ["train", "--resume", "{root}/run", "--out", "{root}/new"], "--out"),
+    ("train-resume-other-tile", ["train", "--resume", "{root}/run", "--tile", "16"], "--tile"),
     # generate
     ("generate-out-is-file", ["generate", "{root}/run", "--out", "{root}/file.txt"], "file.txt"),
     ("generate-out-readonly", ["generate", "{root}/run", "--out", "{root}/readonly/g"], "readonly"),

@@ -299,6 +299,8 @@ def load_source(
     )
     text = str(path)
     if text.startswith("builtin:"):
+        if tile_hw is not None:
+            raise DataError(f"--tile cuts one sprite-sheet image; {text} is not one")
         src = _builtin(text)
         arrays, names, files = list(src.images), src.names, None
     else:
