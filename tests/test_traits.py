@@ -197,3 +197,48 @@ def test_auxiliary_classifier_and_label_norm_train(arch: str, tmp_path: Path) ->
         main(["generate", str(run), "--traits", "accessory=crown", "-n", "2", "--out", str(tmp_path / "g")])
         == 0
     )
+
+
+def _zombie_table():
+    from spritegan.generate.traits import LabelTable, parse_traits
+
+    spec = {
+        "type": {"kind": "categorical", "classes": ["male", "zombie"]},
+        "earring": {"kind": "binary"},
+        "hat": {"kind": "binary"},
+    }
+    rows = [parse_traits(t, spec) for t in ("type=zombie,earring", "type=zombie", "type=male,hat")]
+    counts = [3, 1, 5]
+    labels = torch.cat([r.expand(c, -1) for r, c in zip(rows, counts, strict=True)])
+    return spec, LabelTable.from_matrix(labels)
+
+
+def test_unasked_traits_are_drawn_from_rows_that_agree_with_the_asked_ones():
+    from spritegan.generate.traits import complete_traits, parse_trait_request
+
+    spec, table = _zombie_table()
+    vec, asked = parse_trait_request("type=zombie", spec)
+    out = complete_traits(vec, 400, spec, table, torch.Generator().manual_seed(0), asked)
+    assert (out[:, 1] == 1).all() and (out[:, 0] == 0).all()  # every sprite a zombie
+    assert (out[:, 3] == 0).all()  # zombies in the data wear no hat
+    assert 0.65 < float(out[:, 2].mean()) < 0.85  # earring on 3 of the 4 zombies
+
+
+def test_a_trait_asked_off_stays_off():
+    from spritegan.generate.traits import complete_traits, parse_trait_request
+
+    spec, table = _zombie_table()
+    vec, asked = parse_trait_request("type=zombie,earring=0", spec)
+    assert bool(asked[2]) and float(vec[2]) == 0.0
+    out = complete_traits(vec, 50, spec, table, torch.Generator().manual_seed(0), asked)
+    assert (out[:, 2] == 0).all() and (out[:, 1] == 1).all()
+
+
+def test_free_sampling_draws_each_seeds_traits_from_the_data_independent_of_batch():
+    from spritegan.generate.traits import traits_for_seeds
+
+    _, table = _zombie_table()
+    many = traits_for_seeds(list(range(2000)), table)
+    assert torch.equal(traits_for_seeds([5, 17], table), many[[5, 17]])
+    zombie_share = float(many[:, 1].mean())
+    assert abs(zombie_share - 4 / 9) < 0.04

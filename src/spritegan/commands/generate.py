@@ -34,7 +34,9 @@ def register(subparsers) -> None:
     p.add_argument(
         "--traits",
         help="conditional runs: traits to ask for, e.g. type=alien,earring (see `spritegan traits list RUN`),"
-        " or 'random' for trait sets drawn from the training data",
+        " or 'random' for trait sets drawn from the training data; unasked traits are drawn from the"
+        " training sprites that have the asked ones. Without --traits, a conditional run draws each seed's"
+        " traits from the data (so trait shares match it); 'none' uses the model's unconditional slot",
     )
     p.set_defaults(func=run)
 
@@ -60,8 +62,9 @@ def parse_seeds(text: str) -> list[int]:
     return [check_seed(s, "--seeds") for s in seeds]
 
 
-def trait_labels(args: argparse.Namespace, pipe, n: int):
-    """Label vectors for --traits (parsed, or random from the training data), warning on unseen sets."""
+def trait_labels(args: argparse.Namespace, pipe, seeds: list[int]):
+    """Label vectors for --traits (parsed, or random from the training data), warning on unseen sets;
+    None for unconditional runs and --traits none."""
     import sys
 
     import torch
@@ -71,11 +74,18 @@ def trait_labels(args: argparse.Namespace, pipe, n: int):
         complete_traits,
         describe,
         load_label_table,
-        parse_traits,
+        parse_trait_request,
         random_traits,
         seen_combination,
+        traits_for_seeds,
     )
 
+    n = len(seeds)
+    if not args.traits or args.traits.strip().lower() == "none":
+        if args.traits or not pipe.label_spec:
+            return None
+        table = load_label_table(args.run, pipe.meta)
+        return traits_for_seeds(seeds, table) if table is not None else None
     if not pipe.label_spec:
         raise SpriteganError(
             f"{args.run}: this model is unconditional, so --traits cannot be used (train with --conditional)"
@@ -88,14 +98,14 @@ def trait_labels(args: argparse.Namespace, pipe, n: int):
                 f"{args.run}: --traits random needs the training labels, which are not found"
             )
         return random_traits(n, table, gen)
-    vec = parse_traits(args.traits, pipe.label_spec)
+    vec, asked = parse_trait_request(args.traits, pipe.label_spec)
     if table is not None and not seen_combination(vec, table):
         print(
             f"warning: {describe(vec, pipe.label_spec)} never occur together in the training data; "
             "expect weaker results",
             file=sys.stderr,
         )
-    return complete_traits(vec, n, pipe.label_spec, table, gen)
+    return complete_traits(vec, n, pipe.label_spec, table, gen, asked)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             "no palette to snap to; sprites are written unsnapped",
             file=sys.stderr,
         )
-    labels = trait_labels(args, pipe, len(seeds)) if args.traits else None
+    labels = trait_labels(args, pipe, seeds)
     images = pipe(
         seeds, labels=labels, truncation=args.truncation, snap=not args.no_snap, palette=args.palette
     )

@@ -121,12 +121,19 @@ def _find(layout: list[LabelColumn], name: str) -> LabelColumn | None:
 
 def parse_traits(text: str, spec: dict | None) -> torch.Tensor:
     """'type=alien,earring,hoodie' -> float (cond_dim,) label vector; unknown traits raise SpriteganError."""
+    return parse_trait_request(text, spec)[0]
+
+
+def parse_trait_request(text: str, spec: dict | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(label vector, asked mask): the mask marks every label index the text decides, on or off
+    ('earring=0' asks for no earring), so the traits left unasked can be drawn from the data."""
     layout = label_layout(spec)
     if not layout:
         raise SpriteganError(
             "this model has no labels, so --traits cannot be used (train with --conditional)"
         )
     vec = torch.zeros(label_dim(spec))
+    asked = torch.zeros(label_dim(spec), dtype=torch.bool)
     for raw in text.split(","):
         token = raw.strip()
         if not token:
@@ -147,13 +154,15 @@ def parse_traits(text: str, spec: dict | None) -> torch.Tensor:
                     f"trait {token!r}: {col.name} is a yes/no trait; use {col.name} or {col.name}=0"
                 )
             vec[col.offset] = 0.0 if value.lower() in ("0", "false", "no") else 1.0
+            asked[col.offset] = True
             continue
         lower = [c.lower() for c in col.classes]
         if not sep or value.lower() not in lower:
             raise _unknown(token, spec)
         vec[col.offset : col.offset + col.width] = 0.0
         vec[col.offset + lower.index(value.lower())] = 1.0
-    return vec
+        asked[col.offset : col.offset + col.width] = True
+    return vec, asked
 
 
 def describe(vec: torch.Tensor, spec: dict | None) -> str:
@@ -189,30 +198,46 @@ def complete_traits(
     spec: dict | None,
     table: LabelTable | None,
     generator: torch.Generator | None = None,
+    asked: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """n copies of `vec` with each unset categorical column filled from training rows that agree with it."""
+    """n label rows that keep the asked traits of `vec` and draw every other trait from the training rows that
+    agree with them, so `type=zombie` gives zombies with the accessories zombies have, not bare heads.
+
+    asked: bool (D,) of the indices the user decided (from `parse_trait_request`); default: the categorical
+    columns with a class set and the binary traits that are on. With no agreeing row, unasked categorical
+    columns are drawn by class frequency and unasked binary traits by their frequency.
+    """
+    layout = label_layout(spec)
+    if asked is None:
+        asked = vec > 0.5
+        for c in layout:
+            if c.kind == "categorical" and float(vec[c.offset : c.offset + c.width].sum()) > 0:
+                asked[c.offset : c.offset + c.width] = True
     out = vec.expand(n, -1).clone()
-    open_cols = [
-        c
-        for c in label_layout(spec)
-        if c.kind == "categorical" and float(vec[c.offset : c.offset + c.width].sum()) == 0
-    ]
-    if not open_cols or table is None:
+    if table is None or bool(asked.all()):
         return out
-    on = set(torch.nonzero(vec > 0.5).flatten().tolist())
-    match = [i for i, r in enumerate(table.rows) if on.issubset(r)]
     mat = table.matrix()
-    if match:
-        weights = torch.tensor([table.counts[i] for i in match], dtype=torch.float64)
-        rows = mat[torch.tensor(match)[torch.multinomial(weights, n, replacement=True, generator=generator)]]
+    on, off = asked & (vec > 0.5), asked & (vec <= 0.5)
+    agree = ((mat[:, on] > 0.5).all(1) & (mat[:, off] <= 0.5).all(1)).nonzero().flatten()
+    if len(agree):
+        weights = torch.tensor(table.counts, dtype=torch.float64)[agree]
+        rows = mat[agree[torch.multinomial(weights, n, replacement=True, generator=generator)]]
     else:
         rows = torch.zeros(n, table.dim)
         freq = table.frequencies()
-        for c in open_cols:
-            pick = torch.multinomial(
-                freq[c.offset : c.offset + c.width].double() + 1e-9, n, True, generator=generator
-            )
-            rows[torch.arange(n), c.offset + pick] = 1.0
-    for c in open_cols:
-        out[:, c.offset : c.offset + c.width] = rows[:, c.offset : c.offset + c.width]
-    return out
+        share = freq / max(1, sum(table.counts))
+        for c in layout:
+            seg = slice(c.offset, c.offset + c.width)
+            if c.kind == "categorical":
+                pick = torch.multinomial(freq[seg].double() + 1e-9, n, True, generator=generator)
+                rows[torch.arange(n), c.offset + pick] = 1.0
+            else:
+                rows[:, c.offset] = (torch.rand(n, generator=generator) < share[c.offset]).float()
+    return torch.where(asked, out, rows)
+
+
+def traits_for_seeds(seeds: list[int], table: LabelTable) -> torch.Tensor:
+    """One label row per seed, drawn from the training data's joint distribution with the seed's own
+    generator: free sampling of a conditional model keeps the data's trait shares, and sprite s is the same
+    whatever the batch."""
+    return torch.cat([random_traits(1, table, torch.Generator().manual_seed(int(s))) for s in seeds])
