@@ -169,6 +169,7 @@ CASES = [
         ["train", *TINY, "--out", "{root}/new", "--set", "train.beta1=2"],
         "train.beta1",
     ),
+    ("train-diffaug-typo", ["train", *TINY, "--out", "{root}/new", "--set", "train.diffaug=spin"], "spin"),
     ("train-set-no-equals", ["train", *TINY, "--out", "{root}/new", "--set", "train.steps"], "--set"),
     ("train-data-missing", ["train", "--data", "{root}/nowhere", "--out", "{root}/new"], "nowhere"),
     # train: never over a user's run
@@ -237,6 +238,8 @@ CASES = [
     ("eval-json-readonly", ["eval", "{root}/run", "--json", "{root}/readonly/e.json"], "readonly"),
     ("eval-fake-without-real", ["eval", "--fake", "{root}/rgb"], "--real"),
     ("eval-nothing", ["eval"], "RUN"),
+    ("eval-batch-size-zero", ["eval", "{root}/run", "--batch-size", "0"], "--batch-size"),
+    ("eval-samples-one", ["eval", "{root}/run", "--samples", "1"], "--samples"),
     # export
     ("export-out-exists", ["export", "{root}/run", "--out", "{root}/exported.onnx"], "--overwrite"),
     ("export-out-folder", ["export", "{root}/run", "--out", "{root}/full"], "folder"),

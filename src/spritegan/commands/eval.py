@@ -137,6 +137,14 @@ def run_eval(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     from spritegan.commands import check_output_file
 
+    for option, value, low in (
+        ("--samples", args.samples, 2),
+        ("--batch-size", args.batch_size, 1),
+        ("--ppl-samples", args.ppl_samples, 1),
+        ("--kid-subset-size", args.kid_subset_size, 2),
+    ):
+        if value is not None and value < low:
+            raise SpriteganError(f"{option} {value}: must be at least {low}")
     if args.json_out:  # checked before minutes of sampling, not after
         check_output_file(args.json_out, "--json")
     if args.pairs:

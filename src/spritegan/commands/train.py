@@ -147,6 +147,18 @@ def check_steps(args: argparse.Namespace) -> None:
             raise SpriteganError(f"--max-seconds {args.max_seconds}: must be above 0")
 
 
+def check_diffaug(policy: str) -> None:
+    """A misspelt DiffAugment policy fails before the run folder is made, not at the first step."""
+    from spritegan.data.augment import DIFF_AUGMENTS
+    from spritegan.errors import SpriteganError
+
+    for name in (n.strip() for n in policy.split(",") if n.strip()):
+        if name not in DIFF_AUGMENTS:
+            raise SpriteganError(
+                f"train.diffaug: unknown policy {name!r}; choose from {', '.join(DIFF_AUGMENTS)}"
+            )
+
+
 def recorded_data_hash(run_dir: Path) -> str | None:
     """sha256 of the images a run was trained on (newest checkpoint, else generator.safetensors)."""
     from spritegan.train.checkpoint import list_checkpoints, read_metadata
@@ -231,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
             )
     if cfg.train.device != "auto":
         check_device(cfg.train.device)
+    check_diffaug(cfg.train.diffaug)
     if not args.dry_run:
         check_output_folder(run_dir, "--resume" if args.resume else "--out")
     from spritegan.data.dataset import open_from_config
