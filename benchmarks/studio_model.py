@@ -11,7 +11,7 @@ def make_bench_run(runs: Path, name: str = "bench", size: int = 32, preset: str 
 
     from spritegan.config import build_config
     from spritegan.models import build_generator
-    from spritegan.train.checkpoint import save_generator
+    from spritegan.storage import save_generator
 
     torch.manual_seed(0)
     cfg = build_config(preset)

@@ -29,7 +29,7 @@ def make_run(
     from spritegan.config import build_config
     from spritegan.labels import label_dim
     from spritegan.models import build_generator
-    from spritegan.train.checkpoint import save_generator
+    from spritegan.storage import save_generator
 
     torch.manual_seed(len(name))
     cfg = build_config("sprite")

@@ -99,7 +99,7 @@ def test_morph_dcgan_z_only(runs, tmp_path, capsys) -> None:
 
 
 def test_directions_save_load_list(runs, tmp_path) -> None:
-    from spritegan.generate import latent as L
+    from spritegan import storage as L
 
     run = tmp_path / "r"
     run.mkdir()

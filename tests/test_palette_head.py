@@ -175,7 +175,7 @@ def test_onnx_export_keeps_palette_exact_output(tmp_path):
 
     ort = pytest.importorskip("onnxruntime")
     from spritegan.export.onnx import export_onnx
-    from spritegan.train.checkpoint import save_generator
+    from spritegan.storage import save_generator
 
     cfg = _model_config("dcgan")
     torch.manual_seed(0)

@@ -16,7 +16,7 @@ import torch
 
 from spritegan.config import ModelConfig
 from spritegan.models import build_generator
-from spritegan.train.checkpoint import save_generator
+from spritegan.storage import save_generator
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = {

@@ -47,6 +47,7 @@ def find_directions(
     """Compute and save directions; returns '<name> (<kind>)' lines."""
     import torch
 
+    from spritegan import storage
     from spritegan.errors import SpriteganError
     from spritegan.generate import latent as L
     from spritegan.metrics.sprites import is_builtin_sprites
@@ -77,14 +78,14 @@ def find_directions(
                 "use --pca K for unsupervised directions"
             )
         for name, vec in found.items():
-            L.save_direction(run_dir, name, vec, kind, note, "spritegan edit --find-directions")
+            storage.save_direction(run_dir, name, vec, kind, note, "spritegan edit --find-directions")
             made.append(f"{name} ({kind})")
     if pca:
         _, w = L.sample_w(G, max(samples, 2 * pca))
         dirs, ratio = L.pca_directions(w, pca)
         for i, (vec, r) in enumerate(zip(dirs, ratio, strict=True)):
             note = f"PCA of {len(w)} mapped latents, component {i}, {100 * float(r):.1f}% of variance"
-            L.save_direction(
+            storage.save_direction(
                 run_dir, f"pca{i:02d}", vec, "pca", note, "spritegan edit --find-directions --pca"
             )
             made.append(f"pca{i:02d} (pca, {100 * float(r):.1f}%)")
@@ -109,6 +110,7 @@ def edit_strip(pipe, ws, direction, strengths: list[float]):
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from spritegan import storage
     from spritegan.commands import check_finite, check_output_file
     from spritegan.commands.generate import parse_seeds
     from spritegan.errors import SpriteganError
@@ -117,10 +119,10 @@ def run(args: argparse.Namespace) -> int:
     from spritegan.generate.sheet import make_sheet, save_png
 
     if args.list:
-        found = L.list_directions(args.run)
+        found = storage.list_directions(args.run)
         if not found:
             print(
-                f"no directions in {L.directions_dir(args.run)} (run: spritegan edit RUN --find-directions)"
+                f"no directions in {storage.directions_dir(args.run)} (run: spritegan edit RUN --find-directions)"
             )
         for d in found:
             print(f"{d['name']:24s} {d.get('kind', '?'):12s} {d.get('source', '')}")
@@ -130,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     L.require_style(G, "spritegan edit")
     if args.find_directions:
         made = find_directions(pipe, args.run, args.labels_from_data, args.pca, args.samples, args.judge)
-        print(f"saved {len(made)} directions in {L.directions_dir(args.run)}: " + ", ".join(made))
+        print(f"saved {len(made)} directions in {storage.directions_dir(args.run)}: " + ", ".join(made))
         return 0
     if not args.direction:
         raise SpriteganError("give --direction NAME (see --list), or --find-directions / --list")
@@ -146,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         check_finite(value, "--strengths")
     check_finite(args.truncation, "--truncation")
     check_output_file(args.out)
-    direction, meta = L.load_direction(args.run, args.direction)
+    direction, meta = storage.load_direction(args.run, args.direction)
     if direction.numel() != G.w_dim:
         raise SpriteganError(
             f"direction {args.direction!r} has {direction.numel()} values; this run's W has {G.w_dim}"
@@ -168,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
 
 def judged_label_directions(pipe, run_dir: str, judge_path: str, samples: int) -> list[str]:
     """Label directions from a trait classifier run on `samples` generated sprites (unconditional runs)."""
+    from spritegan import storage
     from spritegan.errors import SpriteganError
     from spritegan.generate import latent as L
     from spritegan.metrics.judge import load_judge
@@ -187,6 +190,6 @@ def judged_label_directions(pipe, run_dir: str, judge_path: str, samples: int) -
     made = []
     for name, vec in found.items():
         note = f"judge {judge_path} on {samples} generated sprites, {counts[name]} with the trait"
-        L.save_direction(run_dir, name, vec, "label", note, "spritegan edit --find-directions --judge")
+        storage.save_direction(run_dir, name, vec, "label", note, "spritegan edit --find-directions --judge")
         made.append(f"{name} (label, {counts[name]} of {samples})")
     return made

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     """Export and print where the file went."""
     from spritegan.commands import check_output_file
     from spritegan.errors import SpriteganError
-    from spritegan.generate.pipeline import resolve_generator_path
+    from spritegan.storage import read_metadata, resolve_generator_path
 
     if not 11 <= args.opset <= 21:
         raise SpriteganError(f"--opset {args.opset}: choose 11 to 21")
@@ -45,8 +45,6 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else resolve_generator_path(args.run).parent / "generator.onnx"
     check_output_file(out, overwrite=args.overwrite)
     if args.palette:
-        from spritegan.train.checkpoint import read_metadata
-
         manifest = read_metadata(resolve_generator_path(args.run)).get("manifest") or {}
         if not manifest.get("palette"):
             print(

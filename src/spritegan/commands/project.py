@@ -94,10 +94,11 @@ def run(args: argparse.Namespace) -> int:
     from spritegan.commands import check_finite, check_output_folder
     from spritegan.commands.inspect import load_image
     from spritegan.errors import SpriteganError
-    from spritegan.generate.latent import require_style, save_latent
+    from spritegan.generate.latent import require_style
     from spritegan.generate.pipeline import SpritePipeline
     from spritegan.generate.postprocess import snap_alpha
     from spritegan.generate.sheet import make_sheet, save_png
+    from spritegan.storage import save_latent
     from spritegan.tensors import to_model, to_uint8
 
     if not 1 <= args.steps <= 100_000:

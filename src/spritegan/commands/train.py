@@ -161,7 +161,8 @@ def check_diffaug(policy: str) -> None:
 
 def recorded_data_hash(run_dir: Path) -> str | None:
     """sha256 of the images a run was trained on (newest checkpoint, else generator.safetensors)."""
-    from spritegan.train.checkpoint import list_checkpoints, read_metadata
+    from spritegan.storage import read_metadata
+    from spritegan.train.checkpoint import list_checkpoints
 
     for _, path in list_checkpoints(run_dir / "checkpoints"):
         found = (read_metadata(path).get("info") or {}).get("data_sha256")

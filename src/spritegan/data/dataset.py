@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spritegan import __version__
+from spritegan import __version__, storage
 from spritegan.config import DataConfig
 from spritegan.data.sources import SourceImages, load_source
 from spritegan.errors import DataError
@@ -143,18 +141,6 @@ def _from_source(src: SourceImages) -> PreparedDataset:
     return PreparedDataset(images=images, manifest=manifest, labels=labels)
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def check_prepare_out(out_dir: str | Path, overwrite: bool = False) -> Path:
     """The output folder of `prepare`: new, empty, or (with overwrite) one whose two files are replaced."""
     out = Path(out_dir)
@@ -172,26 +158,17 @@ def prepare(src: SourceImages, out_dir: str | Path, overwrite: bool = False) -> 
 
     A folder that already holds files is refused unless `overwrite` (then only those two files are replaced).
     """
-    from safetensors.torch import save_file
-
     out = check_prepare_out(out_dir, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     ds = _from_source(src)
     tensors = {"images": ds.images, **{f"label/{k}": v.contiguous() for k, v in ds.labels.items()}}
-    _atomic_write(out / DATA_FILE, lambda tmp: save_file(tensors, tmp, metadata={"format": "spritegan"}))
-
-    def write_manifest(tmp: str) -> None:
-        Path(tmp).write_text(json.dumps(ds.manifest, indent=1) + "\n", encoding="utf-8")
-
-    _atomic_write(out / MANIFEST_FILE, write_manifest)
+    storage.save_tensors(out / DATA_FILE, tensors, {"format": "spritegan"})
+    storage.atomic_write_text(out / MANIFEST_FILE, json.dumps(ds.manifest, indent=1) + "\n")
     return out
 
 
 def load_prepared(directory: str | Path) -> PreparedDataset:
     """Load a prepared dataset folder, checking the format version and the images' sha256."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     d = Path(directory)
     mpath, dpath = d / MANIFEST_FILE, d / DATA_FILE
     if not mpath.is_file():
@@ -206,10 +183,7 @@ def load_prepared(directory: str | Path) -> PreparedDataset:
         )
     if not dpath.is_file():
         raise DataError(f"{dpath}: missing; run `spritegan data prepare` again")
-    try:
-        tensors = load_file(str(dpath))
-    except (OSError, SafetensorError, ValueError) as exc:
-        raise DataError(f"{dpath}: cannot read ({exc})") from None
+    tensors, _ = storage.read_tensors(dpath, DataError)
     images = tensors.get("images")
     if images is None or images.dtype != torch.uint8 or images.ndim != 4:
         raise DataError(f"{dpath}: no uint8 (N, C, H, W) 'images' tensor")

@@ -9,19 +9,16 @@ Harkonen et al. 2020). They live in RUN/directions/<name>.safetensors with kind/
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from spritegan.errors import RunError, SpriteganError
-
-_NAME_RE = re.compile(r"^[A-Za-z0-9_.+=-]{1,80}$")
+from spritegan.errors import SpriteganError
+from spritegan.storage import read_latent
 
 
 def is_style_generator(G: nn.Module) -> bool:
@@ -173,72 +170,9 @@ def safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.+=-]+", "_", name.strip())[:80] or "direction"
 
 
-def directions_dir(run: str | Path) -> Path:
-    """RUN/directions (the run folder, or the folder holding a generator file)."""
-    p = Path(run)
-    return (p if p.is_dir() else p.parent) / "directions"
-
-
-def save_direction(
-    run: str | Path, name: str, vector: torch.Tensor, kind: str, source: str, created_with: str
-) -> Path:
-    """Write RUN/directions/<name>.safetensors with its kind (label | pca | conditional) and source."""
-    from spritegan.train.checkpoint import atomic_save
-
-    if not _NAME_RE.match(name):
-        raise SpriteganError(f"direction name {name!r}: use letters, digits, _ . + = - (at most 80)")
-    meta = {
-        "kind": kind,
-        "source": source,
-        "created_with": created_with,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "norm": f"{float(vector.norm()):.4f}",
-    }
-    path = directions_dir(run) / f"{name}.safetensors"
-    atomic_save({"direction": vector.float().reshape(-1)}, meta, path)
-    return path
-
-
-def load_direction(run: str | Path, name: str) -> tuple[torch.Tensor, dict[str, str]]:
-    """A saved direction (w_dim,) and its metadata; a path to a .safetensors file works too."""
-    from safetensors import safe_open
-
-    path = Path(name) if name.endswith(".safetensors") else directions_dir(run) / f"{name}.safetensors"
-    if not path.exists():
-        known = ", ".join(d["name"] for d in list_directions(run)) or "none yet: run edit --find-directions"
-        raise RunError(f"no direction {name!r} in {directions_dir(run)} (known: {known})")
-    with safe_open(str(path), framework="pt") as fh:
-        return fh.get_tensor("direction"), dict(fh.metadata() or {})
-
-
-def list_directions(run: str | Path) -> list[dict[str, str]]:
-    """Name, kind, source and creation time of every saved direction, sorted by name."""
-    from safetensors import safe_open
-
-    out = []
-    for path in sorted(directions_dir(run).glob("*.safetensors")):
-        with safe_open(str(path), framework="pt") as fh:
-            meta = dict(fh.metadata() or {})
-        out.append({"name": path.stem, **meta})
-    return out
-
-
-def save_latent(path: Path, w: torch.Tensor, meta: dict[str, object]) -> None:
-    """A projected latent w (1, w_dim) or ws (1, num_ws, w_dim) as safetensors, with JSON metadata."""
-    from spritegan.train.checkpoint import atomic_save
-
-    atomic_save({"w": w.detach().float()}, {k: json.dumps(v) for k, v in meta.items()}, Path(path))
-
-
 def load_latent(path: str | Path, G: nn.Module) -> torch.Tensor:
     """Read a latent written by `spritegan project` as ws (1, num_ws, w_dim) for G."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    try:
-        w = load_file(str(path))["w"]
-    except (OSError, SafetensorError, KeyError) as exc:
-        raise SpriteganError(f"{path}: not a latent file from `spritegan project` ({exc})") from exc
+    w = read_latent(path)
     require_style(G, "--latent")
     w = w.reshape(1, -1, w.shape[-1]) if w.dim() == 3 else w.reshape(1, -1)
     if w.shape[-1] != G.w_dim or (w.dim() == 3 and w.shape[1] != G.num_ws):

@@ -15,6 +15,7 @@ import torch
 from spritegan.config import ModelConfig
 from spritegan.errors import RunError
 from spritegan.generate.postprocess import snap_alpha, snap_palette
+from spritegan.storage import load_generator_file, resolve_generator_path
 from spritegan.tensors import to_uint8
 
 
@@ -25,16 +26,6 @@ def latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(int(s))
         out[i] = torch.randn(z_dim, generator=g)
     return out
-
-
-def resolve_generator_path(path: str | Path) -> Path:
-    """A run folder (its generator.safetensors) or a generator file itself."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "generator.safetensors"
-    if not p.exists():
-        raise RunError(f"{path}: no generator.safetensors here (train a run first, or give the file)")
-    return p
 
 
 class SpritePipeline:
@@ -51,7 +42,6 @@ class SpritePipeline:
     def from_run(cls, path: str | Path, device: str | torch.device = "cpu") -> SpritePipeline:
         """Load `generator.safetensors` from a run folder (or the file itself) with no training state."""
         from spritegan.models import build_generator
-        from spritegan.train.checkpoint import load_generator_file
 
         file = resolve_generator_path(path)
         weights, meta = load_generator_file(file)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spritegan import storage
 from spritegan.errors import DataError, RunError
 
 DEFAULT_METRICS = ("fid", "kid", "pixelart")
@@ -100,9 +101,12 @@ def real_features(
     feats = inception_features(real, batch_size=batch_size, progress=progress, desc=desc)
     path.parent.mkdir(parents=True, exist_ok=True)
     mu, sigma = gaussian_stats(feats) if len(feats) >= 2 else (feats.mean(0), np.zeros((1, 1)))
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, features=feats.astype(np.float32), mu=mu, sigma=sigma)
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would add ".npz" to a bare temp name
+            np.savez(fh, features=feats.astype(np.float32), mu=mu, sigma=sigma)
+
+    storage.atomic_write(path, write)
     return feats, "miss"
 
 

@@ -8,7 +8,6 @@ from the pixels instead (`spritegan.data.procedural.nearest_traits`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,8 @@ from torch import nn
 
 from spritegan.errors import SpriteganError
 from spritegan.labels import categorical_groups, label_dim, label_layout, label_loss_terms, label_matrix
+from spritegan.storage import load_judge_file, save_judge_file
 from spritegan.tensors import to_model
-
-JUDGE_FORMAT = "spritegan-judge-1"
 
 
 class TraitJudge(nn.Module):
@@ -206,28 +204,13 @@ def train_judge(
 
 
 def save_judge(path: str | Path, judge: TraitJudge, report: dict[str, Any]) -> Path:
-    """Write weights with config and held-out report in the safetensors metadata."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"format": JUDGE_FORMAT, "config": json.dumps(judge.config()), "report": json.dumps(report)}
-    save_file({k: v.contiguous() for k, v in judge.state_dict().items()}, str(path), metadata=meta)
-    return path
+    """Write weights with config and held-out report in the safetensors metadata (atomically)."""
+    return save_judge_file(path, dict(judge.state_dict()), judge.config(), report)
 
 
 def load_judge(path: str | Path) -> tuple[TraitJudge, dict[str, Any]]:
     """A saved judge and its held-out report."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    p = Path(path)
-    if not p.is_file():
-        raise SpriteganError(f"{p}: no judge file here (train one with `spritegan traits judge`)")
-    with safe_open(str(p), "pt") as f:
-        meta = f.metadata() or {}
-    if meta.get("format") != JUDGE_FORMAT:
-        raise SpriteganError(f"{p}: not a spritegan trait judge (format {meta.get('format')!r})")
-    judge = TraitJudge(**json.loads(meta["config"]))
-    judge.load_state_dict(load_file(str(p)))
-    return judge.eval(), json.loads(meta["report"])
+    state, config, report = load_judge_file(path)
+    judge = TraitJudge(**config)
+    judge.load_state_dict(state)
+    return judge.eval(), report

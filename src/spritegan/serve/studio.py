@@ -23,6 +23,7 @@ from spritegan.errors import SpriteganError
 from spritegan.generate.pipeline import SpritePipeline
 from spritegan.labels import label_layout
 from spritegan.serve.guard import inside, read_inside
+from spritegan.storage import read_direction
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_SHEET_BYTES = 64 * 1024 * 1024  # a training sample sheet larger than this is not served
@@ -178,18 +179,18 @@ class ModelStore:
             if NAME_RE.match(p.stem) and self.inside(p)
         }
 
-    def direction(self, name: str, direction: str, z_dim: int) -> torch.Tensor:
-        """One direction vector (z_dim,): the file's 'direction' tensor, else its only tensor."""
-        from safetensors.torch import load_file
-
+    def direction(self, name: str, direction: str, size: int) -> torch.Tensor:
+        """One direction vector (size,): the file's 'direction' tensor, else its only tensor."""
         found = self.directions(name)
         if direction not in found:
             raise StudioError(400, f"unknown direction {direction!r}; available: {', '.join(found)}")
-        tensors = load_file(str(found[direction]))
-        vec = tensors.get("direction", next(iter(tensors.values())) if len(tensors) == 1 else None)
-        if vec is None or vec.numel() != z_dim:
-            raise StudioError(500, f"direction {direction!r} is not a single vector of size {z_dim}")
-        return vec.float().reshape(z_dim)
+        try:
+            vec, _ = read_direction(found[direction])
+        except SpriteganError as exc:
+            raise StudioError(500, f"direction {direction!r}: {exc}") from exc
+        if vec is None or vec.numel() != size:
+            raise StudioError(500, f"direction {direction!r} is not a single vector of size {size}")
+        return vec
 
     def metrics(self, name: str) -> dict[str, Any]:
         """Scalars of the newest evaluation: the last line of metrics.jsonl (`spritegan eval`) or eval.jsonl

@@ -1,9 +1,8 @@
-"""Checkpoints and shareable generators as safetensors files, written atomically.
+"""Resume checkpoints as safetensors files, written atomically through `spritegan.storage`.
 
 A checkpoint (`checkpoints/step-NNNNNN.safetensors`) holds G, G_ema, D, both optimizers' state, the RNG
-states and the step, so `--resume` continues the same curve. `generator.safetensors` holds only G_ema with
-the model config and the data manifest in its metadata: enough to rebuild and sample it with no training
-state. Nothing here ever unpickles a file.
+states and the step, so `--resume` continues the same curve. The shareable `generator.safetensors` (G_ema
+with the model config and the data manifest) is `spritegan.storage`'s. Nothing here ever unpickles a file.
 """
 
 from __future__ import annotations
@@ -17,13 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
 
 from spritegan.errors import RunError
+from spritegan.storage import read_tensors, save_tensors
 
 CHECKPOINT_FORMAT = "spritegan-checkpoint-1"
-GENERATOR_FORMAT = "spritegan-generator-1"
 _STEP_RE = re.compile(r"step-(\d+)\.safetensors$")
 FAULT_ENV = "SPRITEGAN_FAULT"  # tests only: "after-temp-write:STEP" or "after-step:STEP" kills the process
 
@@ -34,38 +31,6 @@ def fault_point(point: str, step: int) -> None:
     spec = os.environ.get(FAULT_ENV, "")
     if spec and spec == f"{point}:{step}":
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _file_mode() -> int:
-    """rw for everyone the umask allows (0644 under the usual 022): generators are meant to be shared."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_save(
-    tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path, step: int | None = None
-) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    try:
-        save_file(tensors, str(tmp), metadata=metadata)
-        os.chmod(tmp, _file_mode())
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        if step is not None:
-            fault_point("after-temp-write", step)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], str]:
@@ -112,22 +77,13 @@ def save_checkpoint(
         metadata[f"opt_{name}"] = opt_meta
     tensors.update({f"rng.{k}": v for k, v in rng.items()})
     tensors.update({f"extra.{k}": v for k, v in extra.items()})
-    atomic_save(tensors, metadata, path, step=int(info.get("step", -1)))
-
-
-def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            metadata = fh.metadata() or {}
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise RunError(f"{path}: not a readable safetensors file ({exc})") from exc
-    return tensors, metadata
+    step = int(info.get("step", -1))
+    save_tensors(path, tensors, metadata, before_rename=lambda: fault_point("after-temp-write", step))
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """Read a checkpoint into {'modules': {name: state_dict}, 'optimizers', 'rng', 'extra', 'info'}."""
-    tensors, metadata = _read(path)
+    tensors, metadata = read_tensors(path)
     if metadata.get("format") != CHECKPOINT_FORMAT:
         raise RunError(f"{path}: not a spritegan checkpoint (format {metadata.get('format')!r})")
     out: dict[str, Any] = {"modules": {}, "optimizers": {}, "rng": {}, "extra": {}}
@@ -186,33 +142,8 @@ def remove_orphan_temps(run_dir: Path) -> list[Path]:
     return removed
 
 
-def read_metadata(path: Path) -> dict[str, Any]:
-    """The JSON metadata of a checkpoint or generator file, from its header only ({} when unreadable)."""
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            raw = fh.metadata() or {}
-        return {k: (v if k == "format" else json.loads(v)) for k, v in raw.items()}
-    except (SafetensorError, OSError, ValueError):
-        return {}
-
-
 def prune_checkpoints(folder: Path, keep: int) -> None:
     if keep < 1:
         raise RunError(f"train.keep_checkpoints must be at least 1, got {keep}")
     for _, path in list_checkpoints(folder)[keep:]:
         path.unlink(missing_ok=True)
-
-
-def save_generator(path: Path, generator: torch.nn.Module, meta: dict[str, Any]) -> None:
-    """Write the shareable generator: weights plus JSON metadata (model config, data manifest, step)."""
-    metadata = {"format": GENERATOR_FORMAT}
-    metadata.update({k: json.dumps(v) for k, v in meta.items()})
-    atomic_save(dict(generator.state_dict()), metadata, path)
-
-
-def load_generator_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Weights and decoded metadata of a `generator.safetensors`."""
-    tensors, metadata = _read(path)
-    if metadata.get("format") != GENERATOR_FORMAT:
-        raise RunError(f"{path}: not a spritegan generator file (format {metadata.get('format')!r})")
-    return tensors, {k: json.loads(v) for k, v in metadata.items() if k != "format"}

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from spritegan import __version__
+from spritegan import __version__, storage
 from spritegan.config import RunConfig
 from spritegan.data.augment import ada_update
 from spritegan.errors import RunError, SpriteganError
@@ -418,7 +418,7 @@ class Trainer:
             fh.write(json.dumps(record) + "\n")
         if scores["fid"] < self.best_fid:
             self.best_fid = scores["fid"]
-            ckpt.save_generator(
+            storage.save_generator(
                 self.run_dir / "best-generator.safetensors",
                 self.G_ema,
                 {**self.generator_meta(), "fid": scores["fid"]},
@@ -482,7 +482,7 @@ class Trainer:
             info,
         )
         ckpt.prune_checkpoints(folder, self.cfg.train.keep_checkpoints)
-        ckpt.save_generator(self.run_dir / "generator.safetensors", self.G_ema, self.generator_meta())
+        storage.save_generator(self.run_dir / "generator.safetensors", self.G_ema, self.generator_meta())
         plot_losses(self.run_dir)
         distributed.barrier(self.dist)
         return path

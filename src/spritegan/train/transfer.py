@@ -12,6 +12,7 @@ from spritegan.errors import RunError
 
 def _source_weights(source: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
     """(G weights, D weights or None) from a run folder's latest checkpoint or a generator file."""
+    from spritegan import storage
     from spritegan.train import checkpoint as ckpt
 
     path = Path(source)
@@ -22,7 +23,7 @@ def _source_weights(source: str | Path) -> tuple[dict[str, torch.Tensor], dict[s
         path = path / "generator.safetensors"
     if not path.exists():
         raise RunError(f"--init-from {source}: no checkpoint or generator.safetensors found")
-    weights, _ = ckpt.load_generator_file(path)
+    weights, _ = storage.load_generator_file(path)
     return weights, None
 
 
