@@ -7,6 +7,12 @@ process (spawned, untimed); on CUDA the max allocated memory is taken in the tim
     python benchmarks/train_throughput.py                 # CPU, ~3-5 minutes on 2 busy cores
     python benchmarks/train_throughput.py --study         # also threads 1 vs 2 and channels_last on CPU
     python benchmarks/train_throughput.py --device cuda   # adds bf16 + channels_last + torch.compile cases
+    python benchmarks/train_throughput.py --precision     # sprite fp32 vs bf16 (vs channels_last), 1 and 2
+                                                          # threads, on punks 24x24 and builtin sprites 32x32
+
+Every row also gets its FLOPs per training image (torch.utils.flop_counter over r1_every steps, so lazy R1
+is amortised), the GFLOP/s that makes at the measured img/s, and its share of this machine's matmul peak
+(a 2048x2048 matmul in fp32, or bf16 for bf16 rows, at the row's thread count) measured in the same run.
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ class Case:
     compile: bool = False
     amp: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
+    data: str | None = None  # another dataset than the run's (e.g. builtin:sprites:N at its 32x32)
     note: str = ""
 
 
@@ -76,7 +83,7 @@ class Runner:
 
     def __init__(self, case: Case, device: str, data: str = PUNKS) -> None:
         self.case, self.device = case, torch.device(device)
-        images = punks(case.size, data)
+        images = punks(case.size, case.data or data)
         self._tmp = tempfile.TemporaryDirectory()
         if case.kind == "reference":
             from reference_dcgan import ReferenceDCGAN
@@ -131,6 +138,20 @@ class Runner:
             tr.G, tr.D = eager
             self.case.note = f"compile failed ({type(exc).__name__}), eager"
 
+    def flops_per_image(self) -> float:
+        """FLOPs per training image: counted over r1_every steps for ours (lazy R1 amortised), else one."""
+        from spritegan.bench import count_flops
+
+        k = 1
+        if self.case.kind == "ours" and self.trainer.cfg.train.r1_gamma > 0:
+            k = self.trainer.cfg.train.r1_every
+        old = self._threads()
+        try:
+            flops = count_flops(lambda: [self.step_fn() for _ in range(k)])
+        finally:
+            torch.set_num_threads(old)
+        return flops / (k * self.case.batch)
+
     def _threads(self) -> int:
         old = torch.get_num_threads()
         torch.set_num_threads(self.case.threads or DEFAULT_THREADS)
@@ -163,8 +184,12 @@ def default_cases(device: str, batch64: int = 128, batch24: int = 64) -> list[Ca
     cases = [
         Case("reference DCGAN 64x64 fp32", "reference", size=64, batch=batch64),
         Case("ours cyberpunk-gan 64x64", "ours", "cyberpunk-gan", 64, batch64),
-        Case("ours sprite 24x24", "ours", "sprite", 24, batch24),
+        Case("ours sprite 24x24 fp32", "ours", "sprite", 24, batch24),
     ]
+    from spritegan.precision import cpu_bf16_native
+
+    if device == "cpu" and cpu_bf16_native():  # the default on this CPU since train.amp covers it
+        cases.append(Case("ours sprite 24x24 bf16 (default)", "ours", "sprite", 24, batch24, amp=True))
     if device == "cuda":
         cases += [
             Case(
@@ -212,6 +237,35 @@ def study_cases(batch64: int = 128, batch24: int = 64) -> list[Case]:
     ]
 
 
+def precision_cases(batch24: int = 64) -> list[Case]:
+    """CPU: the sprite preset fp32 (the configuration before bf16 on CPU) against bf16 autocast and
+    channels_last, with 1 and 2 threads, on the punks at 24x24 and on the built-in sprites at 32x32."""
+    cases = [Case("reference DCGAN 64x64 fp32", "reference", size=64, batch=128)]
+    for threads in (1, 2):
+        for data, size, label in ((None, 24, "punks 24x24"), ("builtin:sprites", 32, "builtin 32x32")):
+            for amp, cl in ((False, False), (True, False), (True, True), (False, True)):
+                if data and cl:
+                    continue  # channels_last is asked once, on the punks
+                name = f"sprite {label} {'bf16' if amp else 'fp32'}{' + channels_last' if cl else ''}, {threads}t"
+                cases.append(
+                    Case(name, "ours", "sprite", size, batch24, threads, channels_last=cl, amp=amp, data=data)
+                )
+    return cases
+
+
+def measure_peaks(threads: Sequence[int], device: str, repeats: int = 3) -> dict[tuple[int, str], float]:
+    """GFLOP/s of a 2048x2048 matmul per (threads, "fp32" | "bf16"), interleaved, best of the repeats."""
+    from spritegan.bench import matmul_peak
+
+    out: dict[tuple[int, str], float] = {}
+    for _ in range(repeats):
+        for t in threads:
+            for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+                rate = matmul_peak(dtype, repeats=1, threads=t, device=device)
+                out[(t, name)] = max(out.get((t, name), 0.0), rate)
+    return out
+
+
 def _memory_probe(
     case: Case, device: str, data: str, steps: int, gen_n: int, bench_dir: str
 ) -> tuple[float, float]:
@@ -244,15 +298,20 @@ def run_throughput(
     data: str = PUNKS,
     memory: bool = True,
     log: Any = print,
+    count: bool = True,
 ) -> list[dict[str, Any]]:
     """Build every case, warm up, time them interleaved; one dict per case (medians, ranges, memory)."""
     runners = {}
+    flops: dict[str, float] = {}
     for c in cases:
         log(f"building {c.name} (load {loadavg()})")
         r = Runner(c, device, data)
         r.step_fn()
         r.gen_fn(min(gen_n, 16))
         runners[c.name] = r
+        flops[c.name] = r.flops_per_image() if count else float("nan")
+    thread_counts = sorted({c.threads or DEFAULT_THREADS for c in cases})
+    peaks = measure_peaks(thread_counts, device) if count else {}
     cuda = device == "cuda" and torch.cuda.is_available()
     cuda_peak = {n: 0.0 for n in runners}
 
@@ -273,6 +332,9 @@ def run_throughput(
     log(f"timing generation, {repeats} x {gen_n} images per case (load {loadavg()})")
     gen = interleave({n: case_fn(n, "gen") for n in runners}, repeats)
     raw = interleave({n: case_fn(n, "raw") for n in runners if runners[n].g_forward is not None}, repeats)
+    if count:
+        for key, rate in measure_peaks(thread_counts, device).items():  # again after: the best of both
+            peaks[key] = max(peaks[key], rate)
     rows = []
     for c in cases:
         row = {
@@ -284,7 +346,12 @@ def run_throughput(
             "gen_raw": median(raw.get(c.name, [])),
             "note": runners[c.name].case.note,
             "cuda_mib": cuda_peak[c.name] if cuda else float("nan"),
+            "flops": flops[c.name],
         }
+        row["gflops"] = row["train"] * row["flops"] / 1e9
+        precision = "bf16" if c.amp and _bf16_used(runners[c.name]) else "fp32"
+        row["peak_kind"] = f"{precision}, {c.threads or DEFAULT_THREADS}t"
+        row["peak"] = peaks.get((c.threads or DEFAULT_THREADS, precision), float("nan"))
         if memory:
             log(f"peak RSS of {c.name} in a fresh process")
             row["rss_base"], row["rss_peak"] = peak_memory(c, device, data)
@@ -292,10 +359,25 @@ def run_throughput(
     return rows
 
 
+def _bf16_used(runner: Runner) -> bool:
+    """Whether the case really ran bf16 autocast (a CPU without native bf16 trains ours in fp32)."""
+    if runner.case.kind == "ours":
+        return bool(runner.trainer.amp)
+    return bool(getattr(runner.model, "amp", False))
+
+
+def peaks_line(rows: Sequence[dict[str, Any]]) -> str:
+    """The matmul peaks the rows were divided by."""
+    seen = {r["peak_kind"]: r["peak"] for r in rows if "peak_kind" in r}
+    parts = [f"{kind} {rate:.0f} GFLOP/s" for kind, rate in sorted(seen.items())]
+    return "2048x2048 matmul peak (best of the run): " + ", ".join(parts) if parts else ""
+
+
 def throughput_table(rows: Sequence[dict[str, Any]]) -> str:
     """The markdown table; ratios are against the first row (the reference)."""
     ref = rows[0]
     headers = ["case", "batch", "train img/s (min-max)", "x ref", "generate img/s", "x ref", "bare G img/s"]
+    headers += ["MFLOP/img", "GFLOP/s", "% of peak (kind)"]
     headers += ["peak RSS MiB (data loaded)", "CUDA max alloc MiB", "note"]
     out = []
     for r in rows:
@@ -309,12 +391,15 @@ def throughput_table(rows: Sequence[dict[str, Any]]) -> str:
                 r["gen"],
                 f"{r['gen'] / ref['gen']:.2f}",
                 r["gen_raw"],
+                r.get("flops", float("nan")) / 1e6,
+                r.get("gflops", float("nan")),
+                f"{100 * r['gflops'] / r['peak']:.0f}% ({r['peak_kind']})" if r.get("peak") else "-",
                 rss,
                 r["cuda_mib"],
                 r["note"] or "",
             ]
         )
-    return markdown_table(headers, out, "lrrrrrrrrl")
+    return markdown_table(headers, out, "lrrrrrrrrrrrl")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -328,7 +413,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--batch24", type=int, default=64, help="batch of the 24x24 cases")
     ap.add_argument("--threads", type=int, default=0, help="torch threads of the cases that set none")
     ap.add_argument("--study", action="store_true", help="threads 1 vs 2 and channels_last on CPU instead")
+    ap.add_argument("--precision", action="store_true", help="sprite fp32 vs bf16 vs channels_last instead")
     ap.add_argument("--no-memory", action="store_true", help="skip the per-case peak RSS processes")
+    ap.add_argument("--no-flops", action="store_true", help="skip the FLOP count and the matmul peaks")
     ap.add_argument("--quick", action="store_true", help="1 step, 2 repeats, 64 images: a smoke run")
     ap.add_argument("--data", default=PUNKS, help="CryptoPunks sheet, or builtin:sprites:N")
     args = ap.parse_args(argv)
@@ -344,11 +431,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    cases = (
-        study_cases(args.batch64, args.batch24)
-        if args.study
-        else default_cases(args.device, args.batch64, args.batch24)
-    )
+    if args.precision:
+        cases = precision_cases(args.batch24)
+    elif args.study:
+        cases = study_cases(args.batch64, args.batch24)
+    else:
+        cases = default_cases(args.device, args.batch64, args.batch24)
     before = loadavg()
     rows = run_throughput(
         cases,
@@ -359,10 +447,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         data=args.data,
         memory=not args.no_memory,
         log=lambda s: print(s, file=sys.stderr),
+        count=not args.no_flops,
     )
     print(f"Machine: {machine(args.device)}. Load average (1/5/15 min): {before} before, {loadavg()} after.")
     print(f"{args.repeats} interleaved repeats of {args.steps} steps / {args.gen} images; medians.\n")
     print(throughput_table(rows))
+    if not args.no_flops:
+        print(f"\n{peaks_line(rows)}.")
     return 0
 
 

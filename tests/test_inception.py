@@ -46,15 +46,53 @@ def test_wrong_hash_is_a_clear_error(tmp_path):
         features.verify_model(bogus)
 
 
-def test_preprocessing_equals_clean_fid_reference():
+@pytest.mark.parametrize("shape", [(2, 3, 24, 20), (1, 3, 96, 128), (1, 3, 320, 300)])
+def test_preprocessing_equals_clean_fid_reference(shape):
+    """The batched resize (two matrix products with PIL's weights) is PIL's per-channel float bicubic
+    up to float32 summation order, for upscaling, non-square and downscaling inputs."""
     from spritegan.metrics import features
 
     rng = np.random.default_rng(0)
-    rgb = rng.integers(0, 256, size=(2, 3, 24, 20), dtype=np.uint8)
+    rgb = rng.integers(0, 256, size=shape, dtype=np.uint8)
     ours = features.preprocess(rgb)
-    for i in range(2):
+    assert ours.shape == (shape[0], 3, 299, 299) and ours.dtype == np.float32
+    for i in range(shape[0]):
         ref = reference_clean_resize(rgb[i].transpose(1, 2, 0)).transpose(2, 0, 1)
-        np.testing.assert_array_equal(ours[i], (ref - 128.0) / 128.0)
+        np.testing.assert_allclose(ours[i] * 128.0 + 128.0, ref, rtol=0, atol=2e-3)
+        np.testing.assert_array_equal(features.clean_resize(rgb[i].astype(np.float32)), ref)
+
+
+def test_precision_modes_and_ids(monkeypatch):
+    from spritegan.errors import SpriteganError
+    from spritegan.metrics import features
+    from spritegan.precision import cpu_bf16_native
+
+    monkeypatch.delenv("SPRITEGAN_FID_PRECISION", raising=False)
+    fp32_id = features.extractor_id("fp32")
+    assert fp32_id.endswith(features.CONVENTION)  # the id (and cache keys) of earlier versions
+    assert features.resolve_precision("fp32") == "fp32"
+    assert features.resolve_precision() == features.DEFAULT_PRECISION
+    if cpu_bf16_native():
+        assert features.extractor_id("bf16") == fp32_id + "/bf16-autocast"
+    else:
+        assert features.resolve_precision("bf16") == "fp32"  # clean fallback, same id as fp32
+    monkeypatch.setenv("SPRITEGAN_FID_PRECISION", "bf16")
+    assert features.extractor_id() == features.extractor_id("bf16")
+    with pytest.raises(SpriteganError, match="choose from"):
+        features.resolve_precision("fp16")
+
+
+def test_real_cache_key_includes_the_precision(monkeypatch):
+    from spritegan.metrics.evaluate import real_cache_key
+    from spritegan.precision import cpu_bf16_native
+
+    if not cpu_bf16_native():
+        pytest.skip("this CPU has no native bf16: both modes are fp32")
+    real = np.zeros((2, 4, 8, 8), dtype=np.uint8)
+    monkeypatch.setenv("SPRITEGAN_FID_PRECISION", "fp32")
+    fp32 = real_cache_key(real, {"features": "pool3"})
+    monkeypatch.setenv("SPRITEGAN_FID_PRECISION", "bf16")
+    assert real_cache_key(real, {"features": "pool3"}) != fp32
 
 
 def test_rgba_composited_on_white_and_gray_expanded():
@@ -85,6 +123,10 @@ def test_features_shape_and_determinism():
     assert np.isfinite(f).all() and (f >= 0).all()
     again = features.inception_features(images[:1], batch_size=1)
     np.testing.assert_allclose(again[0], f[0], rtol=1e-5, atol=1e-6)
+    bf16 = features.inception_features(images, batch_size=2, precision="bf16")
+    assert bf16.shape == f.shape and np.isfinite(bf16).all()
+    # bf16 autocast (where the CPU has it) perturbs features by about a percent of their scale, not more
+    assert np.abs(bf16 - f).max() <= 0.1 * np.abs(f).max()
 
 
 @pytest.mark.slow

@@ -121,6 +121,41 @@ def interleave(cases: dict[str, Callable[[], float]], repeats: int) -> dict[str,
     return out
 
 
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs of one call of fn as torch.utils.flop_counter counts them (matmuls, convolutions and their
+    backward passes, double backward included; elementwise ops count 0)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def matmul_peak(
+    dtype: Any = None, n: int = 2048, repeats: int = 3, threads: int = 0, device: Any = "cpu"
+) -> float:
+    """GFLOP/s of an n x n matmul (2 n^3 FLOPs) in dtype on device, the best of `repeats` timings.
+
+    "Peak" is what this machine reaches on the friendliest dense kernel at that moment, so a training
+    step's GFLOP/s divided by it is the share of the reachable rate the step gets.
+    """
+    import torch
+
+    dtype = dtype or torch.float32
+    old = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        gen = torch.Generator().manual_seed(0)
+        a = torch.randn(n, n, generator=gen).to(device, dtype)
+        b = torch.randn(n, n, generator=gen).to(device, dtype)
+        a @ b  # warm-up
+        best = min(timed(lambda: a @ b, device) for _ in range(repeats))
+    finally:
+        torch.set_num_threads(old)
+    return 2 * n**3 / best / 1e9
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values)) if values else float("nan")
 

@@ -15,6 +15,13 @@ Surprising Subtleties in GAN Evaluation"), with one documented extension for spr
    then clipped to [0, 255] (no quantisation after resizing).
 4. The float image in [0, 255] is mapped to the network's input range with (x - 128) / 128, which is
    what the TF graph (and clean-fid's wrapper around it) does internally.
+
+Speed: PIL's resize is linear and separable, so step 3 is done for a whole batch as two float32 matrix
+products with PIL's own bicubic weights (read off once per input size by resizing unit impulses);
+`clean_resize` is the one-image PIL reference it is tested against. The network runs with channels_last
+inputs in fp32 (bit-identical features up to float summation order) or, with `precision="bf16"`, under
+bf16 autocast on CPUs with native bf16 (see `spritegan.precision`). The precision is part of
+`extractor_id()` (fp32 keeps the id it always had), so cached real statistics of the modes never mix.
 """
 
 from __future__ import annotations
@@ -41,6 +48,11 @@ CONVENTION_TEXT = (
 )
 SIZE = 299
 FEATURE_DIM = 2048
+PRECISIONS = ("fp32", "bf16")
+# The default precision of the features: fp32 (see docs/benchmarks.md for the bf16 measurements);
+# SPRITEGAN_FID_PRECISION=bf16 picks the faster mode for a whole process (bf16 falls back to fp32 on CPUs
+# without native bf16).
+DEFAULT_PRECISION = "fp32"
 
 
 def model_path() -> Path:
@@ -91,9 +103,27 @@ def load_inception():
     return model.eval()
 
 
-def extractor_id() -> str:
-    """Short identifier of the extractor: weights hash prefix plus preprocessing convention."""
-    return f"inception-tf2015-pool3-sha256:{EXPECTED_SHA256[:12]}/{CONVENTION}"
+def resolve_precision(precision: str | None = None) -> str:
+    """The precision features are computed in: the argument, else $SPRITEGAN_FID_PRECISION, else the
+    default; "bf16" becomes "fp32" on a CPU without native bf16 dot products."""
+    import os
+
+    from spritegan.precision import cpu_bf16_native
+
+    name = precision or os.environ.get("SPRITEGAN_FID_PRECISION", "").strip().lower() or DEFAULT_PRECISION
+    if name not in PRECISIONS:
+        raise SpriteganError(f"Inception precision {name!r}: choose from {', '.join(PRECISIONS)}")
+    if name == "bf16" and not cpu_bf16_native():
+        return "fp32"
+    return name
+
+
+def extractor_id(precision: str | None = None) -> str:
+    """Short identifier of the extractor: weights hash prefix, preprocessing convention and, for any mode
+    but fp32, the precision (so fp32 ids, and the caches keyed by them, are those of earlier versions)."""
+    mode = resolve_precision(precision)
+    suffix = "" if mode == "fp32" else f"/{mode}-autocast"
+    return f"inception-tf2015-pool3-sha256:{EXPECTED_SHA256[:12]}/{CONVENTION}{suffix}"
 
 
 def composite_white(images: np.ndarray, *, round_uint8: bool = True) -> np.ndarray:
@@ -132,11 +162,42 @@ def clean_resize(image: np.ndarray, size: int = SIZE) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=16)
+def resize_matrix(n_in: int, size: int = SIZE) -> np.ndarray:
+    """(size, n_in) float32 M such that PIL's float bicubic resize of a row r of length n_in is M @ r.
+
+    Read off PIL itself: an (n_in x n_in) identity image resized to width `size` keeps its height, so PIL
+    runs only its horizontal pass, and row j is the response to an impulse at j (PIL's weights, its edge
+    handling and, for downscaling, its widened kernel).
+    """
+    from PIL import Image
+
+    eye = Image.fromarray(np.eye(n_in, dtype=np.float32))
+    response = np.asarray(eye.resize((size, n_in), resample=Image.Resampling.BICUBIC), dtype=np.float32)
+    return np.ascontiguousarray(response.T)
+
+
+def batch_resize(rgb: np.ndarray, size: int = SIZE):
+    """(N, 3, H, W) in [0, 255] -> float32 torch tensor (N, 3, size, size): `clean_resize` for a batch.
+
+    PIL resizes horizontally, then vertically (both passes linear), so out = M_h @ (x @ M_w^T), clipped
+    to [0, 255]; it matches PIL up to float32 summation order (about 1e-5 on the 0-255 scale).
+    """
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32))
+    m_w = torch.from_numpy(resize_matrix(x.shape[-1], size))
+    m_h = torch.from_numpy(resize_matrix(x.shape[-2], size))
+    return torch.matmul(m_h, torch.matmul(x, m_w.T)).clamp_(0.0, 255.0)
+
+
 def preprocess(images: np.ndarray) -> np.ndarray:
     """uint8 or float [0,255] (N, C, H, W) -> float32 (N, 3, 299, 299) in the network's range [-1, 1)."""
-    rgb = composite_white(images)
-    resized = np.stack([clean_resize(img) for img in rgb])
-    return (resized - 128.0) / 128.0
+    return _preprocess_tensor(images).numpy()
+
+
+def _preprocess_tensor(images: np.ndarray):
+    return batch_resize(composite_white(images)).sub_(128.0).div_(128.0)
 
 
 def _as_numpy(images) -> np.ndarray:
@@ -146,14 +207,22 @@ def _as_numpy(images) -> np.ndarray:
 
 
 def inception_features(
-    images, *, batch_size: int = 32, progress: bool | None = None, desc: str = "inception"
+    images,
+    *,
+    batch_size: int = 32,
+    progress: bool | None = None,
+    desc: str = "inception",
+    precision: str | None = None,
 ) -> np.ndarray:
     """Pool3 features for images (uint8 or float in [0, 255], (N, C, H, W)) -> float64 numpy (N, 2048).
 
-    Batched under `torch.inference_mode`; a tqdm bar is shown when `progress` is True, or by default
-    when there are more than 500 images and stderr is a terminal.
+    Batched under `torch.inference_mode`, channels_last, in `precision` (see `resolve_precision`); a
+    tqdm bar is shown when `progress` is True, or by default when there are more than 500 images and
+    stderr is a terminal.
     """
     import torch
+
+    bf16 = resolve_precision(precision) == "bf16"
 
     array = _as_numpy(images)
     n = int(array.shape[0])
@@ -167,10 +236,10 @@ def inception_features(
         from tqdm import tqdm
 
         bar = tqdm(total=n, desc=desc, unit="img")
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
         for start in range(0, n, batch_size):
-            chunk = preprocess(array[start : start + batch_size])
-            feats = model(torch.from_numpy(chunk))
+            chunk = _preprocess_tensor(array[start : start + batch_size])
+            feats = model(chunk.contiguous(memory_format=torch.channels_last))
             out[start : start + len(chunk)] = feats.double().numpy()
             if bar is not None:
                 bar.update(len(chunk))
@@ -179,11 +248,11 @@ def inception_features(
     return out
 
 
-def features_from_model_space(images, *, batch_size: int = 32) -> np.ndarray:
+def features_from_model_space(images, *, batch_size: int = 32, precision: str | None = None) -> np.ndarray:
     """Features for float images in model space [-1, 1] (N, C, H, W) without quantising to uint8.
 
     Used by PPL, where the two images differ by far less than one uint8 level: they are mapped to
     [0, 255] floats and go through the same composite/resize/normalise steps as `inception_features`.
     """
     array = np.clip((_as_numpy(images).astype(np.float32) + 1.0) * 127.5, 0.0, 255.0)
-    return inception_features(array, batch_size=batch_size, progress=False)
+    return inception_features(array, batch_size=batch_size, progress=False, precision=precision)
