@@ -300,7 +300,7 @@ def test_bad_input_is_one_line_and_changes_nothing(argv, needle, corpus, readonl
     before = snapshot(corpus)
     code = main(argv)
     err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip()]
+    lines = [line for line in err.split("\n") if line.strip()]  # "\n" only: a bar's "\r" does not end a line
     assert code == 2, err
     assert "Traceback" not in err
     assert lines, "no error line"
@@ -308,6 +308,31 @@ def test_bad_input_is_one_line_and_changes_nothing(argv, needle, corpus, readonl
     last = lines[-1]
     assert last.startswith(f"spritegan {argv[0]}: error: "), last
     assert needle in last, last
+    assert snapshot(corpus) == before
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["data", "inspect", "{root}/broken"], "a.png"),
+        (["train", "--data", "builtin:sprites:16", "--out", "{root}/new", "--lr", "nan"], "train.lr_g"),
+        (["generate", "{root}/run", "--out", "{root}/file.txt"], "file.txt"),
+    ],
+    ids=["data", "train", "generate"],
+)
+def test_the_installed_command_prints_one_line(argv, needle, corpus):
+    """The same contract through a real process: exit 2, no traceback, the error on a line of its own."""
+    import subprocess
+    import sys
+
+    before = snapshot(corpus)
+    argv = [a.replace("{root}", str(corpus)) for a in argv]
+    proc = subprocess.run(
+        [sys.executable, "-m", "spritegan", *argv], capture_output=True, text=True, timeout=300
+    )
+    lines = [line for line in proc.stderr.split("\n") if line.strip()]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[-1].startswith(f"spritegan {argv[0]}: error: ") and needle in lines[-1], proc.stderr
     assert snapshot(corpus) == before
 
 
@@ -461,3 +486,22 @@ def test_resume_at_step_0_drops_the_rows_of_the_killed_attempt(tmp_path):
     log.close()
     TrainLogger(tmp_path, resume_step=0, tensorboard=False).close()
     assert list(csv.DictReader(open(tmp_path / "metrics.csv"))) == []
+
+
+def test_a_progress_bar_ends_its_line_before_an_error(corpus, monkeypatch):
+    """On a terminal the reading bar is shown; when a file fails it ends with a newline of its own."""
+    import io
+    import sys
+
+    from spritegan.data.sources import load_source
+    from spritegan.errors import DataError
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    term = Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    with pytest.raises(DataError, match="a.png"):
+        load_source(corpus / "broken", progress=True)
+    assert "reading broken" in term.getvalue() and term.getvalue().endswith("\n")

@@ -202,7 +202,9 @@ def _read_folder(folder: Path, progress: bool) -> tuple[list[np.ndarray], list[s
         return [_open_image(p) for p in files], [p.name for p in files], files
     from tqdm import tqdm
 
-    bar = tqdm(files, desc=f"reading {folder.name}", unit="img", leave=False)
+    # leave=False clears the bar on a terminal; disable=None shows none in logs, where the clearing "\r" would
+    # glue the next line (an error) to it
+    bar = tqdm(files, desc=f"reading {folder.name}", unit="img", leave=False, disable=None)
     try:
         arrays = [_open_image(p) for p in bar]
     except BaseException:
