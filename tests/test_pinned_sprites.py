@@ -30,6 +30,7 @@ PINS = {
     "stylegan-morph-w": "1a511554f219577ea81802792777216d8866d5a5dcca599229ce89b1ff7660af",
     "stylegan-morph-z": "c2412f2d6cd0fcd4536726ab81e296feb51fc3e86ceafd44c24d597c45ada7fd",
     "dcgan-morph-z": "69227a3d8f0c9f77508337a4ff50bb39b3779549e5968e9571baaf3776116d05",
+    "stylegan-project": "c41da21656abac64869c3c2e0879337aba4899a507413e0cf8fed207e339a7e3",
 }
 
 
@@ -62,22 +63,27 @@ def test_pipeline_sprites_are_pinned(name, file, kwargs):
 
 
 def edit_images(pipe: SpritePipeline) -> torch.Tensor:
-    from spritegan.commands.edit import edit_strip
-    from spritegan.generate import latent as L
+    from spritegan.generate.edit import edit_strip
 
-    G = pipe.generator
     with torch.no_grad():
-        ws = G.truncate(L.broadcast(G.mapping(pipe.latents([3, 4])), G.num_ws), 0.7)
-    return edit_strip(pipe, ws, direction(G.w_dim), [-2.0, 0.0, 1.5])
+        ws = pipe.ws(pipe.latents([3, 4]), truncation=0.7)
+    return edit_strip(pipe, ws, direction(pipe.generator.w_dim), [-2.0, 0.0, 1.5])
 
 
 def morph_images(pipe: SpritePipeline, space: str) -> torch.Tensor:
-    import argparse
+    from spritegan.generate.morph import morph_frames
 
-    from spritegan.commands.morph import render_frames
+    return morph_frames(pipe, [3, 17, 42], 9, space, truncation=0.7, loop=True)[0]
 
-    args = argparse.Namespace(seeds="3,17,42", latent=[], space=space, frames=9, truncation=0.7, loop=True)
-    return render_frames(pipe, args)[0]
+
+def project_images(pipe: SpritePipeline) -> torch.Tensor:
+    """Five Adam steps of W and of W+ projection towards seed 9's sprite; the sprites of the results."""
+    from spritegan.generate.project import project
+    from spritegan.tensors import to_model
+
+    target = to_model(pipe([9]))
+    ws = [project(pipe, target, 5, 0.05, "l1", wplus=plus)[0] for plus in (False, True)]
+    return pipe(ws=torch.cat(ws))
 
 
 @pytest.mark.parametrize(
@@ -87,6 +93,7 @@ def morph_images(pipe: SpritePipeline, space: str) -> torch.Tensor:
         ("stylegan-morph-w", STYLEGAN, lambda p: morph_images(p, "w")),
         ("stylegan-morph-z", STYLEGAN, lambda p: morph_images(p, "z")),
         ("dcgan-morph-z", DCGAN, lambda p: morph_images(p, "z")),
+        ("stylegan-project", STYLEGAN, project_images),
     ],
 )
 def test_w_space_sprites_are_pinned(name, file, make):

@@ -41,72 +41,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def find_directions(
-    pipe, run_dir: str, labels_from_data: bool, pca: int, samples: int, judge: str | None = None
-) -> list[str]:
-    """Compute and save directions; returns '<name> (<kind>)' lines."""
-    import torch
-
-    from spritegan import storage
-    from spritegan.errors import SpriteganError
-    from spritegan.generate import latent as L
-    from spritegan.metrics.sprites import is_builtin_sprites
-
-    G = pipe.generator
-    made: list[str] = []
-    if not labels_from_data and not pca and not judge:
-        raise SpriteganError("--find-directions: add --labels-from-data, --judge FILE and/or --pca K")
-    if judge:
-        made += judged_label_directions(pipe, run_dir, judge, samples)
-    if labels_from_data:
-        if pipe.model_config.cond_dim and pipe.label_spec:
-            found = L.conditional_directions(G, pipe.label_spec, n=samples)
-            kind, note = "conditional", "label embedding: w(z, label) - w(z, none)"
-        elif is_builtin_sprites(
-            torch.zeros(1, pipe.model_config.channels, *pipe.model_config.image_size), pipe.manifest
-        ):
-            palette = pipe.manifest.get("palette")
-            found, valid = L.judged_directions(G, lambda im: L.traits_judge(im, palette), n=samples)
-            kind, note = "label", f"read_traits on {samples} generated sprites ({valid} readable)"
-            if not found:
-                raise SpriteganError(
-                    f"only {valid} of {samples} generated sprites were readable: train longer, or use --pca"
-                )
-        else:
-            raise SpriteganError(
-                "--labels-from-data needs a conditional run (train --conditional) or the built-in sprites; "
-                "use --pca K for unsupervised directions"
-            )
-        for name, vec in found.items():
-            storage.save_direction(run_dir, name, vec, kind, note, "spritegan edit --find-directions")
-            made.append(f"{name} ({kind})")
-    if pca:
-        _, w = L.sample_w(G, max(samples, 2 * pca))
-        dirs, ratio = L.pca_directions(w, pca)
-        for i, (vec, r) in enumerate(zip(dirs, ratio, strict=True)):
-            note = f"PCA of {len(w)} mapped latents, component {i}, {100 * float(r):.1f}% of variance"
-            storage.save_direction(
-                run_dir, f"pca{i:02d}", vec, "pca", note, "spritegan edit --find-directions --pca"
-            )
-            made.append(f"pca{i:02d} (pca, {100 * float(r):.1f}%)")
-    return made
-
-
-def edit_strip(pipe, ws, direction, strengths: list[float]):
-    """uint8 images (R * S, C, H, W): each row's ws moved by every strength along `direction`."""
-    import torch
-
-    from spritegan.generate.postprocess import snap_alpha
-    from spritegan.tensors import to_uint8
-
-    G = pipe.generator
-    s = torch.tensor(strengths, dtype=ws.dtype)
-    moved = ws[:, None] + s[None, :, None, None] * direction.to(ws.dtype)  # (R, S, num_ws, w_dim)
-    with torch.no_grad():
-        images = G.synthesis(moved.flatten(0, 1))
-    return snap_alpha(to_uint8(images).cpu(), pipe.manifest.get("alpha_levels"))
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -115,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from spritegan.commands.generate import parse_seeds
     from spritegan.errors import SpriteganError
     from spritegan.generate import latent as L
+    from spritegan.generate.edit import check_direction, edit_strip, find_directions
     from spritegan.generate.pipeline import SpritePipeline
     from spritegan.generate.sheet import make_sheet, save_png
 
@@ -149,16 +84,13 @@ def run(args: argparse.Namespace) -> int:
     check_finite(args.truncation, "--truncation")
     check_output_file(args.out)
     direction, meta = storage.load_direction(args.run, args.direction)
-    if direction.numel() != G.w_dim:
-        raise SpriteganError(
-            f"direction {args.direction!r} has {direction.numel()} values; this run's W has {G.w_dim}"
-        )
+    check_direction(pipe, direction, args.direction)
     if args.latent:
         ws = L.load_latent(args.latent, G)
     else:
         seeds = parse_seeds(args.seeds) if args.seeds else [args.seed]
         with torch.no_grad():
-            ws = G.truncate(L.broadcast(G.mapping(pipe.latents(seeds)), G.num_ws), args.truncation)
+            ws = pipe.ws(pipe.latents(seeds), truncation=args.truncation)
     images = edit_strip(pipe, ws, direction, strengths)
     out = Path(args.out)
     save_png(make_sheet(images, ncol=len(strengths), scale=args.scale), out)
@@ -166,30 +98,3 @@ def run(args: argparse.Namespace) -> int:
         f"wrote {out}: {len(ws)} x {len(strengths)} sprites along {args.direction} ({meta.get('kind', '?')})"
     )
     return 0
-
-
-def judged_label_directions(pipe, run_dir: str, judge_path: str, samples: int) -> list[str]:
-    """Label directions from a trait classifier run on `samples` generated sprites (unconditional runs)."""
-    from spritegan import storage
-    from spritegan.errors import SpriteganError
-    from spritegan.generate import latent as L
-    from spritegan.metrics.judge import load_judge
-
-    judge, _ = load_judge(judge_path)
-    mc = pipe.model_config
-    if judge.channels != mc.channels or list(judge.size) != list(mc.image_size):
-        raise SpriteganError(
-            f"{judge_path}: judge reads {judge.size[0]}x{judge.size[1]}x{judge.channels} sprites, the run makes "
-            f"{mc.image_size[0]}x{mc.image_size[1]}x{mc.channels}"
-        )
-    found, counts = L.classifier_directions(pipe.generator, judge, n=samples)
-    if not found:
-        raise SpriteganError(
-            f"{judge_path}: no trait was seen in enough of {samples} generated sprites; try more --samples"
-        )
-    made = []
-    for name, vec in found.items():
-        note = f"judge {judge_path} on {samples} generated sprites, {counts[name]} with the trait"
-        storage.save_direction(run_dir, name, vec, "label", note, "spritegan edit --find-directions --judge")
-        made.append(f"{name} (label, {counts[name]} of {samples})")
-    return made

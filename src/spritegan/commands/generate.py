@@ -63,49 +63,14 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def trait_labels(args: argparse.Namespace, pipe, seeds: list[int]):
-    """Label vectors for --traits (parsed, or random from the training data), warning on unseen sets;
-    None for unconditional runs and --traits none."""
+    """Label vectors for --traits (see `SpritePipeline.labels_for`), warning on unseen trait sets; None for
+    unconditional runs and --traits none."""
     import sys
 
-    import torch
+    def warn(message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr)
 
-    from spritegan.errors import SpriteganError
-    from spritegan.generate.traits import (
-        complete_traits,
-        describe,
-        load_label_table,
-        parse_trait_request,
-        random_traits,
-        seen_combination,
-        traits_for_seeds,
-    )
-
-    n = len(seeds)
-    if not args.traits or args.traits.strip().lower() == "none":
-        if args.traits or not pipe.label_spec:
-            return None
-        table = load_label_table(args.run, pipe.meta)
-        return traits_for_seeds(seeds, table) if table is not None else None
-    if not pipe.label_spec:
-        raise SpriteganError(
-            f"{args.run}: this model is unconditional, so --traits cannot be used (train with --conditional)"
-        )
-    table = load_label_table(args.run, pipe.meta)
-    gen = torch.Generator().manual_seed(args.seed)
-    if args.traits.strip().lower() == "random":
-        if table is None:
-            raise SpriteganError(
-                f"{args.run}: --traits random needs the training labels, which are not found"
-            )
-        return random_traits(n, table, gen)
-    vec, asked = parse_trait_request(args.traits, pipe.label_spec)
-    if table is not None and not seen_combination(vec, table):
-        print(
-            f"warning: {describe(vec, pipe.label_spec)} never occur together in the training data; "
-            "expect weaker results",
-            file=sys.stderr,
-        )
-    return complete_traits(vec, n, pipe.label_spec, table, gen, asked)
+    return pipe.labels_for(args.traits or None, seeds, args.seed, warn)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -34,68 +34,19 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _segments(points: int, frames: int) -> list[int]:
-    """Frames per segment (each segment excludes its end point, the last frame is added after)."""
-    base, extra = divmod(frames - 1, points - 1)
-    return [base + (1 if i < extra else 0) for i in range(points - 1)]
-
-
-def path_latents(ends, frames: int, mode: str):
-    """Interpolate (K, D...) endpoints into (frames, D...) with lerp or slerp via `interpolate`."""
-    import torch
-
-    from spritegan.generate.interpolate import interpolate
-
-    flat = ends.reshape(len(ends), -1)
-    parts = []
-    for i, n in enumerate(_segments(len(ends), frames)):
-        if n:
-            parts.append(interpolate(flat[i], flat[i + 1], n + 1, mode)[:-1])
-    parts.append(flat[-1:])
-    return torch.cat(parts).reshape(-1, *ends.shape[1:])
-
-
 def render_frames(pipe, args: argparse.Namespace):
-    """The uint8 frames (F, C, H, W) of the morph."""
-    import torch
-
+    """The uint8 frames (F, C, H, W) of the morph and its space, from the parsed arguments."""
     from spritegan.commands.generate import parse_seeds
     from spritegan.errors import SpriteganError
-    from spritegan.generate.latent import broadcast, is_style_generator, load_latent, require_style
-    from spritegan.generate.postprocess import snap_alpha
-    from spritegan.tensors import to_uint8
+    from spritegan.generate.latent import load_latent
+    from spritegan.generate.morph import morph_frames
 
-    G = pipe.generator
-    seeds = parse_seeds(args.seeds) if args.seeds else []
-    space = args.space or ("w" if is_style_generator(G) else "z")
-    if space == "w":
-        require_style(G, "--space w")
+    space = args.space or ("w" if pipe.is_style else "z")
     if args.latent and space != "w":
         raise SpriteganError("--latent is a W latent: use --space w (StyleGAN-style runs)")
-    if len(seeds) + len(args.latent) < 2:
-        raise SpriteganError("give at least two endpoints (--seeds 3,17 or --latent FILE --seeds 3)")
-    if not 2 <= args.frames <= 2000:
-        raise SpriteganError(f"--frames {args.frames}: choose 2 to 2000")
-    with torch.no_grad():
-        if space == "w":
-            ends = [load_latent(f, G)[0] for f in args.latent]
-            if seeds:
-                ws = broadcast(G.mapping(pipe.latents(seeds)), G.num_ws)
-                ends += list(G.truncate(ws, args.truncation))
-            ends_t = torch.stack(ends)  # (K, num_ws, w_dim)
-            if args.loop:
-                ends_t = torch.cat([ends_t, ends_t[:1]])
-            path = path_latents(ends_t, args.frames, "lerp")
-            images = torch.cat([G.synthesis(path[i : i + 64]) for i in range(0, len(path), 64)])
-        else:
-            z = pipe.latents(seeds)
-            if args.loop:
-                z = torch.cat([z, z[:1]])
-            path = path_latents(z, args.frames, "slerp")
-            images = torch.cat(
-                [pipe.synthesize(path[i : i + 64], None, args.truncation) for i in range(0, len(path), 64)]
-            )
-    return snap_alpha(to_uint8(images).cpu(), pipe.manifest.get("alpha_levels")), space
+    starts = [load_latent(f, pipe.generator)[0] for f in args.latent]
+    seeds = parse_seeds(args.seeds) if args.seeds else []
+    return morph_frames(pipe, seeds, args.frames, space, args.truncation, args.loop, starts)
 
 
 def _flatten(image, background: str):

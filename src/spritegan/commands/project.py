@@ -54,40 +54,6 @@ def feature_loss_fn(run_dir: str | Path, target):
     return loss
 
 
-def project(
-    pipe,
-    target,
-    steps: int,
-    lr: float,
-    pixel: str,
-    feature_fn=None,
-    feature_weight: float = 0.1,
-    wplus: bool = False,
-):
-    """Optimise w from the mean W to match target (1, C, H, W) in [-1, 1]; returns (ws, loss history)."""
-    import torch
-
-    from spritegan.generate.latent import broadcast, mean_w
-
-    G = pipe.generator
-    w = mean_w(G)[None]  # (1, w_dim)
-    w = broadcast(w, G.num_ws).clone() if wplus else w.clone()
-    w.requires_grad_(True)
-    opt = torch.optim.Adam([w], lr=lr, betas=(0.9, 0.999))
-    history = []
-    for _ in range(steps):
-        x = G.synthesis(broadcast(w, G.num_ws))
-        diff = x - target
-        loss = diff.abs().mean() if pixel == "l1" else diff.square().mean()
-        if feature_fn is not None and feature_weight > 0:
-            loss = loss + feature_weight * feature_fn(x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        history.append(float(loss.detach()))
-    return broadcast(w.detach(), G.num_ws), history
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -96,10 +62,10 @@ def run(args: argparse.Namespace) -> int:
     from spritegan.errors import SpriteganError
     from spritegan.generate.latent import require_style
     from spritegan.generate.pipeline import SpritePipeline
-    from spritegan.generate.postprocess import snap_alpha
+    from spritegan.generate.project import project
     from spritegan.generate.sheet import make_sheet, save_png
     from spritegan.storage import save_latent
-    from spritegan.tensors import to_model, to_uint8
+    from spritegan.tensors import to_model
 
     if not 1 <= args.steps <= 100_000:
         raise SpriteganError(f"--steps {args.steps}: choose 1 to 100000")
@@ -122,8 +88,7 @@ def run(args: argparse.Namespace) -> int:
     ws, history = project(
         pipe, target, args.steps, args.lr, args.pixel, feat, args.feature_weight, args.wplus
     )
-    with torch.no_grad():
-        recon = snap_alpha(to_uint8(G.synthesis(ws)), pipe.manifest.get("alpha_levels"))
+    recon = pipe(ws=ws)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     save_png(make_sheet(recon, scale=args.scale), out / "reconstruction.png")

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from spritegan import storage
 from spritegan.generate.postprocess import upscale
 
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -66,7 +67,4 @@ def make_sheet(
 
 def save_png(image: Image.Image, path: Path) -> None:
     """Save a PNG atomically (temporary name, then rename) so a killed process leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    image.save(tmp, format="PNG")
-    tmp.replace(path)
+    storage.atomic_write(path, lambda tmp: image.save(tmp, format="PNG"))

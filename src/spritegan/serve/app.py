@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from spritegan import __version__
+from spritegan.generate.edit import edit_ws
 from spritegan.generate.interpolate import interpolate
 from spritegan.generate.postprocess import upscale
 from spritegan.generate.sheet import make_sheet, to_pil
@@ -252,7 +253,9 @@ class Studio:
         return Response(png_bytes(strip), media_type="image/png")
 
     def edit(self, body: EditBody) -> Response:
-        """One seed moved along latent directions by the given amounts."""
+        """One seed moved along latent directions by the given amounts: in W on a StyleGAN-style run (the
+        directions `spritegan edit --find-directions` saves; the sprite equals `spritegan edit`'s), in z on
+        any other."""
         _check_range("seed", body.seed, 0, MAX_SEED, "seeds are non-negative 63-bit integers")
         if not self.store.directions(body.model):
             raise StudioError(
@@ -260,13 +263,20 @@ class Studio:
                 f"model {body.model!r} has no latent directions (RUNS_DIR/{body.model}/directions/*.safetensors)",
             )
         pipe, labels = self.common(body, 1)
-        z = pipe.latents([body.seed])[0]
         for name, amount in body.directions.items():
             _check_range(
                 f"amount for {name}", amount, -self.limits.max_edit, self.limits.max_edit, "max_edit"
             )
-            z = z + amount * self.store.direction(body.model, name, pipe.z_dim)
-        images = pipe(z=z[None], labels=labels, truncation=body.truncation, palette=body.palette)
+        size = pipe.generator.w_dim if pipe.is_style else pipe.z_dim
+        moves = [(self.store.direction(body.model, k, size), a) for k, a in body.directions.items()]
+        if pipe.is_style:
+            ws = edit_ws(pipe, pipe.ws(pipe.latents([body.seed]), labels, body.truncation), moves)
+            images = pipe(ws=ws, palette=body.palette)
+        else:
+            z = pipe.latents([body.seed])[0]
+            for direction, amount in moves:
+                z = z + amount * direction
+            images = pipe(z=z[None], labels=labels, truncation=body.truncation, palette=body.palette)
         data = png_bytes(to_pil(upscale(images, body.scale)[0]))
         if body.format == "json":
             return JSONResponse(

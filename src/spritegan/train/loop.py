@@ -21,13 +21,12 @@ from spritegan import __version__, storage
 from spritegan.config import RunConfig
 from spritegan.data.augment import ada_update
 from spritegan.errors import RunError, SpriteganError
-from spritegan.generate.pipeline import latents
-from spritegan.generate.postprocess import snap_alpha
+from spritegan.generate.pipeline import SpritePipeline, latents
 from spritegan.generate.sheet import make_sheet, save_png
 from spritegan.labels import categorical_groups, label_dim, label_matrix
 from spritegan.models import build_discriminator, build_generator
 from spritegan.precision import bf16_autocast_ok
-from spritegan.tensors import to_model, to_uint8
+from spritegan.tensors import to_model
 from spritegan.train import checkpoint as ckpt
 from spritegan.train import distributed
 from spritegan.train.ema import ema_beta, recalibrate_batchnorm, update_ema
@@ -125,7 +124,8 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         if t.batch_size % self.dist.world:
             raise SpriteganError(f"batch size {t.batch_size} does not split over {self.dist.world} processes")
-        self.amp = t.amp and bf16_autocast_ok(self.device)  # CUDA, or a CPU with AVX512-BF16/AMX
+        cuda = self.device.type == "cuda"  # train.amp=auto: bf16 on CUDA; on: also CPUs with native bf16
+        self.amp = (t.amp == "auto" and cuda) or (t.amp == "on" and bf16_autocast_ok(self.device))
         torch.manual_seed(t.seed)
         self.G = build_generator(cfg.model).to(self.device)
         self.D = build_discriminator(cfg.model).to(self.device)
@@ -373,11 +373,14 @@ class Trainer:
         recalibrate_batchnorm(self.G_ema, inputs)
         self._ema_stats_step = self.step
 
+    def pipeline(self) -> SpritePipeline:
+        """G_ema as the one generation path (the sprites `generate` makes from this run's generator file)."""
+        meta = {"model_config": self.cfg.to_dict()["model"], "manifest": self.dataset.manifest}
+        return SpritePipeline(self.G_ema, meta, self.device)
+
     def sample_sheet(self) -> Path:
         self.refresh_ema_statistics()
-        with torch.inference_mode():
-            imgs = to_uint8(self.G_ema(self.fixed_z, self.fixed_labels)).cpu()
-        imgs = snap_alpha(imgs, self.dataset.manifest.get("alpha_levels"))
+        imgs = self.pipeline()(z=self.fixed_z, labels=self.fixed_labels, batch_size=len(self.fixed_z))
         scale = max(1, 96 // max(imgs.shape[-2:]))
         sheet = make_sheet(imgs, scale=scale, background="checker")
         path = self.run_dir / "samples" / f"step-{self.step:06d}.png"
@@ -392,15 +395,11 @@ class Trainer:
 
         t = self.cfg.train
         self.refresh_ema_statistics()
-        z = latents(range(1_000_000, 1_000_000 + t.eval_samples), self.cfg.model.z_dim)
-        with torch.inference_mode():
-            fake = torch.cat(
-                [
-                    to_uint8(self.G_ema(z[i : i + 256].to(self.device), self._eval_labels(i, len(z)))).cpu()
-                    for i in range(0, len(z), 256)
-                ]
-            )
-        fake = snap_alpha(fake, self.dataset.manifest.get("alpha_levels"))
+        seeds = range(1_000_000, 1_000_000 + t.eval_samples)
+        labels = None
+        if self.labels is not None:
+            labels = torch.cat([self._eval_labels(i, len(seeds)) for i in range(0, len(seeds), 256)])
+        fake = self.pipeline()(seeds, labels=labels, batch_size=256)
         real = self.images
         if t.eval_real and t.eval_real < len(real):
             real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[: t.eval_real]]
