@@ -62,14 +62,13 @@ class PaletteHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         n, e, h, w = features.shape
-        dtype = torch.bfloat16 if torch.is_autocast_enabled(features.device.type) else torch.float32
         with torch.autocast(features.device.type, enabled=False):
             # pixels as rows, colours along the contiguous last axis: argmax and softmax run along memory
             pixels = features.float().permute(0, 2, 3, 1).reshape(-1, e)  # (N*H*W, E)
             weight, bias = self._affine()
             if torch.is_grad_enabled() and (pixels.requires_grad or weight.requires_grad):
                 out, confidence = _StraightThroughChoice.apply(
-                    pixels, weight, bias, self.palette, self.temperature, dtype
+                    pixels, weight, bias, self.palette, self.temperature
                 )
                 self.confidence = confidence
             else:
@@ -79,38 +78,53 @@ class PaletteHead(nn.Module):
 
 class _StraightThroughChoice(torch.autograd.Function):
     """Forward: the palette colour of the argmax logit. Backward: as if the output were the softmax(logits / T)
-    mixture of palette colours. One fused function, so the (pixels, K) tensors are written and read as few
-    times as possible: this head runs on every pixel and must stay cheap beside the body of G."""
+    mixture of palette colours.
+
+    The head runs on every pixel, so its cost is set by how often the (pixels, K) tensors are read. With
+    palette colours p_k (C values) and logit weights w_k (E values), the gradients need only per-pixel
+    mixtures of p_k, w_k and p_k w_k^T, made in the forward pass by one matmul, plus one matmul of the
+    probabilities' transpose in the backward pass:
+      d x_m = (sum_c g_mc sum_k q_mk p_kc w_k - (g_m . s_m) sum_k q_mk w_k) / T,
+      d w_k = (sum_c p_kc sum_m q_mk g_mc x_m - sum_m q_mk (g_m . s_m) x_m) / T,  likewise d b_k,
+    where q = softmax(logits / T) and s_m = sum_k q_mk p_k is the soft colour.
+    """
 
     @staticmethod
-    def forward(ctx, pixels, weight, bias, palette, temperature, dtype):
-        """dtype: of the (M, K) work; bf16 under autocast (half the memory traffic, native bf16 matmuls)."""
-        logits = torch.addmm(bias.to(dtype), pixels.to(dtype), weight.t().to(dtype))  # (M, K)
-        out = palette[logits.argmax(1)]  # (M, C)
+    def forward(ctx, pixels, weight, bias, palette, temperature):
+        # fp32 throughout: argmax and softmax over bf16 rows run several times slower on CPU than over fp32
+        k, c = palette.shape
+        e = weight.shape[1]
+        logits = torch.addmm(bias, pixels, weight.t())  # (M, K)
+        out = palette[logits.argmax(1)]  # (M, C), exact colours
         if temperature != 1.0:
             logits.div_(temperature)
         probs = torch.softmax(logits, dim=1)
         del logits
-        confidence = probs[:: max(1, len(probs) // 4096)].amax(1).float().mean()
-        ctx.save_for_backward(pixels, weight, probs, palette)
-        ctx.temperature = temperature
+        confidence = probs[:: max(1, len(probs) // 4096)].amax(1).mean()
+        outer = (palette[:, :, None] * weight[:, None, :]).reshape(k, c * e)
+        mixtures = probs @ torch.cat([palette, weight, outer], 1)  # (M, C + E + C*E)
+        ctx.save_for_backward(pixels, palette, probs, mixtures)
+        ctx.temperature, ctx.sizes = temperature, (c, e)
         ctx.mark_non_differentiable(confidence)
         return out, confidence
 
     @staticmethod
     def backward(ctx, grad_out, _grad_confidence):
-        pixels, weight, probs, palette = ctx.saved_tensors
-        dtype = probs.dtype
-        palette_d = palette.to(dtype)
-        soft = (probs @ palette_d).float()  # (M, C): the mixture whose gradient we take
-        dot = (grad_out * soft).sum(1, keepdim=True).to(dtype)
-        grad = (grad_out.to(dtype) @ palette_d.t()).sub_(dot).mul_(probs)  # (M, K) softmax backward
-        if ctx.temperature != 1.0:
-            grad.div_(ctx.temperature)
-        grad_pixels = (grad @ weight.to(dtype)).float() if ctx.needs_input_grad[0] else None
-        grad_weight = (grad.t() @ pixels.to(dtype)).float() if ctx.needs_input_grad[1] else None
-        grad_bias = grad.sum(0, dtype=torch.float32) if ctx.needs_input_grad[2] else None
-        return grad_pixels, grad_weight, grad_bias, None, None, None
+        pixels, palette, probs, mixtures = ctx.saved_tensors
+        c, e = ctx.sizes
+        m = len(pixels)
+        soft, mix_w, mix_pw = mixtures.split([c, e, c * e], dim=1)
+        dot = (grad_out * soft).sum(1, keepdim=True)  # (M, 1)
+        grad_pixels = torch.einsum("mc,mce->me", grad_out, mix_pw.view(m, c, e)) - dot * mix_w
+        z = torch.cat(
+            [(grad_out[:, :, None] * pixels[:, None, :]).reshape(m, c * e), dot * pixels, grad_out, dot], 1
+        )
+        q = probs.t() @ z  # (K, C*E + E + C + 1)
+        q_gx, q_dx, q_g, q_d = q.split([c * e, e, c, 1], dim=1)
+        grad_weight = torch.einsum("kc,kce->ke", palette, q_gx.view(-1, c, e)) - q_dx
+        grad_bias = (palette * q_g).sum(1) - q_d.squeeze(1)
+        t = ctx.temperature
+        return grad_pixels / t, grad_weight / t, grad_bias / t, None, None
 
 
 class SnapHead(nn.Module):
