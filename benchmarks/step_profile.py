@@ -52,7 +52,7 @@ def profile_size(name: str, preset: str, amp: bool, repeats: int, overrides: dic
     t0 = time.perf_counter()
     ds = open_dataset(spec, **kw)
     out = {"read data (once)": time.perf_counter() - t0}
-    cfg = build_config(preset, {"train.device": "cpu", "train.amp": amp, **overrides})
+    cfg = build_config(preset, {"train.device": "cpu", "train.amp": "on" if amp else "off", **overrides})
     fit_model_to_data(cfg, ds, conditional=False)
     tr = Trainer(cfg, ds, Path(tempfile.mkdtemp()))
     t = cfg.train
@@ -116,7 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default=",".join(SIZES), help=f"comma-separated subset of {', '.join(SIZES)}")
     ap.add_argument("--preset", default="sprite")
-    ap.add_argument("--amp", default="on", choices=["on", "off"], help="train.amp (bf16 where supported)")
+    ap.add_argument(
+        "--amp", default="on", choices=["on", "off"], help="train.amp on (bf16 where supported) or off"
+    )
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")

@@ -105,7 +105,12 @@ class Runner:
         from spritegan.train.loop import Trainer, fit_model_to_data
 
         c = self.case
-        over = {"train.device": device, "train.batch_size": c.batch, "train.amp": c.amp, **c.overrides}
+        over = {
+            "train.device": device,
+            "train.batch_size": c.batch,
+            "train.amp": "on" if c.amp else "off",
+            **c.overrides,
+        }
         cfg = build_config(c.preset, over)
         ds = SimpleNamespace(images=images, manifest={"alpha_levels": None}, labels=None)
         fit_model_to_data(cfg, ds, conditional=False)
@@ -188,8 +193,8 @@ def default_cases(device: str, batch64: int = 128, batch24: int = 64) -> list[Ca
     ]
     from spritegan.precision import cpu_bf16_native
 
-    if device == "cpu" and cpu_bf16_native():  # the default on this CPU since train.amp covers it
-        cases.append(Case("ours sprite 24x24 bf16 (default)", "ours", "sprite", 24, batch24, amp=True))
+    if device == "cpu" and cpu_bf16_native():  # train.amp=on: bf16 autocast on this CPU
+        cases.append(Case("ours sprite 24x24 bf16 (train.amp=on)", "ours", "sprite", 24, batch24, amp=True))
     if device == "cuda":
         cases += [
             Case(

@@ -100,7 +100,7 @@ class TrainConfig:
     freeze_d: int = 0  # transfer learning: keep D's first N layers fixed (FreezeD, Mo et al. 2020)
     seed: int = 0  # fixes data order, initialisation and sampling
     device: str = "auto"  # auto | cpu | cuda
-    amp: bool = True  # bf16 autocast on CUDA and on CPUs with AVX512-BF16/AMX (fp32 elsewhere)
+    amp: str = "auto"  # bf16 autocast: auto (CUDA only) | on (CUDA, and CPUs with AVX512-BF16/AMX) | off
     threads: int = 0  # torch threads on CPU (0: all cores)
     sample_every: int = 200  # fixed-noise sample sheet interval (steps)
     checkpoint_every: int = 500  # checkpoint interval (steps)
@@ -154,10 +154,16 @@ class RunConfig:
             raise SpriteganError(f"{path}: {exc}") from None
 
 
+# train.amp was a bool before it became a choice: configs that say true/false still load
+AMP_ALIASES = {"true": "auto", "1": "auto", "yes": "auto", "false": "off", "0": "off", "no": "off"}
+
+
 def _coerce(value: Any, current: Any, key: str) -> Any:
     """Convert a CLI/YAML value to the type of the field it replaces."""
     if value is None:
         return None
+    if key == "train.amp":
+        return AMP_ALIASES.get(str(value).lower(), value)
     if isinstance(current, bool):
         if isinstance(value, str):
             if value.lower() in ("1", "true", "yes", "on"):
@@ -272,6 +278,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.head": ("rgb", "palette", "snap"),
     "train.loss": ("bce", "ns", "hinge", "rpgan"),
     "train.balance": ("none", "class"),
+    "train.amp": ("auto", "on", "off"),
     "data.fit": ("stretch", "pad"),
 }
 
