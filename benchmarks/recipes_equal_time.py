@@ -1,0 +1,125 @@
+"""Recipes side by side at equal CPU time: each trains for the same process CPU seconds, then `spritegan eval`.
+
+A recipe is NAME=PRESET or NAME=PRESET:key=value;key=value (config overrides). Every (recipe, seed) trains in
+its own `spritegan train` process with one thread and `--max-seconds S --clock cpu`, `--jobs` at a time, so
+runs that share a busy machine still get the same compute. Then each run is evaluated with
+`spritegan eval RUN --samples N` (FID-N against all training images with cached real statistics, KID, and the
+pixel-art measures beside their real-data floor); N = 5000 is the standard protocol (FID-5k). Prints one
+markdown table and writes results.json.
+
+usage: python benchmarks/recipes_equal_time.py --data ../shared/datasets/cryptopunks/punks.png --tile 24 \\
+           --recipe rgb=sprite:model.head=rgb --recipe palette=sprite:model.head=palette \\
+           --cpu-seconds 600 --seeds 0,1 --jobs 2 -n 5000 --out runs/recipes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+
+def parse_recipe(text: str) -> tuple[str, str, list[str]]:
+    """'palette=sprite:model.head=palette;train.batch_size=16' -> (name, preset, overrides)."""
+    name, _, rest = text.partition("=")
+    preset, _, sets = rest.partition(":")
+    if not name or not preset:
+        raise SystemExit(f"--recipe {text!r}: write NAME=PRESET or NAME=PRESET:key=value;key=value")
+    return name, preset, [s for s in sets.split(";") if s]
+
+
+def train(args: argparse.Namespace, preset: str, sets: list[str], seed: int, run: Path) -> dict:
+    """Train one run (or reuse it when it has a generator and --reuse); returns steps, images, wall time."""
+    if not (args.reuse and (run / "generator.safetensors").exists()):
+        cmd = [sys.executable, "-m", "spritegan", "train", "--data", args.data, "--preset", preset]
+        cmd += ["--out", str(run), "--steps", "1000000", "--max-seconds", str(args.cpu_seconds)]
+        cmd += ["--clock", "cpu", "--set", "train.threads=1", "--set", f"train.seed={seed}", "--no-progress"]
+        if args.tile:
+            cmd += ["--tile", args.tile]
+        for override in sets:
+            cmd += ["--set", override]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        (run / "bench-wall-seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
+    rows = (run / "metrics.csv").read_text().strip().splitlines()
+    last = dict(zip(rows[0].split(","), rows[-1].split(","), strict=False))
+    return {"steps": int(last["step"]), "images": int(last["images"])}
+
+
+def evaluate(args: argparse.Namespace, run: Path) -> dict:
+    """`spritegan eval` on the run; the JSON it writes."""
+    out = run / f"eval-{args.n}.json"
+    if not (args.reuse and out.exists()):
+        cmd = [sys.executable, "-m", "spritegan", "eval", str(run), "--samples", str(args.n), "--no-progress"]
+        cmd += ["--json", str(out.with_suffix(".tmp.json"))]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        out.with_suffix(".tmp.json").replace(out)
+    return json.loads(out.read_text())
+
+
+def _metric(result: dict, key: str, floor: bool = False) -> float:
+    """A metric of an eval record (or its real-data floor); NaN when absent."""
+    value = result.get("real_floor" if floor else "metrics", {}).get(key)
+    return float(value) if isinstance(value, (int, float)) else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="dataset (as for spritegan train)")
+    ap.add_argument("--tile", help="tile size for a sprite-sheet dataset, e.g. 24")
+    ap.add_argument("--recipe", action="append", required=True, help="NAME=PRESET[:key=value;key=value]")
+    ap.add_argument("--cpu-seconds", type=float, default=600.0, help="training CPU time per run")
+    ap.add_argument("--seeds", default="0", help="comma-separated training seeds")
+    ap.add_argument("--jobs", type=int, default=2, help="training processes at a time")
+    ap.add_argument("-n", type=int, default=5000, help="generated samples for FID (5000: FID-5k)")
+    ap.add_argument("--out", default="runs/recipes", help="folder for the runs and results.json")
+    ap.add_argument("--reuse", action="store_true", help="reuse trained runs and evaluations found in --out")
+    args = ap.parse_args(argv)
+    recipes = [parse_recipe(r) for r in args.recipe]
+    seeds = [int(s) for s in args.seeds.split(",")]
+    out = Path(args.out)
+    jobs = [
+        (name, preset, sets, seed, out / f"{name}-s{seed}")
+        for name, preset, sets in recipes
+        for seed in seeds
+    ]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        trained = list(pool.map(lambda j: train(args, j[1], j[2], j[3], j[4]), jobs))
+    rows = []
+    for (name, preset, sets, seed, run), info in zip(jobs, trained, strict=True):
+        result = evaluate(args, run)
+        rows.append(
+            {
+                "recipe": name,
+                "preset": preset,
+                "set": sets,
+                "seed": seed,
+                "run": str(run),
+                **info,
+                "result": result,
+            }
+        )
+    label = "FID-5k" if args.n == 5000 else f"FID-{args.n}"
+    print(f"\n{label} after {args.cpu_seconds:.0f} CPU-s of training per run ({args.data})\n")
+    keys = ["pixelart_off_palette", "pixelart_isolated", "pixelart_stray"]
+    print(f"| recipe | seed | steps | images | {label} | KID x10^3 | off-palette | isolated | stray-colour |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        res = r["result"]
+        pix = " | ".join(f"{_metric(res, k):.4f}" for k in keys)
+        print(
+            f"| {r['recipe']} | {r['seed']} | {r['steps']} | {r['images']} | {_metric(res, 'fid'):.2f} | "
+            f"{_metric(res, 'kid_mean') * 1000:.1f} | {pix} |"
+        )
+    floor = " | ".join(f"{_metric(rows[0]['result'], k, floor=True):.4f}" for k in keys)
+    print(f"| real data (floor) | | | | | | {floor} |")
+    (out / "results.json").write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
