@@ -10,6 +10,7 @@ from PIL import Image
 from spritegan.cli import main
 from spritegan.errors import RunError
 from spritegan.metrics.curves import curve_table, read_eval_curve
+from spritegan.metrics.records import value
 
 
 def write_run(path, records) -> str:
@@ -38,7 +39,18 @@ def test_resumed_step_keeps_the_later_record(tmp_path) -> None:
     run = write_run(
         tmp_path / "r", [{"step": 500, "fid": 9.0}, {"step": 250, "fid": 12.0}, {"step": 500, "fid": 8.0}]
     )
-    assert [(r["step"], r["fid"]) for r in read_eval_curve(run)] == [(250, 12.0), (500, 8.0)]
+    assert [(r["step"], value(r, "fid")) for r in read_eval_curve(run)] == [(250, 12.0), (500, 8.0)]
+
+
+def test_old_and_new_records_read_alike(tmp_path) -> None:
+    """Training's old flat lines and the one record format (what train and eval write now) give one curve."""
+    from spritegan.metrics.records import make_record
+
+    new = make_record({"n_fake": 12, "metrics": {"fid": 7.0, "kid_mean": 0.03}}, step=750, images=12000)
+    run = write_run(tmp_path / "m", [{"step": 500, "fid": 9.0, "kid": 0.04, "samples": 12, "real": 10}, new])
+    rows = read_eval_curve(run)
+    assert [(value(r, "fid"), value(r, "kid")) for r in rows] == [(9.0, 0.04), (7.0, 0.03)]
+    assert rows[0]["n_fake"] == 12 and rows[0]["n_real"] == 10 and rows[1]["record"] == new["record"]
 
 
 def test_errors_name_the_run(tmp_path, capsys) -> None:

@@ -19,6 +19,8 @@ EXAMPLES = """  spritegan eval runs/punks                    # FID-5k, KID, pixe
 
 
 def register(subparsers) -> None:
+    from spritegan.metrics import registry as metric_table
+
     parser = add_command(
         subparsers, "eval", "Measure generated images against real ones (FID, KID, PRDC, ...).", EXAMPLES
     )
@@ -43,8 +45,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--metrics",
-        help="comma-separated subset of fid,kid,prdc,novelty,ppl,pixelart,sprites "
-        "(default: fid,kid,pixelart, plus sprites for a run on builtin:sprites)",
+        help=f"comma-separated subset of {','.join(metric_table.NAMES)} "
+        f"(default: {','.join(metric_table.DEFAULT)}, plus sprites for a run on builtin:sprites)",
     )
     parser.add_argument(
         "--kid-subset-size", type=int, help="images per KID subset (default min(1000, counts))"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from spritegan.errors import RunError
+from spritegan.metrics.records import read_records, value
 
 METRICS = ("fid", "kid")
 
@@ -25,15 +25,15 @@ def read_eval_curve(run: str | Path) -> list[dict]:
     if not path.is_file():
         raise RunError(f"{run}: no eval.jsonl (train with --eval-every N to record FID during training)")
     by_step: dict[int, dict] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
+    try:
+        rows = read_records(path)
+    except ValueError as exc:
+        raise RunError(f"{path}: {exc} (not an evaluation record)") from exc
+    for number, record in rows:
         try:
-            record = json.loads(line)
-            step = int(record["step"])
-        except (ValueError, KeyError, TypeError) as exc:
+            by_step[int(record["step"])] = record
+        except (KeyError, TypeError, ValueError) as exc:
             raise RunError(f"{path}: line {number} is not an evaluation record ({exc})") from exc
-        by_step[step] = record
     if not by_step:
         raise RunError(f"{path}: no evaluation records yet")
     return [by_step[s] for s in sorted(by_step)]
@@ -43,7 +43,7 @@ def curve_table(curves: dict[str, list[dict]], metric: str = "fid") -> str:
     """A Markdown table: one row per evaluated step, one column per run (blank where a run has no value)."""
     _check_metric(metric)
     steps = sorted({r["step"] for rows in curves.values() for r in rows})
-    values = {name: {r["step"]: r.get(metric) for r in rows} for name, rows in curves.items()}
+    values = {name: {r["step"]: value(r, metric) for r in rows} for name, rows in curves.items()}
     scale = 1000.0 if metric == "kid" else 1.0
     head = "| step | " + " | ".join(
         f"{name} {metric.upper()}" + (" x10^3" if scale != 1 else "") for name in curves
@@ -68,7 +68,7 @@ def plot_curves(curves: dict[str, list[dict]], out: str | Path, metric: str = "f
     _check_metric(metric)
     fig, ax = plt.subplots(figsize=(7, 3.8), dpi=100)
     for name, rows in curves.items():
-        pts = [(r["step"], r[metric]) for r in rows if r.get(metric) is not None]
+        pts = [(r["step"], value(r, metric)) for r in rows if value(r, metric) is not None]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", linewidth=1.2, label=name)
     ax.set_xlabel("step")
     ax.set_ylabel(metric.upper() + " (lower is better)")

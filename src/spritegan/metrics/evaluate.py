@@ -9,7 +9,6 @@ on the real images. See docs/evaluation.md for each metric and its citation.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import os
@@ -21,10 +20,11 @@ import numpy as np
 
 from spritegan import storage
 from spritegan.errors import DataError, RunError
+from spritegan.metrics import registry
+from spritegan.metrics.records import append_record, make_record
 
-DEFAULT_METRICS = ("fid", "kid", "pixelart")
-ALL_METRICS = ("fid", "kid", "prdc", "novelty", "ppl", "pixelart", "sprites")
-FEATURE_METRICS = {"fid", "kid", "prdc"}
+DEFAULT_METRICS = registry.DEFAULT
+ALL_METRICS = registry.NAMES
 STANDARD_SAMPLES = 5000
 KID_SUBSET_SIZE = 1000
 KID_SUBSETS = 100
@@ -110,27 +110,6 @@ def real_features(
     return feats, "miss"
 
 
-def _check_counts(
-    metrics: set[str], n_fake: int, n_real: int, kid_subset: int, k: int, explicit_kid: bool
-) -> None:
-    if "fid" in metrics and min(n_fake, n_real) < 2:
-        raise DataError(
-            f"FID needs at least 2 real and 2 generated images; got {n_real} real, {n_fake} generated"
-        )
-    if "kid" in metrics and min(n_fake, n_real) < kid_subset:
-        hint = "pass a smaller --kid-subset-size" if explicit_kid else "add images"
-        raise DataError(
-            f"KID subset size {kid_subset} needs at least {kid_subset} real and generated images; "
-            f"got {n_real} real, {n_fake} generated: {hint}"
-        )
-    if "prdc" in metrics and min(n_fake, n_real) <= k:
-        raise DataError(
-            f"PRDC with k={k} needs more than {k} real and generated images; got {n_real} real, {n_fake} generated"
-        )
-    if "novelty" in metrics and n_real < 1:
-        raise DataError("novelty needs at least one real image")
-
-
 def evaluate(
     fake,
     real,
@@ -148,6 +127,8 @@ def evaluate(
     palette: list | None = None,
     alpha_levels: list | None = None,
     progress: bool | None = None,
+    pipeline=None,
+    ppl_samples: int = 200,
 ) -> dict:
     """Compare uint8 fake (N,C,H,W) with uint8 real (M,C,H,W) images; returns a JSON-ready dict.
 
@@ -157,12 +138,9 @@ def evaluate(
     Keys: counts, seed, preprocessing convention, extractor id, "fid_label", "metrics", "real_floor" (the
     same pixel-art and sprite measures on the real images), "timings_s" per part and "seconds" in all.
     """
-    from spritegan.metrics import features, novelty
+    from spritegan.metrics import features
 
-    unknown = sorted(set(metrics) - set(ALL_METRICS))
-    if unknown:
-        raise DataError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(ALL_METRICS)}")
-    wanted = set(metrics)
+    names = registry.check_names(metrics)
     fake_np, real_np = _numpy(fake), _numpy(real)
     if fake_np.shape[1] != real_np.shape[1]:
         raise DataError(
@@ -170,9 +148,19 @@ def evaluate(
             "compare sets of the same mode (both RGBA, both RGB or both grayscale)"
         )
     n_fake, n_real = len(fake_np), len(real_np)
-    kid_subset = kid_subset_size or min(KID_SUBSET_SIZE, n_fake, n_real)
-    _check_counts(wanted, n_fake, n_real, kid_subset, prdc_k, kid_subset_size is not None)
-    threshold = novelty.DEFAULT_THRESHOLD if novelty_threshold is None else novelty_threshold
+    options = {
+        "kid_subset_size": kid_subset_size or min(KID_SUBSET_SIZE, n_fake, n_real),
+        "kid_subset_explicit": kid_subset_size is not None,
+        "kid_subsets": kid_subsets,
+        "prdc_k": prdc_k,
+        "novelty_threshold": novelty_threshold,
+        "pairs_png": pairs_png,
+        "palette": palette,
+        "alpha_levels": alpha_levels,
+        "batch_size": batch_size,
+        "ppl_samples": ppl_samples,
+    }
+    registry.check_counts(names, n_fake, n_real, options)
 
     start = time.perf_counter()
     out: dict = {
@@ -180,59 +168,35 @@ def evaluate(
         "n_real": n_real,
         "image_shape": list(fake_np.shape[1:]),
         "seed": seed,
-        "metrics_requested": [m for m in ALL_METRICS if m in wanted],
+        "metrics_requested": [m for m in names if registry.METRICS[m].needs != "generator"],
         "metrics": {},
         "real_floor": {},
         "timings_s": {},
     }
     timings = out["timings_s"]
-    if wanted & FEATURE_METRICS:
+    ctx = registry.Context(fake_np, real_np, seed, options, pipeline=pipeline)
+    if any(registry.METRICS[m].needs == "features" for m in names):
         out["fid_label"] = fid_label(n_fake)
         out["standard_protocol"] = n_fake >= STANDARD_SAMPLES
         out["preprocessing"] = features.CONVENTION
         out["preprocessing_text"] = features.CONVENTION_TEXT
         out["extractor"] = features.extractor_id()
         t0 = time.perf_counter()
-        real_feats, out["real_cache"] = real_features(
+        ctx.real_features, out["real_cache"] = real_features(
             real_np, batch_size=batch_size, cache_dir=cache_dir, use_cache=use_cache, progress=progress
         )
         timings["real_features"] = round(time.perf_counter() - t0, 3)
         t0 = time.perf_counter()
-        fake_feats = features.inception_features(
+        ctx.fake_features = features.inception_features(
             fake_np, batch_size=batch_size, progress=progress, desc=f"generated features ({n_fake})"
         )
         timings["fake_features"] = round(time.perf_counter() - t0, 3)
-        out["metrics"].update(
-            feature_metrics(fake_feats, real_feats, wanted, seed, kid_subset, kid_subsets, prdc_k, timings)
-        )
-    if "novelty" in wanted:
-        if fake_np.shape[1:] != real_np.shape[1:]:
-            raise DataError(
-                f"novelty compares pixels, but generated images are {fake_np.shape[2]}x{fake_np.shape[3]} and "
-                f"real ones {real_np.shape[2]}x{real_np.shape[3]}; drop novelty or use real data at the model's size"
-            )
-        t0 = time.perf_counter()
-        index, dist = novelty.nearest_real(fake_np, real_np)
-        out["metrics"].update(novelty.novelty_stats(dist, threshold))
-        if pairs_png is not None:
-            out["closest_pairs_png"] = str(
-                novelty.write_closest_pairs(fake_np, real_np, index, dist, pairs_png)
-            )
-        timings["novelty"] = round(time.perf_counter() - t0, 3)
-    if "pixelart" in wanted:
-        t0 = time.perf_counter()
-        measures = pixelart_with_floor(fake_np, real_np, palette, alpha_levels)
-        out["metrics"].update(measures["metrics"])
-        out["real_floor"].update(measures["real_floor"])
-        out["palette_size"] = measures["palette_size"]
-        timings["pixelart"] = round(time.perf_counter() - t0, 3)
-    if "sprites" in wanted:
-        from spritegan.metrics.sprites import sprite_metrics
-
-        t0 = time.perf_counter()
-        out["metrics"].update(sprite_metrics(fake_np, real_np))
-        out["real_floor"]["sprite_valid_share"] = sprite_metrics(real_np)["sprite_valid_share"]
-        timings["sprites"] = round(time.perf_counter() - t0, 3)
+    for name in names:
+        out["metrics"].update(registry.compute(name, ctx, timings))
+        if registry.METRICS[name].needs == "generator" and "ppl_skipped" not in ctx.extra:
+            out["metrics_requested"].append(name)
+    out["real_floor"].update(ctx.real_floor)
+    out.update(ctx.extra)
     out["seconds"] = round(time.perf_counter() - start, 3)
     return out
 
@@ -256,40 +220,6 @@ def pixelart_with_floor(fake: np.ndarray, real: np.ndarray, palette=None, alpha_
         "real_floor": pixelart_metrics(real, palette, alpha_levels),
         "palette_size": None if palette is None else len(palette),
     }
-
-
-def feature_metrics(
-    fake_feats: np.ndarray,
-    real_feats: np.ndarray,
-    wanted: set[str],
-    seed: int,
-    kid_subset: int,
-    kid_subsets: int,
-    prdc_k: int,
-    timings: dict,
-) -> dict:
-    """FID / KID / PRDC from precomputed features (the in-training hook can call this directly)."""
-    from spritegan.metrics.frechet import fid_from_features
-    from spritegan.metrics.kid import kernel_inception_distance
-    from spritegan.metrics.prdc import prdc
-
-    result: dict = {}
-    if "fid" in wanted:
-        t0 = time.perf_counter()
-        result["fid"] = fid_from_features(fake_feats, real_feats)
-        timings["fid"] = round(time.perf_counter() - t0, 3)
-    if "kid" in wanted:
-        t0 = time.perf_counter()
-        mean, std = kernel_inception_distance(
-            fake_feats, real_feats, num_subsets=kid_subsets, subset_size=kid_subset, seed=seed
-        )
-        result.update(kid_mean=mean, kid_std=std, kid_subset_size=kid_subset, kid_subsets=kid_subsets)
-        timings["kid"] = round(time.perf_counter() - t0, 3)
-    if "prdc" in wanted:
-        t0 = time.perf_counter()
-        result.update(prdc(real_feats, fake_feats, k=prdc_k), prdc_k=prdc_k, prdc_features="inception-pool3")
-        timings["prdc"] = round(time.perf_counter() - t0, 3)
-    return result
 
 
 def training_data_options(manifest: dict) -> dict:
@@ -334,10 +264,7 @@ def evaluate_run(
     default FID, KID and the pixel-art measures are computed, plus the exact sprite metrics for the
     built-in sprites; "seconds" counts everything from loading the model to the last metric.
     """
-    try:
-        from spritegan.generate.pipeline import SpritePipeline
-    except ImportError as exc:
-        raise RunError(f"evaluating a run needs spritegan.generate.pipeline ({exc})") from exc
+    from spritegan.generate.pipeline import SpritePipeline
     from spritegan.metrics.sprites import is_builtin_sprites
 
     run_dir = Path(run_dir)
@@ -361,7 +288,7 @@ def evaluate_run(
     result = evaluate(
         fake,
         real,
-        metrics=[m for m in wanted if m != "ppl"],
+        metrics=wanted,
         seed=seed,
         batch_size=batch_size,
         cache_dir=cache_dir,
@@ -372,30 +299,12 @@ def evaluate_run(
         palette=manifest.get("palette") if real_spec is None else None,
         alpha_levels=manifest.get("alpha_levels") if real_spec is None else None,
         progress=progress,
+        pipeline=pipe,
+        ppl_samples=ppl_samples,
     )
     result["timings_s"]["load_and_sample"] = load_s
-    if "ppl" in wanted:
-        from spritegan.metrics.ppl import perceptual_path_length
-
-        t1 = time.perf_counter()
-        if getattr(pipe, "label_spec", None):
-            result["ppl_skipped"] = "conditional model: PPL needs labels, which this protocol does not sample"
-        else:
-            result["metrics"].update(
-                perceptual_path_length(
-                    pipe.synthesize, pipe.z_dim, num_samples=ppl_samples, seed=seed, batch_size=batch_size
-                )
-            )
-            result["metrics_requested"].append("ppl")
-        result["timings_s"]["ppl"] = round(time.perf_counter() - t1, 3)
     result["seconds"] = round(time.perf_counter() - t0, 3)
-    result.update(
-        real_matches_training=matches,
-        run=str(run_dir),
-        real=str(spec),
-        time=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-    )
+    result = make_record(result, real_matches_training=matches, run=str(run_dir), real=str(spec))
     if write:
-        with open(run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(result, sort_keys=True) + "\n")
+        append_record(run_dir / "metrics.jsonl", result)
     return result

@@ -22,6 +22,7 @@ from spritegan import __version__
 from spritegan.errors import SpriteganError
 from spritegan.generate.pipeline import SpritePipeline
 from spritegan.labels import label_layout
+from spritegan.metrics import records
 from spritegan.serve.guard import inside, read_inside
 from spritegan.storage import read_direction
 
@@ -193,8 +194,9 @@ class ModelStore:
         return vec
 
     def metrics(self, name: str) -> dict[str, Any]:
-        """Scalars of the newest evaluation: the last line of metrics.jsonl (`spritegan eval`) or eval.jsonl
-        (`train --eval-every`), whichever was written last; empty when missing or unreadable."""
+        """Scalars of the newest evaluation record (`spritegan.metrics.records`): the last line of
+        metrics.jsonl (`spritegan eval`) or eval.jsonl (`train --eval-every`), whichever was written last,
+        metrics merged in; empty when missing or unreadable."""
         found = [
             p for p in (self.run_dir(name) / f for f in ("metrics.jsonl", "eval.jsonl")) if self.inside(p)
         ]
@@ -205,14 +207,9 @@ class ModelStore:
             with open(path, "rb") as fh:
                 fh.seek(max(0, path.stat().st_size - 65536))
                 lines = [ln for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-            last = json.loads(lines[-1]) if lines else {}
+            return records.scalars(records.parse_line(lines[-1])) if lines else {}
         except (OSError, ValueError):
             return {}
-        if not isinstance(last, dict):
-            return {}
-        if isinstance(last.get("metrics"), dict):  # `spritegan eval` nests the scores
-            last = {**last, **last["metrics"]}
-        return {k: v for k, v in last.items() if isinstance(v, int | float | str) and not isinstance(v, bool)}
 
     def describe(self, name: str) -> dict[str, Any]:
         """What the page and API clients need to know about one model."""

@@ -388,10 +388,10 @@ class Trainer:
         return path
 
     def evaluate(self) -> dict[str, float]:
-        """FID/KID of G_ema on fixed evaluation seeds against the training images; keeps the best G."""
-        import json
-
+        """FID/KID of G_ema on fixed evaluation seeds against the training images, appended to eval.jsonl
+        (the record format of `spritegan eval`); keeps the best G."""
         from spritegan.metrics.evaluate import evaluate
+        from spritegan.metrics.records import append_record, make_record
 
         t = self.cfg.train
         self.refresh_ema_statistics()
@@ -405,16 +405,8 @@ class Trainer:
             real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[: t.eval_real]]
         result = evaluate(fake, real, metrics=("fid", "kid"), seed=0)
         scores = {"fid": result["metrics"]["fid"], "kid": result["metrics"]["kid_mean"]}
-        record = {
-            "step": self.step,
-            "images": self.images_seen,
-            "samples": len(fake),
-            "real": len(real),
-            "extractor": result.get("extractor"),
-            **scores,
-        }
-        with open(self.run_dir / "eval.jsonl", "a") as fh:
-            fh.write(json.dumps(record) + "\n")
+        record = make_record(result, step=self.step, images=self.images_seen, run=str(self.run_dir))
+        append_record(self.run_dir / "eval.jsonl", record)
         if scores["fid"] < self.best_fid:
             self.best_fid = scores["fid"]
             storage.save_generator(
