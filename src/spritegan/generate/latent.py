@@ -18,12 +18,13 @@ import torch
 from torch import nn
 
 from spritegan.errors import SpriteganError
+from spritegan.models.protocols import StyleGenerator
 from spritegan.storage import read_latent
 
 
 def is_style_generator(G: nn.Module) -> bool:
-    """True when G has a mapping network and a synthesis network (W space exists)."""
-    return hasattr(G, "mapping") and hasattr(G, "synthesis") and hasattr(G, "num_ws")
+    """True when G keeps the `StyleGenerator` protocol (mapping, synthesis, truncation: W space exists)."""
+    return isinstance(G, StyleGenerator)
 
 
 def require_style(G: nn.Module, what: str) -> None:

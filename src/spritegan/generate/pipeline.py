@@ -181,7 +181,7 @@ class SpritePipeline:
         z = z.to(self.device)
         if labels is not None:
             labels = labels.to(self.device)
-        if getattr(self.generator, "supports_truncation", False):
+        if self.is_style:  # truncation towards w_avg in W; other generators scale z
             return self.generator(z, labels, truncation=truncation)
         return self.generator(z * truncation, labels)
 

@@ -1,11 +1,59 @@
-"""Model builders: a config in, a generator and a discriminator out (models know nothing of files)."""
+"""Model builders: a config in, a generator and a discriminator out (models know nothing of files).
+
+`ARCHITECTURES` is the one table of model families: a new architecture is a module under models/ with a
+generator and a discriminator class that keep the protocols in `models/protocols.py`, its test, and one
+row here (plus its name in config.CHOICES["model.arch"]; docs/architecture.md walks through it).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
 
 from torch import nn
 
 from spritegan.config import ModelConfig, unknown_choice
 from spritegan.errors import SpriteganError
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One row of the table: where its networks live (imported only when built) and what G is."""
+
+    module: str  # e.g. "spritegan.models.dcgan"
+    generator: str  # class name: (cfg: ModelConfig) -> a Generator (protocols.py)
+    discriminator: str  # class name: (cfg) -> a Discriminator
+    style: bool = False  # G is a StyleGenerator (W space)
+    discriminators: dict[str, tuple[str, str]] = field(default_factory=dict)  # cfg.style_d -> (module, class)
+
+    def build_generator(self, cfg: ModelConfig) -> nn.Module:
+        return getattr(import_module(self.module), self.generator)(cfg)
+
+    def build_discriminator(self, cfg: ModelConfig) -> nn.Module:
+        module, name = self.discriminators.get(cfg.style_d, (self.module, self.discriminator))
+        return getattr(import_module(module), name)(cfg)
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "dcgan": Architecture("spritegan.models.dcgan", "DCGANGenerator", "DCGANDiscriminator"),
+    "mlp": Architecture("spritegan.models.mlp", "MLPGenerator", "MLPDiscriminator"),
+    "stylegan": Architecture(
+        "spritegan.models.stylegan",
+        "StyleGANGenerator",
+        "StyleGANDiscriminator",
+        style=True,
+        # model.style_d=dcgan: the StyleGAN-style G against the DCGAN's strided-conv D
+        discriminators={"dcgan": ("spritegan.models.dcgan", "DCGANDiscriminator")},
+    ),
+    "r3gan": Architecture("spritegan.models.r3gan", "R3GANGenerator", "R3GANDiscriminator"),
+}
+
+
+def architecture(cfg: ModelConfig) -> Architecture:
+    """The table row for `cfg.arch`; an unknown name is a one-line error listing the known ones."""
+    if cfg.arch not in ARCHITECTURES:
+        raise SpriteganError(unknown_choice("model.arch", cfg.arch))
+    return ARCHITECTURES[cfg.arch]
 
 
 def build_generator(cfg: ModelConfig) -> nn.Module:
@@ -15,49 +63,13 @@ def build_generator(cfg: ModelConfig) -> nn.Module:
         from spritegan.models.palette_head import palette_generator
 
         return palette_generator(cfg, build_generator)
-    if cfg.arch == "dcgan":
-        from spritegan.models.dcgan import DCGANGenerator
-
-        return DCGANGenerator(cfg)
-    if cfg.arch == "mlp":
-        from spritegan.models.mlp import MLPGenerator
-
-        return MLPGenerator(cfg)
-    if cfg.arch == "stylegan":
-        from spritegan.models.stylegan import StyleGANGenerator
-
-        return StyleGANGenerator(cfg)
-    if cfg.arch == "r3gan":
-        from spritegan.models.r3gan import R3GANGenerator
-
-        return R3GANGenerator(cfg)
-    raise SpriteganError(unknown_choice("model.arch", cfg.arch))
+    return architecture(cfg).build_generator(cfg)
 
 
 def build_discriminator(cfg: ModelConfig) -> nn.Module:
     """Discriminator for `cfg.arch`; maps (images, labels=None) to one score per image."""
     _check(cfg)
-    if cfg.arch == "dcgan":
-        from spritegan.models.dcgan import DCGANDiscriminator
-
-        return DCGANDiscriminator(cfg)
-    if cfg.arch == "mlp":
-        from spritegan.models.mlp import MLPDiscriminator
-
-        return MLPDiscriminator(cfg)
-    if cfg.arch == "stylegan" and cfg.style_d == "dcgan":
-        from spritegan.models.dcgan import DCGANDiscriminator
-
-        return DCGANDiscriminator(cfg)  # StyleGAN-style G against the DCGAN's strided-conv D
-    if cfg.arch == "stylegan":
-        from spritegan.models.stylegan import StyleGANDiscriminator
-
-        return StyleGANDiscriminator(cfg)
-    if cfg.arch == "r3gan":
-        from spritegan.models.r3gan import R3GANDiscriminator
-
-        return R3GANDiscriminator(cfg)
-    raise SpriteganError(unknown_choice("model.arch", cfg.arch))
+    return architecture(cfg).build_discriminator(cfg)
 
 
 def _check(cfg: ModelConfig) -> None:

@@ -1,0 +1,50 @@
+"""The architecture table and the model protocols: every row builds a G and a D that keep them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from spritegan.config import CHOICES, ModelConfig
+from spritegan.errors import SpriteganError
+from spritegan.models import ARCHITECTURES, build_discriminator, build_generator
+from spritegan.models.protocols import Discriminator, Generator, StyleGenerator
+
+TINY = ModelConfig(image_size=[16, 16], channels=4, z_dim=8, g_width=4, d_width=4, max_channels=16, w_dim=16)
+
+
+def test_the_table_names_every_architecture_choice() -> None:
+    assert tuple(ARCHITECTURES) == tuple(CHOICES["model.arch"])
+    with pytest.raises(SpriteganError, match="model.arch"):
+        build_generator(replace(TINY, arch="vqgan"))
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_every_architecture_keeps_the_protocols(arch: str) -> None:
+    cfg = replace(TINY, arch=arch, mlp_hidden=[16, 16])
+    G, D = build_generator(cfg), build_discriminator(cfg)
+    assert isinstance(G, Generator) and isinstance(D, Discriminator)
+    assert isinstance(G, StyleGenerator) == ARCHITECTURES[arch].style
+    z = torch.randn(2, cfg.z_dim)
+    images = G(z)
+    assert images.shape == (2, 4, 16, 16) and float(images.detach().abs().max()) <= 1.0
+    scores = D(images)
+    assert scores.shape == (2,)
+    both = D(images, None, with_logits=True)
+    assert isinstance(both, tuple) and both[0].shape == (2,)
+    if ARCHITECTURES[arch].style:
+        ws = G.truncate(G.mapping(z)[:, None].repeat(1, G.num_ws, 1), 0.5)
+        assert G.synthesis(ws).shape == images.shape
+
+
+def test_stylegan_with_the_dcgan_discriminator() -> None:
+    D = build_discriminator(replace(TINY, arch="stylegan", style_d="dcgan"))
+    assert type(D).__name__ == "DCGANDiscriminator"
+
+
+def test_a_palette_head_keeps_the_style_protocol() -> None:
+    cfg = replace(TINY, arch="stylegan", head="palette", palette_colors=4)
+    G = build_generator(cfg)
+    assert type(G).__name__ == "PaletteGenerator" and isinstance(G, StyleGenerator)
