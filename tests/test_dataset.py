@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from spritegan.data.dataset import BatchSampler, iterate_batches, load_prepared, open_dataset, prepare
+from spritegan.data.dataset import load_prepared, open_dataset, prepare
 from spritegan.data.sources import load_source
 from spritegan.errors import DataError
 
@@ -64,36 +64,6 @@ def test_load_errors(tmp_path):
         load_prepared(out)
     with pytest.raises(DataError, match="already prepared"):
         open_dataset(out, resize=8)
-
-
-def test_sampler_epochs_and_determinism():
-    batches = iter(BatchSampler(10, 4, torch.Generator().manual_seed(0)))
-    first = torch.cat([next(batches) for _ in range(5)])
-    assert sorted(first[:10].tolist()) == list(range(10)) and sorted(first[10:].tolist()) == list(range(10))
-    again = iter(BatchSampler(10, 4, torch.Generator().manual_seed(0)))
-    assert torch.equal(first, torch.cat([next(again) for _ in range(5)]))
-    small = iter(BatchSampler(3, 8, torch.Generator().manual_seed(1)))
-    assert next(small).shape == (8,)
-
-
-def test_weighted_sampler():
-    weights = torch.tensor([0.0, 1.0, 0.0, 3.0])
-    it = iter(BatchSampler(4, 1000, torch.Generator().manual_seed(0), weights))
-    idx = next(it)
-    assert set(idx.tolist()) <= {1, 3} and 650 < int((idx == 3).sum()) < 850
-    with pytest.raises(ValueError):
-        BatchSampler(4, 2, torch.Generator(), torch.tensor([1.0, -1.0, 0.0, 0.0]))
-
-
-def test_iterate_batches():
-    ds = open_dataset("builtin:sprites:12")
-    it = iterate_batches(ds, 5, torch.Generator().manual_seed(0))
-    x, labels = next(it)
-    assert x.shape == (5, 4, 32, 32) and x.dtype == torch.float32
-    assert float(x.min()) >= -1 and float(x.max()) <= 1
-    assert set(labels) == set(ds.labels) and labels["hair"].shape == (5,)
-    for _ in range(4):
-        next(it)
 
 
 def test_data_command(tmp_path, capsys):

@@ -50,14 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"spritegan {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"spritegan.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"spritegan.commands.{name}":
-                continue
-            raise
-        module.register(subparsers)
+    for name in COMMAND_MODULES:  # every one ships with the package: a missing one is a broken install
+        importlib.import_module(f"spritegan.commands.{name}").register(subparsers)
     return parser
 
 

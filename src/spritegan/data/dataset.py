@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,50 +247,3 @@ def open_from_config(data: DataConfig, progress: bool = False) -> PreparedDatase
         progress=progress,
         fit=getattr(data, "fit", "stretch"),
     )
-
-
-class BatchSampler:
-    """Infinite shuffled index batches from a seeded torch.Generator, optionally weighted per sample.
-
-    Without weights every sample is seen once per epoch (a batch may straddle two epochs); with weights,
-    indices are drawn with replacement in proportion to `weights`.
-    """
-
-    def __init__(
-        self, n: int, batch_size: int, generator: torch.Generator, weights: torch.Tensor | None = None
-    ):
-        if n <= 0:
-            raise DataError("the dataset is empty")
-        if batch_size <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        if weights is not None:
-            weights = torch.as_tensor(weights, dtype=torch.float64)
-            if weights.shape != (n,) or bool((weights < 0).any()) or float(weights.sum()) <= 0:
-                raise ValueError(f"weights must be {n} non-negative numbers with a positive sum")
-        self.n, self.batch_size, self.generator, self.weights = n, batch_size, generator, weights
-
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        if self.weights is not None:
-            while True:
-                yield torch.multinomial(
-                    self.weights, self.batch_size, replacement=True, generator=self.generator
-                )
-        pending = torch.empty(0, dtype=torch.long)
-        while True:
-            while len(pending) < self.batch_size:
-                pending = torch.cat([pending, torch.randperm(self.n, generator=self.generator)])
-            batch, pending = pending[: self.batch_size], pending[self.batch_size :]
-            yield batch
-
-
-def iterate_batches(
-    dataset: PreparedDataset,
-    batch_size: int,
-    generator: torch.Generator,
-    weights: torch.Tensor | None = None,
-) -> Iterator[tuple[torch.Tensor, dict[str, torch.Tensor]]]:
-    """Infinite (images float (B, C, H, W) in [-1, 1], {label: int64 (B,)}) batches in sampler order."""
-    from spritegan.tensors import to_model
-
-    for idx in BatchSampler(len(dataset), batch_size, generator, weights):
-        yield to_model(dataset.images[idx]), {k: v[idx] for k, v in dataset.labels.items()}

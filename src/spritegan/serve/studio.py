@@ -95,11 +95,9 @@ def build_labels(traits: dict[str, Any], spec: dict | None, cond_dim: int) -> to
 
 
 def parse_trait_text(text: str, spec: dict | None) -> torch.Tensor:
-    """Trait text like 'type=alien,hat' through spritegan.generate.traits when that module exists."""
-    try:
-        from spritegan.generate.traits import parse_traits
-    except ImportError as exc:
-        raise StudioError(400, 'give traits as an object, e.g. {"type": "alien", "hat": 1}') from exc
+    """Trait text like 'type=alien,hat' -> label vector (cond_dim,), as `generate --traits` reads it."""
+    from spritegan.generate.traits import parse_traits
+
     try:
         return parse_traits(text, spec)
     except (SpriteganError, ValueError, KeyError) as exc:
