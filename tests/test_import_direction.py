@@ -109,3 +109,36 @@ def test_the_checker_sees_upward_imports(tmp_path, monkeypatch) -> None:
 )
 def test_every_module_has_a_layer(part: str) -> None:
     assert part.removesuffix(".py") in LAYERS or part == "__init__.py"
+
+
+def package_graph() -> str:
+    """The imports between top-level parts, one line per importing part, lowest layer first: the block that
+    docs/architecture.md shows (regenerate it with `python tests/test_import_direction.py`)."""
+    edges: dict[str, set[str]] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        here = module_name(path).split(".")
+        a = here[1] if len(here) > 1 else "spritegan"
+        for _, target in imports(path):
+            parts = target.split(".")
+            b = parts[1] if len(parts) > 1 and not parts[1].startswith("__") else "spritegan"
+            if a != b and b != "spritegan":
+                edges.setdefault(a, set()).add(b)
+    order = sorted(LAYERS, key=lambda k: (LAYERS[k], k))
+    lines = []
+    for a in order:
+        if a in edges:
+            targets = ", ".join(b for b in order if b in edges[a])
+            lines.append(f"{LAYERS[a]}  {a:10s} -> {targets}")
+    return "\n".join(lines)
+
+
+def test_architecture_doc_shows_the_real_graph() -> None:
+    doc = (SRC.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    block = doc.split("<!-- import-graph -->\n```\n", 1)[1].split("```", 1)[0].strip()
+    assert block == package_graph(), (
+        "docs/architecture.md: regenerate the graph (python tests/test_import_direction.py)"
+    )
+
+
+if __name__ == "__main__":
+    print(package_graph())
