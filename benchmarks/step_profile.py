@@ -69,15 +69,14 @@ def profile_size(name: str, preset: str, amp: bool, repeats: int, overrides: dic
         def run() -> None:
             tr.step = 0 if r1 else 1  # R1 is due when step % r1_every == 0
             tr.d_step(real, labels)
-            tr._fake = None
 
         return run
 
     def g_step() -> None:
         tr.step = 1
-        tr.d_step(real, labels)  # leaves the fake batch g_step reuses
+        fake = tr.d_step(real, labels)[1]  # the fake batch g_step reuses
         t0 = time.perf_counter()
-        tr.g_step(labels)
+        tr.g_step(labels, fake)
         g_times.append(time.perf_counter() - t0)
 
     g_times: list[float] = []

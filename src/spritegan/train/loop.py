@@ -166,7 +166,6 @@ class Trainer:
         self.beta = ema_beta(t.batch_size, t.ema_half_life_kimg)
         self.step, self.images_seen, self.seconds = 0, 0, 0.0
         self.best_fid = math.inf
-        self._fake: torch.Tensor | None = None
         self._ema_stats_step: int | None = None  # step at which G_ema's BN statistics were last refreshed
         self.total = total_steps(cfg, len(self.images))
         self._order = torch.empty(0, dtype=torch.long)
@@ -236,7 +235,11 @@ class Trainer:
         return torch.randn(n, self.cfg.model.z_dim, generator=self.rng_noise).to(self.device)
 
     # ---- the algorithm ----------------------------------------------------------------------------
-    def d_step(self, real: torch.Tensor, labels: torch.Tensor | None) -> dict[str, float]:
+    def d_step(
+        self, real: torch.Tensor, labels: torch.Tensor | None
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor | None]:
+        """One D update; returns its stats and, with one D step per G step, the fake batch with G's graph
+        (g_step reuses it: one G forward per step), else None."""
         t = self.cfg.train
         reuse = t.d_steps == 1  # keep G's graph so g_step reuses this fake batch (one G forward per step)
         with (
@@ -244,7 +247,7 @@ class Trainer:
             torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp),
         ):
             fake = self.G(self.noise(len(real)), labels)
-        self._fake = fake if reuse else None
+        fake_for_g = fake if reuse else None
         do_r1 = t.r1_gamma > 0 and self.step % t.r1_every == 0
         do_r2 = t.r2_gamma > 0 and self.step % t.r1_every == 0  # R2: R1's penalty on fakes, same steps
         fake = fake.detach().requires_grad_(do_r2)
@@ -284,7 +287,7 @@ class Trainer:
             **({"r2": r2.detach()} if t.r2_gamma > 0 else {}),
             **({"aux_d": aux.detach()} if logits is not None else {}),
             **({"augment_p": torch.tensor(self.ada_p)} if t.ada_target > 0 else {}),
-        }
+        }, fake_for_g
 
     def _update_ada(self, real_scores: torch.Tensor, interval: int = 4) -> None:
         """Every `interval` D steps, move the augmentation probability by the mean sign of D's real scores."""
@@ -296,11 +299,14 @@ class Trainer:
         self.ada_p = ada_update(self.ada_p, signal_mean, t.ada_target, t.batch_size * interval, t.ada_kimg)
         self._ada_signs = []
 
-    def g_step(self, labels: torch.Tensor | None) -> dict[str, float]:
+    def g_step(
+        self, labels: torch.Tensor | None, fake: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """One G update on `fake` (d_step's batch, graph kept) or on a new batch when None."""
         n = self.cfg.train.batch_size // self.dist.world
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
-            fake = self._fake if self._fake is not None else self.G(self.noise(n), labels)
-            self._fake = None
+            if fake is None:
+                fake = self.G(self.noise(n), labels)
             score, logits = self.D(self.diffaug(fake.float()), labels, with_logits=True)
             score = score.float()
             real = None  # rpgan: D's scores of the D step's reals, by the updated D, as constants
@@ -346,8 +352,9 @@ class Trainer:
         stats: dict[str, torch.Tensor] = self.apply_schedules()
         for _ in range(self.cfg.train.d_steps):
             real, labels = self.real_batch()
-            stats.update(self.d_step(real, labels))
-        stats.update(self.g_step(labels))
+            d_stats, fake = self.d_step(real, labels)
+            stats.update(d_stats)
+        stats.update(self.g_step(labels, fake))
         confidence = getattr(getattr(self.G, "head", None), "confidence", None)
         if confidence is not None:
             stats["palette_confidence"] = confidence.clone()  # mean max-probability of the colour choice
