@@ -126,6 +126,10 @@ class Trainer:
             raise SpriteganError(f"batch size {t.batch_size} does not split over {self.dist.world} processes")
         cuda = self.device.type == "cuda"  # train.amp=auto: bf16 on CUDA; on: also CPUs with native bf16
         self.amp = (t.amp == "auto" and cuda) or (t.amp == "on" and bf16_autocast_ok(self.device))
+        palette = None
+        if cfg.model.head != "rgb" and not resume:  # the colours a palette head draws from
+            palette = model_palette(cfg, dataset)[0]
+            cfg.model.palette_colors = len(palette)
         torch.manual_seed(t.seed)
         self.G = build_generator(cfg.model).to(self.device)
         self.D = build_discriminator(cfg.model).to(self.device)
@@ -133,8 +137,8 @@ class Trainer:
             from spritegan.train.transfer import init_from
 
             print(init_from(t.init_from, self.G, self.D))
-        if cfg.model.head != "rgb" and not resume:
-            self.G.set_palette(model_palette(cfg, dataset)[0])
+        if palette is not None:
+            self.G.set_palette(palette)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         if t.freeze_d:
             from spritegan.train.transfer import freeze_first_layers
