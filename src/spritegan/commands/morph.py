@@ -84,6 +84,7 @@ def write_mp4(frames: list, path: Path, fps: int) -> bool:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from spritegan import storage
     from spritegan.commands import check_finite, check_output_file
     from spritegan.errors import SpriteganError
     from spritegan.generate.pipeline import SpritePipeline
@@ -105,11 +106,13 @@ def run(args: argparse.Namespace) -> int:
     images, space = render_frames(pipe, args)
     out.parent.mkdir(parents=True, exist_ok=True)
     frames = [_flatten(img, args.background) for img in upscale(images, args.scale)]
-    tmp = out.with_name(f".{out.name}.tmp")
-    frames[0].save(
-        tmp, format="GIF", save_all=True, append_images=frames[1:], duration=round(1000 / args.fps), loop=0
+    duration = round(1000 / args.fps)
+    storage.atomic_write(
+        out,
+        lambda tmp: frames[0].save(
+            tmp, format="GIF", save_all=True, append_images=frames[1:], duration=duration, loop=0
+        ),
     )
-    tmp.replace(out)
     pick = torch.linspace(0, len(images) - 1, min(args.strip_frames, len(images))).round().long()
     strip = out.with_name(out.stem + "_strip.png")
     save_png(make_sheet(images[pick], ncol=len(pick), scale=args.scale), strip)

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from spritegan import __version__
+from spritegan import __version__, storage
 from spritegan.errors import RunError
 from spritegan.generate.pipeline import SpritePipeline
 
@@ -145,12 +145,8 @@ def export_pipeline(
     model.producer_name = "spritegan"
     model.producer_version = __version__
     onnx.checker.check_model(model)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     try:
-        onnx.save_model(model, str(tmp))
-        tmp.replace(out)
+        storage.atomic_write(out, lambda tmp: onnx.save_model(model, str(tmp)))
     except OSError as exc:
         raise RunError(f"{out}: cannot write the ONNX file ({exc})") from exc
     return meta

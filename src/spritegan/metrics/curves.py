@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from spritegan import storage
 from spritegan.errors import RunError
 from spritegan.metrics.records import read_records, value
 
@@ -75,10 +76,6 @@ def plot_curves(curves: dict[str, list[dict]], out: str | Path, metric: str = "f
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.png")
-    fig.savefig(tmp)
+    out = storage.atomic_write(out, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
-    tmp.replace(out)
     return out

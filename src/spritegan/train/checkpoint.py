@@ -133,10 +133,11 @@ def load_latest(folder: Path, strict: bool = False) -> dict[str, Any] | None:
 
 
 def remove_orphan_temps(run_dir: Path) -> list[Path]:
-    """Delete the `.NAME.tmp-PID` files a killed writer left in a run folder and its checkpoints/."""
+    """Delete the `.NAME.tmp-PID` files a killed writer (`storage.atomic_write`) left in a run folder and
+    its checkpoints/."""
     removed = []
     for folder in (run_dir, run_dir / "checkpoints"):
-        for path in folder.glob(".*.safetensors.tmp-*"):
+        for path in folder.glob(".*.tmp-*"):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from spritegan import storage
+
 FIELDS = [
     "step",
     "images",
@@ -112,9 +114,6 @@ def plot_losses(run_dir: Path) -> Path | None:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    out = run_dir / "losses.png"
-    tmp = run_dir / ".losses.png.tmp.png"
-    fig.savefig(tmp)
+    out = storage.atomic_write(run_dir / "losses.png", lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
-    tmp.replace(out)
     return out
