@@ -135,3 +135,14 @@ def test_readme_python_api_example_runs(runs: Path, tmp_path: Path, monkeypatch)
     assert scope["batch"].shape == (16, 16, 16, 4) and len(scope["images"]) == 3
     assert torch.equal(scope["same"], scope["pipe"]([7], truncation=0.7))
     assert (tmp_path / "shared" / "demo-model" / "generator.safetensors").is_file()
+
+
+def test_one_trait_encoder_for_text_and_json() -> None:
+    """The studio's JSON traits and the CLI's trait text set label columns through one function."""
+    from spritegan.generate.traits import parse_trait_request, trait_mapping
+
+    text = parse_trait_request("type=zombie,hat=0", LABEL_SPEC)
+    mapping = trait_mapping({"type": 1, "hat": False}, LABEL_SPEC)
+    assert all(torch.equal(a, b) for a, b in zip(text, mapping, strict=True))
+    with pytest.raises(SpriteganError, match="not a class; valid classes: alien, zombie"):
+        trait_mapping({"type": "robot"}, LABEL_SPEC)

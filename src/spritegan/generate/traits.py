@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,16 +154,52 @@ def parse_trait_request(text: str, spec: dict | None) -> tuple[torch.Tensor, tor
                 raise SpriteganError(
                     f"trait {token!r}: {col.name} is a yes/no trait; use {col.name} or {col.name}=0"
                 )
-            vec[col.offset] = 0.0 if value.lower() in ("0", "false", "no") else 1.0
-            asked[col.offset] = True
+            _assign(vec, asked, col, 0 if value.lower() in ("0", "false", "no") else 1)
             continue
         lower = [c.lower() for c in col.classes]
         if not sep or value.lower() not in lower:
             raise _unknown(token, spec)
-        vec[col.offset : col.offset + col.width] = 0.0
-        vec[col.offset + lower.index(value.lower())] = 1.0
-        asked[col.offset : col.offset + col.width] = True
+        _assign(vec, asked, col, lower.index(value.lower()))
     return vec, asked
+
+
+def trait_mapping(
+    traits: dict[str, Any], spec: dict | None, show: Callable[[Any], str] = repr
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """{column: class name | class index | 0/1/true/false} -> (label vector, asked mask), the JSON form of
+    `parse_trait_request` (the studio's); columns left out stay zero. `show` formats values in errors."""
+    layout = {c.name: c for c in label_layout(spec)}
+    vec = torch.zeros(label_dim(spec))
+    asked = torch.zeros(label_dim(spec), dtype=torch.bool)
+    for key, value in traits.items():
+        col = layout.get(key)
+        if col is None:
+            raise SpriteganError(f"unknown trait {show(key)}; valid traits: {', '.join(layout) or 'none'}")
+        if col.kind == "categorical":
+            if isinstance(value, str) and value in col.classes:
+                _assign(vec, asked, col, col.classes.index(value))
+            elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(col.classes):
+                _assign(vec, asked, col, value)
+            else:
+                raise SpriteganError(
+                    f"trait {key}={show(value)} is not a class; valid classes: {', '.join(col.classes)}"
+                )
+        elif value in (0, 1, True, False):
+            _assign(vec, asked, col, int(value))
+        else:
+            raise SpriteganError(f"trait {key} is binary: give 0, 1, true or false (got {show(value)})")
+    return vec, asked
+
+
+def _assign(vec: torch.Tensor, asked: torch.Tensor, col: LabelColumn, value: int) -> None:
+    """Set one column: a categorical column to class `value` (one-hot), a binary one to 0/1; mark it asked."""
+    if col.kind == "binary":
+        vec[col.offset] = float(value)
+        asked[col.offset] = True
+        return
+    vec[col.offset : col.offset + col.width] = 0.0
+    vec[col.offset + value] = 1.0
+    asked[col.offset : col.offset + col.width] = True
 
 
 def describe(vec: torch.Tensor, spec: dict | None) -> str:

@@ -191,7 +191,7 @@ class Studio:
         if isinstance(body.traits, str):
             vec = parse_trait_text(body.traits, pipe.label_spec)
         else:
-            vec = build_labels(body.traits, pipe.label_spec, pipe.model_config.cond_dim)
+            vec = build_labels(body.traits, pipe.label_spec)
         return pipe, vec.reshape(1, -1).float().repeat(n, 1)
 
     def seeds(self, body: GenerateBody) -> list[int]:

@@ -21,6 +21,7 @@ import torch
 from spritegan import __version__
 from spritegan.errors import SpriteganError
 from spritegan.generate.pipeline import SpritePipeline
+from spritegan.generate.traits import trait_mapping
 from spritegan.labels import label_layout
 from spritegan.metrics import records
 from spritegan.serve.guard import inside, read_inside
@@ -70,28 +71,13 @@ def validate_name(name: str) -> str:
     return name
 
 
-def build_labels(traits: dict[str, Any], spec: dict | None, cond_dim: int) -> torch.Tensor:
-    """{column: class name | class index | 0/1} -> label vector (cond_dim,); missing columns stay zero."""
-    layout = {c.name: c for c in label_layout(spec)}
-    vec = torch.zeros(cond_dim)
-    for key, value in traits.items():
-        col = layout.get(key)
-        if col is None:
-            raise StudioError(400, f"unknown trait {shown(key)}; valid traits: {', '.join(layout) or 'none'}")
-        if col.kind == "categorical":
-            if isinstance(value, str) and value in col.classes:
-                vec[col.offset + col.classes.index(value)] = 1.0
-            elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(col.classes):
-                vec[col.offset + value] = 1.0
-            else:
-                raise StudioError(
-                    400, f"trait {key}={shown(value)} is not a class; valid classes: {', '.join(col.classes)}"
-                )
-        elif value in (0, 1, True, False):
-            vec[col.offset] = float(value)
-        else:
-            raise StudioError(400, f"trait {key} is binary: give 0, 1, true or false (got {shown(value)})")
-    return vec
+def build_labels(traits: dict[str, Any], spec: dict | None) -> torch.Tensor:
+    """{column: class name | class index | 0/1} -> label vector (cond_dim,) through
+    `generate.traits.trait_mapping`; missing columns stay zero; a bad trait is a 400."""
+    try:
+        return trait_mapping(traits, spec, shown)[0]
+    except SpriteganError as exc:
+        raise StudioError(400, str(exc)) from exc
 
 
 def parse_trait_text(text: str, spec: dict | None) -> torch.Tensor:
