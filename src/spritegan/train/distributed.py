@@ -31,6 +31,11 @@ class DistInfo:
         return self.rank == 0
 
 
+def launched() -> bool:
+    """Whether torchrun started this process as one of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def setup(device_type: str) -> DistInfo:
     """Join the process group torchrun describes in the environment (a no-op for one process)."""
     world = int(os.environ.get("WORLD_SIZE", "1"))

@@ -565,6 +565,12 @@ def train(
     from tqdm import tqdm
 
     run_dir = Path(run_dir)
+    if progress and not resume and not distributed.launched():
+        from spritegan.train.speed import probe_speed, speed_advice
+
+        ips = probe_speed(Trainer, cfg, dataset)
+        for line in speed_advice(ips, tuple(cfg.model.image_size), cfg.train.batch_size):
+            print(line)
     trainer = Trainer(cfg, dataset, run_dir, resume=resume)  # reads only: a refusal leaves no folder behind
     main = trainer.dist.is_main  # rank 0 alone writes logs, samples and checkpoints
     if main:

@@ -1,0 +1,39 @@
+"""The speed check before training: its advice, and that probing leaves the real run unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from conftest import tiny_config
+from spritegan.train.speed import TOO_SLOW_PER_HOUR, speed_advice
+
+
+def test_fast_enough_gives_one_line_with_the_hourly_figures():
+    lines = speed_advice(1000.0, (24, 24), 64)
+    assert len(lines) == 1
+    assert "1,000 images/s at 24x24" in lines[0] and "56,250 steps" in lines[0] and "3.60M images" in lines[0]
+
+
+def test_too_slow_suggests_a_size_that_would_reach_the_useful_count():
+    rate = TOO_SLOW_PER_HOUR / 3600 / 4  # an hour shows a quarter of the too-slow line
+    lines = speed_advice(rate, (128, 96), 64)
+    assert len(lines) == 2 and lines[1].startswith("warning:")
+    assert "at 96x128" in lines[1] and "--resize 40 --fit pad" in lines[1]
+
+
+def test_probing_does_not_change_the_run(tmp_path: Path):
+    from spritegan.data.dataset import open_dataset
+    from spritegan.storage import load_generator_file
+    from spritegan.train.loop import fit_model_to_data, train
+
+    weights = []
+    for progress in (False, True):
+        cfg = tiny_config(**{"train.steps": 3, "model.head": "palette"})
+        ds = open_dataset(cfg.data.source)
+        fit_model_to_data(cfg, ds, conditional=False)
+        train(cfg, ds, tmp_path / str(progress), progress=progress)
+        weights.append(load_generator_file(tmp_path / str(progress) / "generator.safetensors")[0])
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
