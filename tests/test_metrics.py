@@ -140,6 +140,12 @@ def test_sprite_metrics_on_procedural_sprites():
         distinct / len({tuple(sorted(t.items())) for t in traits})
     )
     assert sprite_metrics(fake)["sprite_valid_share"] == 1.0
+    # the 10 blanked sprites are unreadable (a flat block), the 30 others exact copies of the real ones
+    assert result["sprite_readable_share"] == pytest.approx(0.75)
+    assert result["sprite_novel_valid_share"] == 0.0
+    novel = sprite_metrics(fake[20:], fake[:20])["sprite_novel_valid_share"]
+    seen = {tuple(sorted(t.items())) for t in traits[:20]}
+    assert novel == pytest.approx(sum(tuple(sorted(t.items())) not in seen for t in traits[20:]) / 20)
 
 
 def test_training_data_options_rebuild_tiles_and_resize(tmp_path):

@@ -3,7 +3,11 @@
 - valid share: fraction of generated 32x32 RGBA sprites that decode to a trait dictionary;
 - combination coverage: distinct valid trait combinations among the fakes, divided by all possible
   combinations (the product of the option counts in `procedural.TRAITS`) and by the combinations
-  present in the real data (counting only those also present there).
+  present in the real data (counting only those also present there);
+- novel valid share: valid fakes whose trait combination is not among the training sprites (memorising
+  the training set cannot score here);
+- readable share: fakes whose pixels agree on at least 85% with their nearest valid sprite
+  (`procedural.nearest_traits`), and the mean agreement; on the first READABLE_MAX fakes (it is slow).
 """
 
 from __future__ import annotations
@@ -21,6 +25,23 @@ def _combos(images) -> tuple[list[tuple | None], int]:
         traits = procedural.read_traits(np.ascontiguousarray(img))
         out.append(None if traits is None else tuple(sorted(traits.items())))
     return out, len(out)
+
+
+READABLE_MAX = 1000
+
+
+def readable(images, threshold: float | None = None) -> tuple[float, float]:
+    """(share of images whose nearest valid sprite agrees on >= threshold of pixels, mean agreement)."""
+    from spritegan.data import procedural
+
+    threshold = procedural.MIN_AGREEMENT if threshold is None else threshold
+    array = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+    agreement = [
+        procedural.nearest_traits(np.ascontiguousarray(img))[1] for img in array.transpose(0, 2, 3, 1)
+    ]
+    if not agreement:
+        return 0.0, 0.0
+    return float(np.mean([a >= threshold for a in agreement])), float(np.mean(agreement))
 
 
 def possible_combinations() -> int:
@@ -45,10 +66,15 @@ def sprite_metrics(fake, real=None) -> dict[str, float | int]:
         "sprite_combos_possible": total,
         "sprite_combo_coverage": len(valid) / total,
     }
+    result["sprite_readable_share"], result["sprite_mean_agreement"] = readable(fake[:READABLE_MAX])
     if real is not None:
         real_set = {c for c in _combos(real)[0] if c is not None}
         result["sprite_combos_real"] = len(real_set)
         result["sprite_combo_coverage_real"] = len(valid & real_set) / max(len(real_set), 1)
+        valid_fakes = [c for c in fake_combos if c is not None]
+        result["sprite_novel_valid_share"] = sum(c not in real_set for c in valid_fakes) / max(
+            len(valid_fakes), 1
+        )
     return result
 
 
