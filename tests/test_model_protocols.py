@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from spritegan.config import CHOICES, ModelConfig
+from spritegan.config import CHOICES, ModelConfig, build_config
 from spritegan.errors import SpriteganError
 from spritegan.models import ARCHITECTURES, build_discriminator, build_generator
 from spritegan.models.protocols import Discriminator, Generator, StyleGenerator
@@ -19,6 +19,15 @@ def test_the_table_names_every_architecture_choice() -> None:
     assert tuple(ARCHITECTURES) == tuple(CHOICES["model.arch"])
     with pytest.raises(SpriteganError, match="model.arch"):
         build_generator(replace(TINY, arch="vqgan"))
+
+
+def test_a_new_row_is_a_model_arch_without_a_second_list(monkeypatch) -> None:
+    """docs/architecture.md's walk-through: the row alone makes the name a valid config value."""
+    monkeypatch.setitem(ARCHITECTURES, "tinygan", ARCHITECTURES["dcgan"])
+    assert build_config("sprite", {"model.arch": "tinygan"}).model.arch == "tinygan"
+    assert isinstance(build_generator(replace(TINY, arch="tinygan")), Generator)
+    with pytest.raises(SpriteganError, match="model.arch: unknown value 'vqgan'; choose from dcgan.*tinygan"):
+        build_config("sprite", {"model.arch": "vqgan"})
 
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))

@@ -64,6 +64,13 @@ def test_overrides_are_type_checked_and_lists_take_both_forms():
         build_config("sprite", {"train.stpes": 3})
 
 
+def test_values_take_the_type_of_their_annotation() -> None:
+    cfg = build_config("sprite", {"data.pad_to": "32", "train.epochs": "3", "data.label_columns": "hat,eyes"})
+    assert cfg.data.pad_to == 32 and cfg.train.epochs == 3.0 and isinstance(cfg.train.epochs, float)
+    assert cfg.data.label_columns == ["hat", "eyes"]
+    assert build_config("sprite", {"model.image_size": "[24, 16]"}).model.image_size == [24, 16]
+
+
 @pytest.mark.parametrize(
     "key,bad", [("model.cond_mode", "film"), ("model.style_upsample", "bicubic"), ("train.loss", "wgan")]
 )

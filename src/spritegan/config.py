@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    arch: str = "dcgan"  # dcgan | mlp | stylegan | r3gan
+    arch: str = "dcgan"  # a row of models.ARCHITECTURES (dcgan, stylegan, r3gan, ...)
     image_size: list[int] = field(default_factory=lambda: [32, 32])  # (H, W); set from the data
     channels: int = 4  # 1, 3 or 4; set from the data
     z_dim: int = 100  # latent size
@@ -158,13 +161,27 @@ class RunConfig:
 AMP_ALIASES = {"true": "auto", "1": "auto", "yes": "auto", "false": "off", "0": "off", "no": "off"}
 
 
-def _coerce(value: Any, current: Any, key: str) -> Any:
-    """Convert a CLI/YAML value to the type of the field it replaces."""
+def _field(section: object, name: str) -> tuple[type, type | None, Any]:
+    """The field's type from its annotation, without None (`float | None` -> float; `list[int]` -> list),
+    the type of its items for a list (int, str) or None, and its default value."""
+    annotation = typing.get_type_hints(type(section))[name]
+    if typing.get_origin(annotation) in (types.UnionType, typing.Union):
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    kind, item = annotation, None
+    if typing.get_origin(annotation) is list:
+        kind, item = list, typing.get_args(annotation)[0]
+    f = next(f for f in dataclasses.fields(section) if f.name == name)
+    default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+    return kind, item, default
+
+
+def _coerce(value: Any, kind: type, item: type | None, key: str) -> Any:
+    """Convert a CLI/YAML value to the field's annotated type (`kind`, and `item` for a list)."""
     if value is None:
         return None
     if key == "train.amp":
         return AMP_ALIASES.get(str(value).lower(), value)
-    if isinstance(current, bool):
+    if kind is bool:
         if isinstance(value, str):
             if value.lower() in ("1", "true", "yes", "on"):
                 return True
@@ -172,7 +189,7 @@ def _coerce(value: Any, current: Any, key: str) -> Any:
                 return False
             raise SpriteganError(f"{key}: expected true/false, got {value!r}")
         return bool(value)
-    if isinstance(current, list):
+    if kind is list:
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("[") and text.endswith("]"):  # YAML-style [a, b] as well as a,b
@@ -180,21 +197,19 @@ def _coerce(value: Any, current: Any, key: str) -> Any:
             items = [v.strip().strip("'\"") for v in text.split(",") if v.strip()]
         else:
             items = list(value)
-        if current and isinstance(current[0], int):
+        if item is int:
             try:
                 return [int(v) for v in items]
             except (TypeError, ValueError) as exc:
                 raise SpriteganError(f"{key}: expected a list of integers, got {value!r}") from exc
         return items
     if isinstance(value, (dict, list)):
-        raise SpriteganError(f"{key}: expected a single {type(current).__name__}, got {value!r:.40}")
+        raise SpriteganError(f"{key}: expected a single {kind.__name__}, got {value!r:.40}")
     try:
-        if isinstance(current, int):
-            return int(value)
-        if isinstance(current, float):
-            return float(value)
+        if kind in (int, float):
+            return kind(value)
     except (TypeError, ValueError) as exc:
-        raise SpriteganError(f"{key}: expected a {type(current).__name__}, got {value!r}") from exc
+        raise SpriteganError(f"{key}: expected a {kind.__name__}, got {value!r}") from exc
     return value
 
 
@@ -219,31 +234,20 @@ BELOW_ONE = {"model.d_dropout", "train.beta2"}
 MAX_SEED = 2**53  # train.seed: per-stream seeds are seed * 1000 + k, well inside torch's 64-bit range
 
 
-def _field(section: object, name: str) -> tuple[str, Any]:
-    """The field's annotation as text ('int', 'float | None', 'list[int]') and its default value."""
-    for f in dataclasses.fields(section):
-        if f.name == name:
-            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-            default = f.default_factory() if f.default is dataclasses.MISSING else f.default
-            return kind, default
-    return "", None
-
-
-def check_value(key: str, value: Any, annotation: str, default: Any = 1) -> None:
+def check_value(key: str, value: Any, kind: type, item: type | None = None, default: Any = 1) -> None:
     """One-line error when a numeric setting is not finite or out of its range (see MINIMUM, POSITIVE...)."""
-    base = annotation.replace(" | None", "").strip()
-    if base == "list[int]" and value is not None:
-        for item in value:
-            check_value(key, item, "int")
+    if kind is list and item is int and value is not None:
+        for number in value:
+            check_value(key, number, int)
         return
-    if value is None or isinstance(value, bool) or base not in ("int", "float"):
+    if value is None or isinstance(value, bool) or kind not in (int, float):
         return
-    if base == "float" and not math.isfinite(value):
+    if kind is float and not math.isfinite(value):
         raise SpriteganError(f"{key}: must be a finite number, got {value}")
     if isinstance(default, (int, float)) and default < 0 and key not in MINIMUM:
         return
     positive_default = isinstance(default, (int, float)) and default >= 1
-    low = MINIMUM.get(key, 1 if base == "int" and positive_default else 0)
+    low = MINIMUM.get(key, 1 if kind is int and positive_default else 0)
     if key in POSITIVE and value <= low:
         raise SpriteganError(f"{key}: must be above {low}, got {value}")
     if value < low:
@@ -256,14 +260,10 @@ def check_value(key: str, value: Any, annotation: str, default: Any = 1) -> None
         raise SpriteganError(f"{key}: must be below 2^53, got {value}")
 
 
-LIST_FIELDS = {"model.image_size", "model.mlp_hidden", "train.augment", "data.label_columns"}
-FLOAT_FIELDS = {"train.epochs"}
-
-
 # Settings that take one of a few words; a typo is a one-line error when the config is built, not a
-# traceback when the model or the loop first meets it.
-CHOICES: dict[str, tuple[str, ...]] = {
-    "model.arch": ("dcgan", "mlp", "stylegan", "r3gan"),
+# traceback when the model or the loop first meets it. A higher layer that owns a table of names adds its
+# key with `register_choices` when it is imported (model.arch: the rows of models.ARCHITECTURES).
+CHOICES: dict[str, Collection[object]] = {
     "model.g_norm": ("batch", "none", "spectral"),
     "model.d_norm": ("batch", "none", "spectral"),
     "model.g_upsample": ("convT", "nearest"),
@@ -283,6 +283,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
+def register_choices(key: str, names: Collection[object]) -> None:
+    """Make `names` the words `key` accepts; a live view (a dict's keys) keeps later rows valid too."""
+    CHOICES[key] = names
+
+
 def unknown_choice(key: str, value: object) -> str:
     """The one-line message for a word setting outside `CHOICES[key]` (config, models and losses share it)."""
     return f"{key}: unknown value {value!r}; choose from {', '.join(map(str, CHOICES[key]))}"
@@ -295,15 +300,11 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
         target = getattr(cfg, section, None)
         if target is None or not dataclasses.is_dataclass(target) or not hasattr(target, name):
             raise SpriteganError(f"unknown setting {key!r}")
-        current = getattr(target, name)
-        if key in LIST_FIELDS and current is None:
-            current = []
-        if key in FLOAT_FIELDS and current is None:
-            current = 0.0
-        value = _coerce(value, current, key)
+        kind, item, default = _field(target, name)
+        value = _coerce(value, kind, item, key)
         if key in CHOICES and value not in CHOICES[key]:
             raise SpriteganError(unknown_choice(key, value))
-        check_value(key, value, *_field(target, name))
+        check_value(key, value, kind, item, default)
         setattr(target, name, value)
     return cfg
 

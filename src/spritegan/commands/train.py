@@ -209,6 +209,7 @@ def run(args: argparse.Namespace) -> int:
     from spritegan.config import RunConfig, apply_overrides, build_config
     from spritegan.data.sources import size_text
     from spritegan.errors import SpriteganError
+    from spritegan.train.loop import fit_model_to_data, train  # loads models/: its names for model.arch
 
     check_steps(args)
     overrides = collect_overrides(args)
@@ -248,7 +249,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run:
         check_output_folder(run_dir, "--resume" if args.resume else "--out")
     from spritegan.data.dataset import open_from_config
-    from spritegan.train.loop import fit_model_to_data, train
 
     d = cfg.data
     dataset = open_from_config(d, progress=not args.no_progress)

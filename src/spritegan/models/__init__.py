@@ -2,7 +2,8 @@
 
 `ARCHITECTURES` is the one table of model families: a new architecture is a module under models/ with a
 generator and a discriminator class that keep the protocols in `models/protocols.py`, its test, and one
-row here (plus its name in config.CHOICES["model.arch"]; docs/architecture.md walks through it).
+row here; the config accepts its name as model.arch because this table registers its names there
+(docs/architecture.md walks through it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from importlib import import_module
 
 from torch import nn
 
-from spritegan.config import ModelConfig, unknown_choice
+from spritegan.config import ModelConfig, register_choices, unknown_choice
 from spritegan.errors import SpriteganError
 
 
@@ -47,6 +48,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     ),
     "r3gan": Architecture("spritegan.models.r3gan", "R3GANGenerator", "R3GANDiscriminator"),
 }
+register_choices("model.arch", ARCHITECTURES.keys())  # live: a row added later is a valid model.arch too
 
 
 def architecture(cfg: ModelConfig) -> Architecture:
