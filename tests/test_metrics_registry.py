@@ -57,3 +57,18 @@ def test_a_new_metric_is_one_table_line(monkeypatch) -> None:
     assert out["metrics"]["mean_alpha"] == pytest.approx(fake[:, 3].mean())
     assert out["real_floor"]["mean_alpha"] == pytest.approx(real[:, 3].mean())
     assert out["metrics_requested"] == ["pixelart", "mean_alpha"] and "mean_alpha" in out["timings_s"]
+
+
+def test_a_new_metric_file_is_named_by_its_table_line(monkeypatch, tmp_path) -> None:
+    """The walk-through as written: metrics/mean_alpha.py plus one line naming "module:function"."""
+    (tmp_path / "mean_alpha.py").write_text(
+        "def mean_alpha(ctx):\n    return {'mean_alpha': float(ctx.fake[:, 3].mean())}\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(
+        registry.METRICS, "mean_alpha", registry.Metric("mean_alpha", "pixels", "mean_alpha:mean_alpha")
+    )
+    monkeypatch.setattr(registry, "NAMES", tuple(registry.METRICS))
+    fake = sprites(3, 2)
+    out = evaluate(fake, sprites(3, 3), metrics=["mean_alpha"])
+    assert out["metrics"]["mean_alpha"] == pytest.approx(fake[:, 3].mean())

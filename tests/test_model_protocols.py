@@ -43,6 +43,8 @@ def test_every_architecture_keeps_the_protocols(arch: str) -> None:
     assert scores.shape == (2,)
     both = D(images, None, with_logits=True)
     assert isinstance(both, tuple) and both[0].shape == (2,)
+    maps = D.feature_maps(images)
+    assert maps and all(m.ndim == 4 and m.shape[0] == 2 for m in maps)
     if ARCHITECTURES[arch].style:
         ws = G.truncate(G.mapping(z)[:, None].repeat(1, G.num_ws, 1), 0.5)
         assert G.synthesis(ws).shape == images.shape

@@ -119,6 +119,25 @@ def test_studio_edit_applies_w_directions_like_the_cli(runs: Path, tmp_path: Pat
     assert moved.content == plain.content
 
 
+def test_studio_morph_on_a_w_run_gives_the_cli_frames(runs: Path, tmp_path: Path) -> None:
+    """/api/morph on a StyleGAN-style run walks W as `spritegan morph` does: the same strip, byte for byte."""
+    from fastapi.testclient import TestClient
+
+    from spritegan.serve.app import create_app
+
+    gif = tmp_path / "m.gif"
+    argv = ["morph", str(runs / "sg"), "--seeds", "3,17", "--frames", "6", "--strip-frames", "6"]
+    assert main([*argv, "--truncation", "0.7", "--scale", "2", "--out", str(gif)]) == 0
+    client = TestClient(create_app(runs), base_url="http://127.0.0.1:8000")
+    body = {"model": "sg", "seed_a": 3, "seed_b": 17, "frames": 6, "truncation": 0.7, "scale": 2}
+    r = client.post("/api/morph", json=body)
+    assert r.status_code == 200, r.text
+    studio = np.asarray(Image.open(io.BytesIO(r.content)))
+    assert np.array_equal(studio, np.asarray(Image.open(tmp_path / "m_strip.png")))
+    z_path = client.post("/api/morph", json={**body, "mode": "lerp"})
+    assert z_path.content == r.content  # W runs ignore the z mode
+
+
 def test_readme_python_api_example_runs(runs: Path, tmp_path: Path, monkeypatch) -> None:
     """The README's "Python API" block, with its two run folders pointed at the tiny test runs."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")

@@ -47,22 +47,6 @@ def load_discriminator(run: str | Path):
     return D.eval().requires_grad_(False), cfg
 
 
-def feature_maps(D, x):
-    """Activations of each D block for images x in [-1, 1]: a list of (N, C, h, w), highest res first."""
-    from spritegan.models.layers import center_pad
-
-    if hasattr(D, "feature_maps"):
-        return D.feature_maps(x)
-    if hasattr(D, "features"):
-        maps, h = [], center_pad(x, D.padded)
-        for layer in D.features:
-            h = layer(h)
-            if layer.__class__.__name__ == "LeakyReLU":
-                maps.append(h)
-        return maps
-    raise ValueError(f"{type(D).__name__} exposes no convolutional feature maps")
-
-
 def load_image(path: str | Path, channels: int, size: tuple[int, int]):
     """A PNG as uint8 (1, C, H, W) in the run's mode; a one-line error when the size differs."""
     import numpy as np
@@ -133,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
         image = SpritePipeline.from_run(args.run)([args.seed])
     with torch.no_grad():
-        maps = feature_maps(D, to_model(image))
+        maps = D.feature_maps(to_model(image))  # models/protocols.py: every Discriminator has them
         score = float(D(to_model(image))[0])
     out = Path(args.out)
     save_png(render_maps(image, maps, args.maps, args.cell), out)

@@ -35,7 +35,7 @@ def feature_loss_fn(run_dir: str | Path, target):
     """Loss on D's block activations against the target's, or None when the run has no usable D."""
     import torch
 
-    from spritegan.commands.inspect import feature_maps, load_discriminator
+    from spritegan.commands.inspect import load_discriminator
     from spritegan.errors import RunError
 
     try:
@@ -43,12 +43,12 @@ def feature_loss_fn(run_dir: str | Path, target):
     except RunError:
         return None
     with torch.no_grad():
-        goal = [m.detach() for m in feature_maps(D, target)]
+        goal = [m.detach() for m in D.feature_maps(target)]
 
     def loss(x):
         return sum(
             (a - b).square().mean() / (b.square().mean() + 1e-8)
-            for a, b in zip(feature_maps(D, x), goal, strict=True)
+            for a, b in zip(D.feature_maps(x), goal, strict=True)
         ) / len(goal)
 
     return loss

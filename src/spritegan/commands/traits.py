@@ -135,194 +135,67 @@ def run_judge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{100 * v:.1f}%"
-
-
 def _judge_table(report: dict) -> str:
+    from spritegan.metrics.traits import pct
+
     lines = ["| trait | held-out n | recall | accuracy |", "|---|---:|---:|---:|"]
     for name, r in report["traits"].items():
-        lines.append(f"| {name} | {r['n']} | {_pct(r['recall'])} | {_pct(r.get('accuracy'))} |")
-    lines.append(f"\nexact match of all traits on held-out images: {_pct(report.get('exact_match'))}")
+        lines.append(f"| {name} | {r['n']} | {pct(r['recall'])} | {pct(r.get('accuracy'))} |")
+    lines.append(f"\nexact match of all traits on held-out images: {pct(report.get('exact_match'))}")
     return "\n".join(lines)
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    import torch
-
     from spritegan.errors import SpriteganError
-    from spritegan.generate.traits import complete_traits, load_label_table, random_traits
-    from spritegan.labels import label_layout
-    from spritegan.metrics.judge import ExactJudge, load_judge
+    from spritegan.generate.traits import load_label_table
+    from spritegan.metrics.traits import evaluate_conditioning, open_judge, pct, report_markdown
 
-    t0 = time.perf_counter()
     pipe = _pipeline(args.run)
-    spec = pipe.label_spec
-    if args.judge == "exact":
-        if not str(pipe.manifest.get("source", "")).startswith("builtin:sprites"):
-            raise SpriteganError("--judge exact only reads the built-in sprites; give a judge file")
-        try:
-            judge, held = ExactJudge(spec, args.min_agreement), None
-        except ValueError as exc:
-            raise SpriteganError(f"--min-agreement: {exc}") from exc
-    else:
-        judge, held = load_judge(args.judge)
-        if judge.spec != spec:
-            raise SpriteganError(f"{args.judge}: judge was trained on other labels than {args.run}")
+    judge, held = open_judge(args.judge, pipe, args.min_agreement, args.run)
     table = load_label_table(args.run, pipe.meta)
     if table is None:
         raise SpriteganError(f"{args.run}: cannot find the training labels (no config.yaml or label table)")
-    freq = table.frequencies()
-    asked: list[tuple[str, int]] = []
-    binary = []
-    for col in label_layout(spec):
-        if col.kind == "categorical":
-            asked += [(f"{col.name}={c}", col.offset + j) for j, c in enumerate(col.classes)]
-        else:
-            binary.append((col.name, col.offset))
-    binary.sort(key=lambda b: -float(freq[b[1]]))
-    asked += binary[: args.top_binary]
-    gen = torch.Generator().manual_seed(args.seed)
-    rows = []
-    exact_hits = 0
-    agreements: list[float] = []
-    for k, (name, index) in enumerate(asked):
-        want = torch.zeros(table.dim)
-        want[index] = 1.0
-        labels = complete_traits(want, args.n, spec, table, gen)
-        seeds = range(args.seed + k * args.n, args.seed + (k + 1) * args.n)
-        pred = judge.score(pipe(seeds, labels=labels, truncation=args.truncation, palette=args.palette))
-        agreements += getattr(judge, "agreements", [])
-        rate = float((pred[:, index] > 0.5).float().mean())
-        all_match = float((pred == labels).all(1).float().mean())
-        exact_hits += all_match * args.n
-        real = (held or {}).get("traits", {}).get(name, {})
-        rows.append(
-            {
-                "trait": name,
-                "train_count": int(freq[index]),
-                "rate": rate,
-                "all_traits_rate": all_match,
-                "judge_recall": real.get("recall") if held else None,
-                "judge_heldout_n": real.get("n") if held else None,
-            }
-        )
-        print(f"{name:32s} asked {args.n}: judged {_pct(rate)} (all traits {_pct(all_match)})")
-    mean_rate = sum(r["rate"] for r in rows) / len(rows)
-    wanted = random_traits(args.n, table, gen)
-    seeds = range(10**6, 10**6 + args.n)
-    got = judge.score(pipe(seeds, labels=wanted, truncation=args.truncation, palette=args.palette))
-    hit = (got == wanted).all(1)
-    combos = {tuple(r.nonzero().flatten().tolist()) for r in wanted}
-    made = {tuple(r.nonzero().flatten().tolist()) for r, ok in zip(wanted, hit, strict=True) if ok}
-    random_check = {
-        "n": args.n,
-        "all_traits_rate": float(hit.float().mean()),
-        "per_trait_rate": float(((got > 0.5) & (wanted > 0.5)).sum() / wanted.sum()),
-        "distinct_combinations_asked": len(combos),
-        "distinct_combinations_made": len(made),
-        "coverage": len(made) / max(1, len(combos)),
-    }
-    print(f"random trait sets from the data: {json.dumps(random_check)}")
-    recalls = [r["judge_recall"] for r in rows if r["judge_recall"] is not None]
-    result = {
-        "run": str(args.run),
-        "step": pipe.meta.get("step"),
-        "judge": args.judge,
-        "n_per_trait": args.n,
-        "truncation": args.truncation,
-        "palette": args.palette,
-        "mean_rate": mean_rate,
-        "mean_judge_recall": sum(recalls) / len(recalls) if recalls else None,
-        "all_traits_rate": exact_hits / (args.n * len(rows)),
-        "seconds": round(time.perf_counter() - t0, 1),
-        "random_trait_sets": random_check,
-        "traits": rows,
-    }
-    if agreements:
-        result["pixels"] = {
-            "min_agreement": args.min_agreement,
-            "mean_agreement": sum(agreements) / len(agreements),
-            "readable_share": sum(a >= args.min_agreement for a in agreements) / len(agreements),
-            "pixel_perfect_share": sum(a == 1.0 for a in agreements) / len(agreements),
-        }
-        print(f"pixel agreement with the nearest valid sprite: {json.dumps(result['pixels'])}")
+    result = evaluate_conditioning(
+        pipe,
+        table,
+        judge,
+        held,
+        run=str(args.run),
+        judge_name=args.judge,
+        n=args.n,
+        top_binary=args.top_binary,
+        truncation=args.truncation,
+        seed=args.seed,
+        palette=args.palette,
+        min_agreement=args.min_agreement,
+        log=print,
+    )
     out = Path(args.out or Path(args.run) / "traits-eval")
     out.mkdir(parents=True, exist_ok=True)
     (out / "traits.json").write_text(json.dumps(result, indent=1))
-    (out / "traits.md").write_text(eval_markdown(result))
+    (out / "traits.md").write_text(report_markdown(result))
     print(
-        f"mean conditioned-trait rate {_pct(mean_rate)}; judge recall on real {_pct(result['mean_judge_recall'])}"
+        f"mean conditioned-trait rate {pct(result['mean_rate'])}; judge recall on real "
+        f"{pct(result['mean_judge_recall'])}"
     )
     print(f"wrote {out / 'traits.json'} and {out / 'traits.md'} in {result['seconds']}s")
     return 0
 
 
-def eval_markdown(result: dict) -> str:
-    """The eval result as a markdown table."""
-    lines = [
-        "| asked trait | training images | judged rate in samples | all asked traits | judge recall on real |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for r in result["traits"]:
-        real = (
-            "exact" if result["judge"] == "exact" else f"{_pct(r['judge_recall'])} (n={r['judge_heldout_n']})"
-        )
-        lines.append(
-            f"| {r['trait']} | {r['train_count']} | {_pct(r['rate'])} | {_pct(r['all_traits_rate'])} | {real} |"
-        )
-    lines.append(
-        f"\nmean judged rate {_pct(result['mean_rate'])}, mean judge recall on real held-out "
-        f"{_pct(result['mean_judge_recall'])}; {result['n_per_trait']} samples per trait, step {result['step']}"
-    )
-    rc = result["random_trait_sets"]
-    lines.append(
-        f"\n{rc['n']} samples asking for whole trait sets drawn from the training data: all traits right in "
-        f"{_pct(rc['all_traits_rate'])}, single traits right in {_pct(rc['per_trait_rate'])}; "
-        f"{rc['distinct_combinations_made']} of {rc['distinct_combinations_asked']} distinct combinations made "
-        f"(coverage {_pct(rc['coverage'])})"
-    )
-    px = result.get("pixels")
-    if px:
-        lines.append(
-            f"\nexact reading: a sample counts when >= {_pct(px['min_agreement'])} of its pixels match the nearest "
-            f"valid sprite; readable {_pct(px['readable_share'])}, pixel-perfect {_pct(px['pixel_perfect_share'])}, "
-            f"mean pixel agreement {_pct(px['mean_agreement'])}"
-        )
-    return "\n".join(lines) + "\n"
-
-
 def run_fid(args: argparse.Namespace) -> int:
-    import torch
-
     from spritegan.data.dataset import open_dataset
     from spritegan.errors import SpriteganError
     from spritegan.generate.pipeline import SpritePipeline
-    from spritegan.generate.traits import load_label_table, random_traits
-    from spritegan.metrics.evaluate import evaluate, training_data_options
+    from spritegan.generate.traits import load_label_table
+    from spritegan.metrics.evaluate import training_data_options
+    from spritegan.metrics.traits import trait_fid
 
-    t0 = time.perf_counter()
     pipe = SpritePipeline.from_run(args.run)
-    labels = None
-    if pipe.label_spec:
-        table = load_label_table(args.run, pipe.meta)
-        if table is None:
-            raise SpriteganError(f"{args.run}: cannot find the training labels to sample trait sets")
-        labels = random_traits(args.n, table, torch.Generator().manual_seed(args.seed))
+    table = load_label_table(args.run, pipe.meta) if pipe.label_spec else None
+    if pipe.label_spec and table is None:
+        raise SpriteganError(f"{args.run}: cannot find the training labels to sample trait sets")
     real = open_dataset(pipe.manifest["source"], **training_data_options(pipe.manifest)).images
-    if args.real_n and args.real_n < len(real):
-        real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(1234))[: args.real_n]]
-    fake = pipe(range(args.seed, args.seed + args.n), labels=labels)
-    result = evaluate(fake, real, metrics=("fid",), seed=args.seed)
-    record = {
-        "run": str(args.run),
-        "step": pipe.meta.get("step"),
-        "conditional": labels is not None,
-        "n_fake": args.n,
-        "n_real": len(real),
-        "fid": result["metrics"]["fid"],
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
+    record = trait_fid(pipe, table, real, run=str(args.run), n=args.n, real_n=args.real_n, seed=args.seed)
     print(json.dumps(record))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(record, indent=1))

@@ -36,6 +36,11 @@ def path_latents(ends: torch.Tensor, frames: int, mode: str) -> torch.Tensor:
     return torch.cat(parts).reshape(-1, *ends.shape[1:])
 
 
+def _rows(label: torch.Tensor | None, n: int) -> torch.Tensor | None:
+    """One label vector as n rows (N, cond_dim); None stays None (unconditional)."""
+    return None if label is None else label.reshape(1, -1).repeat(n, 1)
+
+
 @torch.no_grad()
 def morph_frames(
     pipe: SpritePipeline,
@@ -45,9 +50,12 @@ def morph_frames(
     truncation: float = 1.0,
     loop: bool = False,
     start_ws: Sequence[torch.Tensor] = (),
+    label: torch.Tensor | None = None,
+    palette: bool = False,
 ) -> tuple[torch.Tensor, str]:
     """The uint8 frames (F, C, H, W) of a morph through `start_ws` (W latents (num_ws, w_dim), first) then
-    `seeds`, and the space used: w (StyleGAN default) or z."""
+    `seeds`, and the space used: w (StyleGAN default) or z. A conditional model's `label` (cond_dim,)
+    conditions every seed's endpoint (w) or frame (z); `palette` snaps the frames to the data's palette."""
     space = space or ("w" if pipe.is_style else "z")
     if space not in ("w", "z"):
         raise SpriteganError(f"space {space!r}: choose w or z")
@@ -62,7 +70,7 @@ def morph_frames(
     if space == "w":
         ends = list(start_ws)
         if seeds:
-            ends += list(pipe.ws(pipe.latents(seeds), truncation=truncation))
+            ends += list(pipe.ws(pipe.latents(seeds), _rows(label, len(seeds)), truncation))
         ends_t = torch.stack(ends)  # (K, num_ws, w_dim)
         if loop:
             ends_t = torch.cat([ends_t, ends_t[:1]])
@@ -72,10 +80,6 @@ def morph_frames(
         if loop:
             z = torch.cat([z, z[:1]])
         path = path_latents(z, frames, "slerp")
-        images = torch.cat(
-            [
-                pipe.synthesize(path[i : i + FRAME_BATCH], None, truncation)
-                for i in range(0, len(path), FRAME_BATCH)
-            ]
-        )
-    return pipe.postprocess(images), space
+        chunks = [path[i : i + FRAME_BATCH] for i in range(0, len(path), FRAME_BATCH)]
+        images = torch.cat([pipe.synthesize(c, _rows(label, len(c)), truncation) for c in chunks])
+    return pipe.postprocess(images, palette=palette), space

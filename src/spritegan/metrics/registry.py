@@ -4,7 +4,8 @@
 function of a `Context` (the uint8 image sets, their Inception features when the metric needs them, the
 generator for generator metrics, the options) returning a dict of JSON-ready numbers. To add one: write
 `metrics/<name>.py` with the function (docstring citing the paper) and its test, then add one `Metric(...)`
-line to `METRICS` below (docs/architecture.md walks through it).
+line to `METRICS` below naming it as "spritegan.metrics.<name>:<function>", imported when first computed
+(docs/architecture.md walks through it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import Any
 
 import numpy as np
@@ -40,9 +42,15 @@ class Context:
 class Metric:
     name: str
     needs: Needs
-    compute: Callable[[Context], dict[str, Any]]
+    compute: Callable[[Context], dict[str, Any]] | str  # the function, or "module:function" (imported on use)
     check: Callable[[int, int, dict[str, Any]], str | None] = lambda n_fake, n_real, options: None
     default: bool = False  # computed when no metrics are named
+
+    def function(self) -> Callable[[Context], dict[str, Any]]:
+        if callable(self.compute):
+            return self.compute
+        module, _, name = self.compute.partition(":")
+        return getattr(import_module(module), name)
 
 
 def _at_least(count: Callable[[dict[str, Any]], int], what: Callable[[dict[str, Any]], str]):
@@ -205,6 +213,6 @@ def check_counts(names, n_fake: int, n_real: int, options: dict[str, Any]) -> No
 def compute(name: str, ctx: Context, timings: dict[str, float]) -> dict[str, Any]:
     """One metric's values, its seconds recorded in `timings[name]`."""
     t0 = time.perf_counter()
-    values = METRICS[name].compute(ctx)
+    values = METRICS[name].function()(ctx)
     timings[name] = round(time.perf_counter() - t0, 3)
     return values

@@ -136,12 +136,14 @@ class DCGANDiscriminator(nn.Module):
         self.padded = (h0 * 2**n, w0 * 2**n)
         widths = _widths(cfg.d_width, n, cfg.max_channels)
         layers: list[nn.Module] = []
+        self.block_ends: list[int] = []  # index in `features` of each block's activation (feature_maps)
         c_in = cfg.channels
         for i, c_out in enumerate(widths):
             conv = nn.Conv2d(c_in, c_out, 4, 2, 1) if n else nn.Conv2d(c_in, c_out, 3, 1, 1)
             layers.append(maybe_spectral(conv, cfg.d_norm))
             if i > 0:  # no norm on the first layer (Radford et al.)
                 layers.append(norm_2d(cfg.d_norm, c_out))
+            self.block_ends.append(len(layers))
             layers.append(nn.LeakyReLU(0.2, inplace=True))
             c_in = c_out
         self.features = nn.Sequential(*layers)
@@ -162,6 +164,15 @@ class DCGANDiscriminator(nn.Module):
             else None
         )
         init_weights(self, cfg.init)
+
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Activations after each strided-conv block's LeakyReLU (highest resolution first)."""
+        maps, h = [], center_pad(x, self.padded)
+        for i, layer in enumerate(self.features):
+            h = layer(h)
+            if i in self.block_ends:
+                maps.append(h)
+        return maps  # last: (N, C, h0, w0)
 
     def forward(
         self, x: torch.Tensor, labels: torch.Tensor | None = None, with_logits: bool = False

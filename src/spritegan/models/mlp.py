@@ -45,6 +45,18 @@ class MLPDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         init_weights(self, cfg.init)
 
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each hidden layer's activations as (N, width, 1, 1) maps: an MLP has no spatial features."""
+        h = x.flatten(1)
+        if self.cond_dim:  # the unconditional input, as forward() gives it without labels
+            h = torch.cat([h, h.new_zeros(h.shape[0], self.cond_dim)], 1)
+        maps = []
+        for layer in self.net:
+            h = layer(h)
+            if isinstance(layer, nn.LeakyReLU):
+                maps.append(h[:, :, None, None])
+        return maps
+
     def forward(
         self, x: torch.Tensor, labels: torch.Tensor | None = None, with_logits: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, None]:

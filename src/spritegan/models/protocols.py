@@ -49,9 +49,12 @@ class StyleGenerator(Protocol):
 @runtime_checkable
 class Discriminator(Protocol):
     """(images, labels or None) -> realness scores (N,); with_logits=True -> (scores, label logits (N,
-    cond_dim) or None when D has no classifier)."""
+    cond_dim) or None when D has no classifier). `feature_maps(images)` -> the activations of each block,
+    highest resolution first, each (N, C, h, w) (`spritegan inspect` draws them, projection compares them)."""
 
     cond_dim: int
+
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]: ...
 
     def __call__(
         self, x: torch.Tensor, labels: torch.Tensor | None = None, with_logits: bool = False

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from spritegan import __version__
 from spritegan.generate.edit import edit_ws
 from spritegan.generate.interpolate import interpolate
+from spritegan.generate.morph import morph_frames
 from spritegan.generate.postprocess import upscale
 from spritegan.generate.sheet import make_sheet, to_pil
 from spritegan.serve.guard import HostAllowlist, HostCheck, json_error
@@ -69,7 +70,9 @@ class MorphBody(_Body):
     seed_a: int
     seed_b: int
     frames: int = 8
-    mode: Literal["slerp", "lerp"] = "slerp"
+    mode: Literal["slerp", "lerp"] = Field(
+        "slerp", description="path in z; StyleGAN-style runs morph in W (lerp)"
+    )
     format: Literal["png", "gif"] = "png"
 
 
@@ -238,14 +241,22 @@ class Studio:
         return Response(zip_bundle(sprites, sheet, manifest), media_type="application/zip", headers=headers)
 
     def morph(self, body: MorphBody) -> Response:
-        """Frames along the latent path between two seeds, as a strip PNG or a GIF."""
+        """Frames along the latent path between two seeds, as a strip PNG or a GIF: on a StyleGAN-style run a
+        straight line in W (`spritegan morph`'s frames, byte for byte), on any other `mode` in z."""
         _check_range("frames", body.frames, 2, self.limits.max_frames, "server limit max_frames")
         for s in (body.seed_a, body.seed_b):
             _check_range("seed", s, 0, MAX_SEED, "seeds are non-negative 63-bit integers")
         pipe, labels = self.common(body, body.frames)
-        ends = pipe.latents([body.seed_a, body.seed_b])
-        z = interpolate(ends[0], ends[1], body.frames, mode=body.mode)
-        images = pipe(z=z, labels=labels, truncation=body.truncation, palette=body.palette)
+        if pipe.is_style:
+            label = labels[0] if labels is not None else None
+            seeds = [body.seed_a, body.seed_b]
+            images, _ = morph_frames(
+                pipe, seeds, body.frames, "w", body.truncation, label=label, palette=body.palette
+            )
+        else:
+            ends = pipe.latents([body.seed_a, body.seed_b])
+            z = interpolate(ends[0], ends[1], body.frames, mode=body.mode)
+            images = pipe(z=z, labels=labels, truncation=body.truncation, palette=body.palette)
         if body.format == "gif":
             frames = [to_pil(im).convert("RGBA") for im in upscale(images, body.scale)]
             return Response(gif_bytes(frames), media_type="image/gif")
