@@ -53,6 +53,8 @@ def corpus(tmp_path_factory, tiny_run) -> Path:
     (root / "nomatch.csv").write_text("file,kind\nx.png,a\ny.png,b\n")
     (root / "labels.csv").write_text("file,kind\ns0.png,a\ns1.png,b\ns2.png,a\n")
     (root / "file.txt").write_text("a file, not a folder\n")
+    (root / "pixels.csv").write_text("1,2,3,4\n5,6,7,8\n9,10,11\n")  # pixel CSV: line 3 is short
+    (root / "pixels-word.csv").write_text("1,2,3,4\n5,six,7,8\n")
     (root / "full").mkdir()
     (root / "full" / "keep.txt").write_text("user data\n")
     (root / "exported.onnx").write_bytes(b"an earlier export\n")
@@ -132,6 +134,19 @@ CASES = [
     ),
     ("data-builtin-zero", ["data", "inspect", "builtin:sprites:0"], "builtin:sprites:0"),
     ("data-builtin-unknown", ["data", "inspect", "builtin:tanks"], "builtin:tanks"),
+    ("data-pixel-csv-no-shape", ["data", "inspect", "{root}/pixels.csv"], "--csv-shape"),
+    ("data-pixel-csv-short-row", ["data", "inspect", "{root}/pixels.csv", "--csv-shape", "2"], "line 3"),
+    ("data-pixel-csv-word", ["data", "inspect", "{root}/pixels-word.csv", "--csv-shape", "2"], "column 2"),
+    (
+        "data-pixel-csv-shape",
+        ["data", "inspect", "{root}/pixels.csv", "--csv-shape", "3"],
+        "fit 4 values: 2x2",
+    ),
+    (
+        "train-pixel-csv-short-row",
+        ["train", "--data", "{root}/pixels.csv", "--csv-shape", "2x2", "--out", "{root}/new"],
+        "pixels.csv: line 3",
+    ),
     ("prepare-out-is-file", ["data", "prepare", "{root}/rgb", "--out", "{root}/file.txt"], "--out"),
     ("prepare-out-not-empty", ["data", "prepare", "{root}/rgb", "--out", "{root}/full"], "--overwrite"),
     ("prepare-out-readonly", ["data", "prepare", "{root}/rgb", "--out", "{root}/readonly/d"], "readonly"),

@@ -30,6 +30,10 @@ class DataConfig:
     fit: str = "stretch"  # with resize: stretch to the size, or pad (fit inside keeping aspect, then pad)
     labels_csv: str | None = None  # CSV joined by file name or id
     label_columns: list[str] | None = None  # label columns to keep (default: all usable)
+    csv_shape: str | None = None  # pixel CSV: the image size of each row, "80" or "80x80" (W x H, as resize)
+    csv_channels: str = "auto"  # pixel CSV: 1 (L), 3 (RGB), 4 (RGBA) values per pixel; auto: from row length
+    csv_label_column: str | None = None  # pixel CSV: header name or 0-based number; a "label" header is found
+    csv_header: str = "auto"  # pixel CSV: auto (a first row with any non-number is the header) | yes | no
 
 
 @dataclass
@@ -280,6 +284,8 @@ CHOICES: dict[str, Collection[object]] = {
     "train.balance": ("none", "class"),
     "train.amp": ("auto", "on", "off"),
     "data.fit": ("stretch", "pad"),
+    "data.csv_channels": ("auto", "1", "3", "4"),
+    "data.csv_header": ("auto", "yes", "no"),
 }
 
 

@@ -12,12 +12,16 @@ EXAMPLES = """  spritegan data inspect builtin:sprites
   spritegan data prepare my_art/ --labels my_art.csv --label-columns type1,type2 \\
       --resize 64 --fit pad --resample area --out data/art64
   spritegan data prepare builtin:sprites:1000 --pad-to 40 --out data/sprites40
+  spritegan data inspect pixels.csv --csv-shape 80x80       # a pixel CSV: one grayscale 80x80 image per row
+  spritegan data prepare pixels.csv --csv-shape 32x32 --csv-channels 3 --csv-label-column class --out data/csv
 """
 
 
 def _source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "source", help="folder of images, one sprite-sheet image (with --tile), or builtin:sprites[:N]"
+        "source",
+        help="folder of images, one sprite-sheet image (with --tile), a pixel CSV (with --csv-shape), or "
+        "builtin:sprites[:N]",
     )
     p.add_argument("--tile", help="cut a sprite sheet into tiles of this size: 24 or 24x24 (W x H)")
     p.add_argument("--resize", help="resize every image to SIZE or WxH")
@@ -39,6 +43,9 @@ def _source_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--labels", help="CSV of labels, joined by file name or an integer id column")
     p.add_argument("--label-columns", help="comma-separated label columns to keep (default: all usable ones)")
+    from spritegan.commands.train import add_csv_arguments
+
+    add_csv_arguments(p)
 
 
 def _source_options(args: argparse.Namespace) -> dict:
@@ -53,6 +60,10 @@ def _source_options(args: argparse.Namespace) -> dict:
         "labels_csv": args.labels,
         "label_columns": columns,
         "progress": True,
+        "csv_shape": args.csv_shape,
+        "csv_channels": args.csv_channels or "auto",
+        "csv_label_column": args.csv_label_column,
+        "csv_header": args.csv_header or "auto",
     }
 
 

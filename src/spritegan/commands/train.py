@@ -11,6 +11,8 @@ EXAMPLES = """  spritegan train --data builtin:sprites --preset sprite --out run
   spritegan train --data my_sprites/ --out runs/mine    # a folder of PNGs at their native size
   spritegan train --data my_sheet.png --tile 24 --out runs/sheet --max-steps 50
   spritegan train --data my_art/ --resize 64 --fit pad --resample area --preset pokegan --out runs/art
+  spritegan train --data pixels.csv --csv-shape 80x80 --out runs/csv   # one grayscale image per CSV row
+  spritegan train --data pixels.csv --csv-shape 32x32 --csv-channels 3 --conditional --out runs/csv-rgb
   spritegan train --resume runs/sprites               # continue where it stopped (also after kill -9)
   spritegan train --data builtin:sprites --set train.lr_g=0.001 --dry-run
   spritegan train --data my_art/ --resize 32 --init-from runs/sprites --freeze-d 2 --out runs/art-tl
@@ -36,6 +38,33 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pad-to", type=int, help="pad (never resample) images to this size, e.g. 32")
     p.add_argument("--labels", help="label CSV joined by file name or id")
     p.add_argument("--label-columns", help="comma-separated label columns to keep")
+    add_csv_arguments(p)
+
+
+def add_csv_arguments(p: argparse.ArgumentParser) -> None:
+    """The pixel-CSV options (one image per row): train and `data inspect|prepare` share them."""
+    p.add_argument(
+        "--csv-shape",
+        metavar="WxH",
+        help="pixel CSV (one image per row, row-major): each row's image size, 80 or 80x64 (W x H, as --resize)",
+    )
+    p.add_argument(
+        "--csv-channels",
+        choices=["auto", "1", "3", "4"],
+        help="pixel CSV: values per pixel, 1 (L), 3 (r,g,b per pixel) or 4 (r,g,b,a); default auto: the "
+        "row length over the shape's pixels",
+    )
+    p.add_argument(
+        "--csv-label-column",
+        metavar="NAME",
+        help="pixel CSV: a categorical label column (header name, or 0-based number); default: a header named "
+        "'label'",
+    )
+    p.add_argument(
+        "--csv-header",
+        choices=["auto", "yes", "no"],
+        help="pixel CSV: is the first row a header (default auto: yes when any cell is not a number)",
+    )
 
 
 def register(subparsers) -> None:
@@ -94,6 +123,10 @@ def collect_overrides(args: argparse.Namespace) -> dict:
         ("data.pad_to", "pad_to"),
         ("data.labels_csv", "labels"),
         ("data.label_columns", "label_columns"),
+        ("data.csv_shape", "csv_shape"),
+        ("data.csv_channels", "csv_channels"),
+        ("data.csv_label_column", "csv_label_column"),
+        ("data.csv_header", "csv_header"),
         ("train.steps", "steps"),
         ("train.epochs", "epochs"),
         ("train.batch_size", "batch_size"),
@@ -233,7 +266,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         if not args.data:
             raise SpriteganError(
-                "give --data (a folder, a sheet with --tile, or builtin:sprites) or --resume RUN"
+                "give --data (a folder, a sheet with --tile, a pixel CSV with --csv-shape, or builtin:sprites) "
+                "or --resume RUN"
             )
         cfg = build_config(args.preset or "sprite", overrides)
         run_dir = Path(args.out or f"runs/{cfg.preset}")

@@ -206,13 +206,18 @@ def open_dataset(
     label_columns: list[str] | None = None,
     progress: bool = False,
     fit: str = "stretch",
+    **csv_options,
 ) -> PreparedDataset:
-    """Open a prepared folder, or read any source `load_source` accepts into memory."""
+    """Open a prepared folder, or read any source `load_source` accepts into memory.
+
+    csv_options are load_source's csv_shape, csv_channels, csv_label_column and csv_header (pixel CSVs).
+    """
     p = Path(str(spec))
     if not str(spec).startswith("builtin:") and (p / MANIFEST_FILE).is_file():
         given = [
             n
             for n, v in (("tile", tile), ("resize", resize), ("pad_to", pad_to), ("labels", labels_csv))
+            + tuple((k, v) for k, v in csv_options.items() if k in ("csv_shape", "csv_label_column"))
             if v
         ]
         if given:
@@ -230,6 +235,7 @@ def open_dataset(
         label_columns=label_columns,
         progress=progress,
         fit=fit,
+        **csv_options,
     )
     return _from_source(src)
 
@@ -246,4 +252,8 @@ def open_from_config(data: DataConfig, progress: bool = False) -> PreparedDatase
         label_columns=data.label_columns,
         progress=progress,
         fit=getattr(data, "fit", "stretch"),
+        csv_shape=getattr(data, "csv_shape", None),
+        csv_channels=getattr(data, "csv_channels", "auto"),
+        csv_label_column=getattr(data, "csv_label_column", None),
+        csv_header=getattr(data, "csv_header", "auto"),
     )

@@ -281,10 +281,16 @@ def load_source(
     mode: str | None = None,
     progress: bool = False,
     fit: str = "stretch",
+    csv_shape: int | str | None = None,
+    csv_channels: str = "auto",
+    csv_label_column: str | None = None,
+    csv_header: str = "auto",
 ) -> SourceImages:
-    """Read a folder of images, a sprite sheet cut into tiles, or builtin:sprites[:N].
+    """Read a folder of images, a sprite sheet cut into tiles, a pixel CSV, or builtin:sprites[:N].
 
     fit="pad" with a resize fits each image inside the size keeping its aspect ratio, then pads it.
+    A pixel CSV (data/csv_pixels.py) takes its image size from csv_shape, or from tile (each row is one tile;
+    what a run's manifest rebuilds its training images with).
     """
     if resample not in RESAMPLE:
         raise DataError(f"unknown resample {resample!r}; choose from {', '.join(RESAMPLE)}")
@@ -299,7 +305,13 @@ def load_source(
         parse_size(resize, "--resize"),
         parse_size(pad_to, "--pad-to"),
     )
+    csv_hw = parse_size(csv_shape, "--csv-shape")
     text = str(path)
+    is_csv = text.lower().endswith(".csv")
+    csv_given = [f for f, v in (("--csv-shape", csv_hw), ("--csv-label-column", csv_label_column)) if v]
+    if csv_given and not is_csv:
+        raise DataError(f"{csv_given[0]} reads a pixel CSV (a .csv file); {text} is not one")
+    csv_labels = None
     if text.startswith("builtin:"):
         if tile_hw is not None:
             raise DataError(f"--tile cuts one sprite-sheet image; {text} is not one")
@@ -325,9 +337,27 @@ def load_source(
                 arrays, names = list(tiles), [f"{p.name}#{i}" for i in ids]
                 if dropped:
                     notes.append(f"dropped {dropped} fully transparent tiles")
+        elif is_csv:
+            from spritegan.data.csv_pixels import read_pixel_csv
+
+            if csv_hw is not None and tile_hw is not None and csv_hw != tile_hw:
+                raise DataError(f"{p}: give --csv-shape or --tile, not both")
+            table = read_pixel_csv(
+                p,
+                csv_hw or tile_hw,
+                channels=csv_channels,
+                label_column=csv_label_column,
+                header=csv_header,
+                shape_flag="--csv-shape" if csv_hw is not None or tile_hw is None else "--tile",
+            )
+            files, arrays, csv_labels, notes = None, list(table.images), table.labels, table.notes
+            names, ids, dropped = [f"{p.name}#{i}" for i in range(len(arrays))], list(range(len(arrays))), 0
         else:
-            raise DataError(f"{p}: not an image ({', '.join(IMAGE_SUFFIXES)}) or a folder of images")
+            raise DataError(
+                f"{p}: not an image ({', '.join(IMAGE_SUFFIXES)}), a pixel CSV (.csv) or a folder of images"
+            )
         src = SourceImages(np.zeros(0), names, "L", str(path), ids=ids, dropped_empty=dropped, notes=notes)
+        src.labels = csv_labels
     modes = {_mode_of(a) for a in arrays}
     target = mode or max(modes, key=MODES.index)
     if len(modes) > 1:
@@ -339,7 +369,12 @@ def load_source(
         images[..., :3][images[..., 3] == 0] = 0
     src.images, src.mode = images, target
     if labels_csv is not None:
-        src.labels = read_labels(labels_csv, names, src.ids, files, label_columns)
+        joined = read_labels(labels_csv, names, src.ids, files, label_columns)
+        if csv_labels is not None:
+            from spritegan.data.csv_pixels import merge_labels
+
+            joined = merge_labels(csv_labels, joined, labels_csv)
+        src.labels = joined
     elif label_columns and src.labels is None:
         raise DataError(f"{text}: label columns {', '.join(label_columns)} given but there is no labels CSV")
     elif label_columns and src.labels is not None:
