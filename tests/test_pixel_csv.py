@@ -189,3 +189,17 @@ def test_train_and_generate_from_a_pixel_csv(gray, tmp_path, capsys):
     assert "csv_shape: 16x16" in (run / "config.yaml").read_text()
     assert main(["train", "--resume", str(run), "--max-steps", "1", "--no-progress"]) == 0
     assert "stopped at step 3" in capsys.readouterr().out
+
+
+def test_a_label_column_trains_a_conditional_model(tmp_path, capsys):
+    images = np.stack(_real_images(8, "RGB"))
+    kinds = ["hero", "orc"] * 4
+    rows = [[k, *_pixels(a)] for k, a in zip(kinds, images, strict=True)]
+    path = _write(tmp_path / "kinds.csv", rows, ["label", *(f"v{i}" for i in range(SIZE * SIZE * 3))])
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(path), "--csv-shape", str(SIZE), "--conditional", "--out", str(run)]
+    assert main([*argv, "--max-steps", "1", "--batch-size", "4", "--no-progress", *TINY]) == 0
+    assert "8 images 16x16 RGB" in capsys.readouterr().out
+    out = tmp_path / "orcs"
+    assert main(["generate", str(run), "--traits", "label=orc", "-n", "2", "--out", str(out)]) == 0
+    assert (out / "sheet.png").is_file()
