@@ -543,6 +543,116 @@ def _raise_on_sigterm():
     return signal.signal(signal.SIGTERM, handler)
 
 
+def _open_run(cfg: RunConfig, dataset: Any, run_dir: Path, resume: bool, progress: bool) -> Trainer:
+    """The speed check (new runs with a progress bar), the Trainer, then the folder and its config.yaml."""
+    if progress and not resume and not distributed.launched():
+        from spritegan.train.speed import probe_speed, speed_advice
+
+        ips = probe_speed(Trainer, cfg, dataset)
+        for line in speed_advice(ips, tuple(cfg.model.image_size), cfg.train.batch_size):
+            print(line)
+    trainer = Trainer(cfg, dataset, run_dir, resume=resume)  # reads only: a refusal leaves no folder behind
+    if trainer.dist.is_main:  # rank 0 alone writes logs, samples and checkpoints
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if resume:
+            for path in ckpt.remove_orphan_temps(run_dir):
+                print(f"removed {path.name}, left by a process killed mid-write")
+            print(f"resuming {run_dir} at step {trainer.step}")
+        cfg.save(run_dir / "config.yaml")
+    return trainer
+
+
+class _Loop:
+    """What `train()` does around each `Trainer.train_step()`, one named step each: the NaN check, the time
+    budget, the metrics.csv/TensorBoard row (losses averaged since the last row), sample sheets,
+    in-training evaluation and checkpoints. Rank 0 alone writes."""
+
+    def __init__(self, trainer: Trainer, end: int, resume: bool, progress: bool) -> None:
+        from tqdm import tqdm
+
+        self.trainer, self.end, self.t = trainer, end, trainer.cfg.train
+        self.main = trainer.dist.is_main
+        self.logger = (
+            TrainLogger(trainer.run_dir, resume_step=trainer.step if resume else None) if self.main else None
+        )
+        self.bar = tqdm(
+            total=end,
+            initial=trainer.step,
+            disable=not (progress and self.main),
+            unit="step",
+            dynamic_ncols=True,
+        )
+        self.acc: dict[str, float] = {}
+        self.n_acc, self.t_mark, self.img_mark = 0, time.perf_counter(), trainer.images_seen
+
+    def step(self) -> dict[str, float]:
+        """One training step; its losses, checked for NaN/inf."""
+        t0 = time.perf_counter()
+        values = {k: float(v) for k, v in self.trainer.train_step().items()}
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise TrainingDiverged(
+                f"{', '.join(bad)} became {values[bad[0]]} at step {self.trainer.step}; stopped, last good "
+                f"checkpoint kept in {self.trainer.run_dir / 'checkpoints'} (try a lower learning rate or r1_gamma)"
+            )
+        self.trainer.seconds += time.perf_counter() - t0
+        return values
+
+    def stop_when(self, out_of_time: bool) -> None:
+        """End at this step when any rank is out of its time budget."""
+        if distributed.any_rank(out_of_time, self.trainer.dist, self.trainer.device):
+            self.end = self.bar.total = self.trainer.step
+
+    def at(self, every: int) -> bool:
+        """This step is on the `every` interval, or the last one."""
+        return self.trainer.step % every == 0 or self.trainer.step == self.end
+
+    def accumulate(self, values: dict[str, float]) -> None:
+        """Add the step's losses to the means of the next row; advance the bar."""
+        for k, v in values.items():
+            self.acc[k] = self.acc.get(k, 0.0) + v
+        self.n_acc += 1
+        self.bar.update(1)
+
+    def log_row(self) -> None:
+        """The losses averaged since the last row, with images/s, to metrics.csv, TensorBoard and the bar."""
+        trainer, now = self.trainer, time.perf_counter()
+        ips = (trainer.images_seen - self.img_mark) / max(now - self.t_mark, 1e-9)
+        row = {"step": trainer.step, "images": trainer.images_seen, "seconds": round(trainer.seconds, 2)}
+        row.update({k: v / self.n_acc for k, v in self.acc.items()})
+        row["images_per_s"] = ips
+        if self.logger is not None:
+            self.logger.log(row)
+        self.bar.set_postfix(img_s=f"{ips:.0f}", d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.3f}")
+        self.acc, self.n_acc, self.t_mark, self.img_mark = {}, 0, now, trainer.images_seen
+
+    def maybe_log(self) -> None:
+        if self.at(self.t.log_every):
+            self.log_row()
+
+    def maybe_sample(self) -> None:
+        if self.main and self.at(self.t.sample_every):
+            self.trainer.sample_sheet()
+
+    def maybe_eval(self) -> None:
+        """FID/KID of G_ema every eval_every steps (the best generator is kept by FID)."""
+        trainer = self.trainer
+        if self.main and self.t.eval_every and trainer.step % self.t.eval_every == 0:
+            scores = trainer.evaluate()
+            self.logger.scalar("Metrics/fid", scores["fid"], trainer.step)
+            self.logger.scalar("Metrics/kid", scores["kid"], trainer.step)
+            self.bar.write(f"step {trainer.step}: FID {scores['fid']:.2f} (best {trainer.best_fid:.2f})")
+
+    def maybe_checkpoint(self) -> None:
+        if self.at(self.t.checkpoint_every):
+            self.trainer.save()
+
+    def close(self) -> None:
+        self.bar.close()
+        if self.logger is not None:
+            self.logger.close()
+
+
 def train(
     cfg: RunConfig,
     dataset: Any,
@@ -562,89 +672,31 @@ def train(
     if clock not in ("wall", "cpu"):
         raise ValueError(f"unknown clock {clock!r} (wall | cpu)")
     timer = time.process_time if clock == "cpu" else time.perf_counter
-    from tqdm import tqdm
-
     run_dir = Path(run_dir)
-    if progress and not resume and not distributed.launched():
-        from spritegan.train.speed import probe_speed, speed_advice
-
-        ips = probe_speed(Trainer, cfg, dataset)
-        for line in speed_advice(ips, tuple(cfg.model.image_size), cfg.train.batch_size):
-            print(line)
-    trainer = Trainer(cfg, dataset, run_dir, resume=resume)  # reads only: a refusal leaves no folder behind
-    main = trainer.dist.is_main  # rank 0 alone writes logs, samples and checkpoints
-    if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if resume:
-            for path in ckpt.remove_orphan_temps(run_dir):
-                print(f"removed {path.name}, left by a process killed mid-write")
-            print(f"resuming {run_dir} at step {trainer.step}")
-        cfg.save(run_dir / "config.yaml")
-    t = cfg.train
+    trainer = _open_run(cfg, dataset, run_dir, resume, progress)
     end = trainer.total if max_steps is None else min(trainer.total, trainer.step + max_steps)
-    logger = TrainLogger(run_dir, resume_step=trainer.step if resume else None) if main else None
-    bar = tqdm(
-        total=end, initial=trainer.step, disable=not (progress and main), unit="step", dynamic_ncols=True
-    )
-    acc: dict[str, float] = {}
-    n_acc, t_mark, img_mark = 0, time.perf_counter(), trainer.images_seen
+    loop = _Loop(trainer, end, resume, progress)
     interrupted = False
     previous_term = _raise_on_sigterm()
     budget_start = timer()
     try:
-        while trainer.step < end:
-            t0 = time.perf_counter()
-            stats = trainer.train_step()
-            values = {k: float(v) for k, v in stats.items()}
-            bad = [k for k, v in values.items() if not math.isfinite(v)]
-            if bad:
-                raise TrainingDiverged(
-                    f"{', '.join(bad)} became {values[bad[0]]} at step {trainer.step}; stopped, last good "
-                    f"checkpoint kept in {run_dir / 'checkpoints'} (try a lower learning rate or r1_gamma)"
-                )
-            trainer.seconds += time.perf_counter() - t0
-            if max_seconds is not None and distributed.any_rank(
-                timer() - budget_start >= max_seconds, trainer.dist, trainer.device
-            ):
-                end = trainer.step
-                bar.total = end
-            for k, v in values.items():
-                acc[k] = acc.get(k, 0.0) + v
-            n_acc += 1
-            bar.update(1)
-            if trainer.step % t.log_every == 0 or trainer.step == end:
-                now = time.perf_counter()
-                ips = (trainer.images_seen - img_mark) / max(now - t_mark, 1e-9)
-                row = {
-                    "step": trainer.step,
-                    "images": trainer.images_seen,
-                    "seconds": round(trainer.seconds, 2),
-                }
-                row.update({k: v / n_acc for k, v in acc.items()})
-                row["images_per_s"] = ips
-                if logger is not None:
-                    logger.log(row)
-                bar.set_postfix(img_s=f"{ips:.0f}", d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.3f}")
-                acc, n_acc, t_mark, img_mark = {}, 0, now, trainer.images_seen
-            if main and (trainer.step % t.sample_every == 0 or trainer.step == end):
-                trainer.sample_sheet()
-            if main and t.eval_every and trainer.step % t.eval_every == 0:
-                scores = trainer.evaluate()
-                logger.scalar("Metrics/fid", scores["fid"], trainer.step)
-                logger.scalar("Metrics/kid", scores["kid"], trainer.step)
-                bar.write(f"step {trainer.step}: FID {scores['fid']:.2f} (best {trainer.best_fid:.2f})")
-            if trainer.step % t.checkpoint_every == 0 or trainer.step == end:
-                trainer.save()
+        while trainer.step < loop.end:
+            values = loop.step()
+            if max_seconds is not None:
+                loop.stop_when(timer() - budget_start >= max_seconds)
+            loop.accumulate(values)
+            loop.maybe_log()
+            loop.maybe_sample()
+            loop.maybe_eval()
+            loop.maybe_checkpoint()
             ckpt.fault_point("after-step", trainer.step)  # tests: a kill -9 between checkpoints
     except KeyboardInterrupt:
         interrupted = True
         trainer.save()
-        if main:
+        if loop.main:
             trainer.sample_sheet()
     finally:
-        bar.close()
-        if logger is not None:
-            logger.close()
+        loop.close()
         distributed.cleanup(trainer.dist)
         if previous_term is not None:
             signal.signal(signal.SIGTERM, previous_term)
