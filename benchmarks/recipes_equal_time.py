@@ -2,9 +2,10 @@
 
 A recipe is NAME=PRESET or NAME=PRESET:key=value;key=value (config overrides). Every (recipe, seed) trains in
 its own `spritegan train` process with one thread and `--max-seconds S --clock cpu`, `--jobs` at a time, so
-runs that share a busy machine still get the same compute. Then each run is evaluated with
-`spritegan eval RUN --samples N` (FID-N against all training images with cached real statistics, KID, and the
-pixel-art measures beside their real-data floor); N = 5000 is the standard protocol (FID-5k). Prints one
+runs that share a busy machine still get the same compute. Then each run is evaluated as `spritegan eval RUN
+--samples N` does (FID-N against all training images with cached real statistics, KID, and the pixel-art
+measures beside their real-data floor; the exact sprite measures on builtin:sprites); N = 5000 is the standard protocol (FID-5k); --real-n R
+compares with R random real images instead (FID-N, an in-training signal only). Prints one
 markdown table and writes results.json.
 
 usage: python benchmarks/recipes_equal_time.py --data ../shared/datasets/cryptopunks/punks.png --tile 24 \\
@@ -51,14 +52,43 @@ def train(args: argparse.Namespace, preset: str, sets: list[str], seed: int, run
 
 
 def evaluate(args: argparse.Namespace, run: Path) -> dict:
-    """`spritegan eval` on the run; the JSON it writes."""
-    out = run / f"eval-{args.n}.json"
-    if not (args.reuse and out.exists()):
-        cmd = [sys.executable, "-m", "spritegan", "eval", str(run), "--samples", str(args.n), "--no-progress"]
-        cmd += ["--json", str(out.with_suffix(".tmp.json"))]
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        out.with_suffix(".tmp.json").replace(out)
-    return json.loads(out.read_text())
+    """FID/KID of N samples (seeds 0..N-1) against all training images, or against --real-n of them (seed 0),
+    and the pixel-art measures against all of them (the floor); cached as RUN/bench-eval-N-R.json."""
+    import numpy as np
+    import torch
+
+    from spritegan.data.dataset import open_dataset
+    from spritegan.generate.pipeline import SpritePipeline
+    from spritegan.metrics.evaluate import evaluate as compare
+    from spritegan.metrics.evaluate import pixelart_with_floor, training_data_options
+    from spritegan.metrics.sprites import is_builtin_sprites, sprite_metrics
+
+    out = run / f"bench-eval-{args.n}-{args.real_n or 'all'}.json"
+    if args.reuse and out.exists():
+        return json.loads(out.read_text())
+    t0 = time.perf_counter()
+    pipe = SpritePipeline.from_run(run)
+    manifest = pipe.manifest
+    real = open_dataset(manifest["source"], **training_data_options(manifest)).images
+    fake = pipe(n=args.n, seed=0)
+    real_fid = real
+    if args.real_n and args.real_n < len(real):
+        real_fid = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[: args.real_n]]
+    result = compare(fake, real_fid, metrics=("fid", "kid"), seed=0, progress=False)
+    pix = pixelart_with_floor(
+        fake.numpy(), real.numpy(), palette=manifest.get("palette"), alpha_levels=manifest.get("alpha_levels")
+    )
+    result["metrics"].update(pix["metrics"])
+    result["real_floor"] = pix["real_floor"]
+    if is_builtin_sprites(fake, manifest):
+        result["metrics"].update(sprite_metrics(fake, real))
+    result["n_fake"], result["n_real_fid"], result["seconds"] = (
+        len(fake),
+        len(real_fid),
+        time.perf_counter() - t0,
+    )
+    out.write_text(json.dumps(result, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
+    return result
 
 
 def _metric(result: dict, key: str, floor: bool = False) -> float:
@@ -76,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0", help="comma-separated training seeds")
     ap.add_argument("--jobs", type=int, default=2, help="training processes at a time")
     ap.add_argument("-n", type=int, default=5000, help="generated samples for FID (5000: FID-5k)")
+    ap.add_argument(
+        "--real-n", type=int, default=0, help="real images for FID (default 0: all, the standard protocol)"
+    )
     ap.add_argument("--out", default="runs/recipes", help="folder for the runs and results.json")
     ap.add_argument("--reuse", action="store_true", help="reuse trained runs and evaluations found in --out")
     args = ap.parse_args(argv)
@@ -104,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     label = "FID-5k" if args.n == 5000 else f"FID-{args.n}"
+    if args.real_n:
+        label += f" vs {args.real_n} real (in-training signal)"
     print(f"\n{label} after {args.cpu_seconds:.0f} CPU-s of training per run ({args.data})\n")
     keys = ["pixelart_off_palette", "pixelart_isolated", "pixelart_stray"]
     print(f"| recipe | seed | steps | images | {label} | KID x10^3 | off-palette | isolated | stray-colour |")
@@ -117,6 +152,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     floor = " | ".join(f"{_metric(rows[0]['result'], k, floor=True):.4f}" for k in keys)
     print(f"| real data (floor) | | | | | | {floor} |")
+    if any("sprite_valid_share" in r["result"]["metrics"] for r in rows):
+        print("\n| recipe | seed | readable (>= 85% of pixels) | pixel-perfect | novel among pixel-perfect |")
+        print("|---|---:|---:|---:|---:|")
+        for r in rows:
+            m = r["result"]["metrics"]
+            print(
+                f"| {r['recipe']} | {r['seed']} | {m.get('sprite_readable_share', float('nan')):.3f} | "
+                f"{m.get('sprite_valid_share', float('nan')):.3f} | {m.get('sprite_novel_valid_share', float('nan')):.3f} |"
+            )
     (out / "results.json").write_text(json.dumps(rows, indent=1))
     return 0
 
