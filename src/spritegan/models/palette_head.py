@@ -20,6 +20,8 @@ from torch import nn
 
 
 class PaletteHead(nn.Module):
+    constant_buffers = ("palette",)  # the same on every rank: never averaged (train.distributed)
+
     def __init__(self, embed_dim: int, colours: int, channels: int, temperature: float = 1.0) -> None:
         super().__init__()
         if colours < 1:
@@ -129,6 +131,8 @@ class _StraightThroughChoice(torch.autograd.Function):
 
 class SnapHead(nn.Module):
     """Nearest-palette snap of an image with a straight-through gradient (the baseline to beat)."""
+
+    constant_buffers = ("palette",)
 
     def __init__(self, colours: int, channels: int) -> None:
         super().__init__()

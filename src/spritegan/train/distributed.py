@@ -67,13 +67,16 @@ def average_gradients(module: nn.Module, info: DistInfo) -> None:
 
 
 def average_buffers(module: nn.Module, info: DistInfo) -> None:
-    """Average floating-point buffers (batch-norm statistics) so every rank keeps the same model."""
+    """Average floating-point buffers (batch-norm statistics) so every rank keeps the same model; buffers a
+    module names in `constant_buffers` (a palette head's colours) are equal on every rank and must stay exact."""
     if not info.enabled:
         return
-    for buf in module.buffers():
-        if buf.is_floating_point():
-            dist.all_reduce(buf)
-            buf /= info.world
+    for sub in module.modules():
+        constant = getattr(sub, "constant_buffers", ())
+        for name, buf in sub.named_buffers(recurse=False):
+            if buf.is_floating_point() and name not in constant:
+                dist.all_reduce(buf)
+                buf /= info.world
 
 
 def checksum(module: nn.Module) -> torch.Tensor:
