@@ -375,13 +375,18 @@ class Trainer:
         """
         if self._ema_stats_step == self.step:
             return
+        h, w = self.cfg.model.image_size
+        # 256 latents a batch up to 32x32; larger sprites keep about the same pixel count (at 96x128 a fixed
+        # 256 made this refresh cost as much as 19 training steps)
+        per_batch = max(16, min(256, 256 * 32 * 32 // (h * w)))
 
         def inputs(i: int) -> tuple:
             gen = torch.Generator().manual_seed(10_000 + i)
-            z = torch.randn(256, self.cfg.model.z_dim, generator=gen).to(self.device)
-            return z, self._sample_labels(256, gen)
+            z = torch.randn(per_batch, self.cfg.model.z_dim, generator=gen).to(self.device)
+            return z, self._sample_labels(per_batch, gen)
 
-        recalibrate_batchnorm(self.G_ema, inputs)
+        # a palette head has no batch norm: refresh its body alone and skip the per-pixel colour choice
+        recalibrate_batchnorm(getattr(self.G_ema, "body", self.G_ema), inputs)
         self._ema_stats_step = self.step
 
     def pipeline(self) -> SpritePipeline:
