@@ -78,7 +78,10 @@ class MinibatchStd(nn.Module):
         while n % g:
             g -= 1
         y = x.reshape(g, -1, c, h, w)
-        y = y.float().var(dim=0, unbiased=False).add(1e-8).sqrt()
+        y = y.float()
+        y = (
+            (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()
+        )  # var over the group; faster than .var here
         y = y.mean(dim=(1, 2, 3)).to(x.dtype)  # (n // g,)
         y = y.reshape(-1, 1, 1, 1).repeat(g, 1, h, w)
         return torch.cat([x, y], dim=1)
