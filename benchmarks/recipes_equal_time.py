@@ -91,6 +91,14 @@ def evaluate(args: argparse.Namespace, run: Path) -> dict:
     return result
 
 
+def _rgb_with_palette(run: Path) -> bool:
+    """Whether the run has an RGB head on data with a palette (so a snapped variant is worth a row)."""
+    from spritegan.storage import read_metadata
+
+    meta = read_metadata(run / "generator.safetensors")
+    return meta["model_config"].get("head", "rgb") == "rgb" and bool(meta.get("manifest", {}).get("palette"))
+
+
 def _metric(result: dict, key: str, floor: bool = False) -> float:
     """A metric of an eval record (or its real-data floor); NaN when absent."""
     value = result.get("real_floor" if floor else "metrics", {}).get(key)
@@ -124,18 +132,12 @@ def main(argv: list[str] | None = None) -> int:
         trained = list(pool.map(lambda j: train(args, j[1], j[2], j[3], j[4]), jobs))
     rows = []
     for (name, preset, sets, seed, run), info in zip(jobs, trained, strict=True):
-        result = evaluate(args, run)
-        rows.append(
-            {
-                "recipe": name,
-                "preset": preset,
-                "set": sets,
-                "seed": seed,
-                "run": str(run),
-                **info,
-                "result": result,
-            }
-        )
+        row = {"recipe": name, "preset": preset, "set": sets, "seed": seed, "run": str(run), **info}
+        rows.append({**row, "result": evaluate(args, run)})
+        if _rgb_with_palette(run):  # the baseline an RGB head offers: nearest-palette snap after sampling
+            rows.append(
+                {**row, "recipe": f"{name} + palette snap", "result": evaluate(args, run, palette=True)}
+            )
     label = "FID-5k" if args.n == 5000 else f"FID-{args.n}"
     if args.real_n:
         label += f" vs {args.real_n} real (in-training signal)"
