@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
+from spritegan.data import procedural
 from spritegan.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
@@ -200,8 +202,6 @@ def _read_folder(folder: Path, progress: bool) -> tuple[list[np.ndarray], list[s
     files.sort(key=lambda p: natural_key(p.name))
     if not progress:
         return [_open_image(p) for p in files], [p.name for p in files], files
-    from tqdm import tqdm
-
     # leave=False clears the bar on a terminal; disable=None shows none in logs, where the clearing "\r" would
     # glue the next line (an error) to it
     bar = tqdm(files, desc=f"reading {folder.name}", unit="img", leave=False, disable=None)
@@ -245,8 +245,6 @@ def _cut_sheet(path: Path, tile: tuple[int, int]) -> tuple[np.ndarray, list[int]
 
 
 def _builtin(spec: str) -> SourceImages:
-    from spritegan.data import procedural
-
     parts = spec.split(":")
     if len(parts) > 3 or parts[1] != "sprites" or (len(parts) == 3 and not parts[2].isdigit()):
         raise DataError(f"unknown built-in source {spec!r}; use builtin:sprites or builtin:sprites:N")
@@ -338,7 +336,7 @@ def load_source(
                 if dropped:
                     notes.append(f"dropped {dropped} fully transparent tiles")
         elif is_csv:
-            from spritegan.data.csv_pixels import read_pixel_csv
+            from spritegan.data.csv_pixels import read_pixel_csv  # csv_pixels imports this module
 
             if csv_hw is not None and tile_hw is not None and csv_hw != tile_hw:
                 raise DataError(f"{p}: give --csv-shape or --tile, not both")
