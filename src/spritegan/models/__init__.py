@@ -15,6 +15,7 @@ from torch import nn
 
 from spritegan.config import ModelConfig, register_choices, unknown_choice
 from spritegan.errors import SpriteganError
+from spritegan.models.palette_head import palette_generator
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,6 @@ def build_generator(cfg: ModelConfig) -> nn.Module:
     """Generator for `cfg.arch`; every generator maps (z, labels=None) to images in [-1, 1]."""
     _check(cfg)
     if cfg.head in ("palette", "snap"):
-        from spritegan.models.palette_head import palette_generator
-
         return palette_generator(cfg, build_generator)
     return architecture(cfg).build_generator(cfg)
 

@@ -15,6 +15,8 @@ colour with a straight-through (identity) gradient.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -178,8 +180,6 @@ class PaletteGenerator(nn.Module):
 
 def palette_generator(cfg, build_body) -> PaletteGenerator:
     """Wrap the body that `build_body` makes for `cfg` with the head `cfg.head` names (palette | snap)."""
-    from dataclasses import replace
-
     if cfg.palette_colors < 1:
         raise ValueError(
             "model.palette_colors is 0: it is set from the data's palette before the model is built"
