@@ -16,6 +16,8 @@ from spritegan import storage
 from spritegan.errors import SpriteganError
 from spritegan.generate import latent as L
 from spritegan.generate.pipeline import SpritePipeline
+from spritegan.metrics.judge import load_judge
+from spritegan.metrics.sprites import is_builtin_sprites
 
 
 def shift(ws: torch.Tensor, direction: torch.Tensor, strengths: Sequence[float]) -> torch.Tensor:
@@ -59,8 +61,6 @@ def find_directions(
     judge: str | Path | None = None,
 ) -> list[str]:
     """Compute and save directions; returns '<name> (<kind>)' lines."""
-    from spritegan.metrics.sprites import is_builtin_sprites
-
     G = pipe.generator
     made: list[str] = []
     if not labels_from_data and not pca and not judge:
@@ -105,8 +105,6 @@ def judged_label_directions(
     pipe: SpritePipeline, run_dir: str | Path, judge_path: str | Path, samples: int
 ) -> list[str]:
     """Label directions from a trait classifier run on `samples` generated sprites (unconditional runs)."""
-    from spritegan.metrics.judge import load_judge
-
     judge, _ = load_judge(judge_path)
     mc = pipe.model_config
     if judge.channels != mc.channels or list(judge.size) != list(mc.image_size):

@@ -17,9 +17,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from spritegan.data.procedural import read_traits_batch
 from spritegan.errors import SpriteganError
+from spritegan.generate.postprocess import snap_palette
+from spritegan.labels import label_dim, label_layout
 from spritegan.models.protocols import StyleGenerator
 from spritegan.storage import read_latent
+from spritegan.tensors import to_uint8
 
 
 def is_style_generator(G: nn.Module) -> bool:
@@ -92,8 +96,6 @@ def pca_directions(w: torch.Tensor, k: int = 8) -> tuple[torch.Tensor, torch.Ten
 @torch.no_grad()
 def conditional_directions(G: nn.Module, spec: dict, n: int = 1024, seed: int = 0) -> dict[str, torch.Tensor]:
     """For a conditional G: W shift caused by each label (mapped with it minus without), averaged over z."""
-    from spritegan.labels import label_dim, label_layout
-
     z, w0 = sample_w(G, n, seed)
     out = {}
     for col in label_layout(spec):
@@ -108,8 +110,6 @@ def conditional_directions(G: nn.Module, spec: dict, n: int = 1024, seed: int = 
 @torch.no_grad()
 def sample_images(G: nn.Module, n: int, seed: int = 0, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """n mapped latents from `seed` and their sprites: ((n, w_dim), uint8 (n, C, H, W)), for labelling in W."""
-    from spritegan.tensors import to_uint8
-
     _, w = sample_w(G, n, seed)
     images = [to_uint8(G.synthesis(broadcast(w[i : i + batch], G.num_ws))) for i in range(0, n, batch)]
     return w, torch.cat(images)
@@ -149,8 +149,6 @@ def classifier_directions(
     missing from as many) gives a difference of class means in W. Names follow the conditional ones:
     `type-female` for a categorical value, `hoodie` for a binary trait. Returns (directions, positives).
     """
-    from spritegan.labels import label_layout
-
     w, images = sample_images(G, n, seed)
     pred = judge.score(images)  # (n, label_dim) of 0/1
     out: dict[str, torch.Tensor] = {}
@@ -183,9 +181,6 @@ def load_latent(path: str | Path, G: nn.Module) -> torch.Tensor:
 
 def traits_judge(images: torch.Tensor, palette: list | None) -> list[dict[str, str] | None]:
     """Built-in sprites: snap to the palette, then read traits exactly (None for malformed sprites)."""
-    from spritegan.data.procedural import read_traits_batch
-    from spritegan.generate.postprocess import snap_palette
-
     if images.shape[1] != 4 or tuple(images.shape[-2:]) != (32, 32):
         raise SpriteganError("trait labels need the built-in 32x32 RGBA sprites")
     snapped = snap_palette(images, palette) if palette else images

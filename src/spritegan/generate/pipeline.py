@@ -25,8 +25,11 @@ import torch
 
 from spritegan.config import ModelConfig
 from spritegan.errors import RunError, SpriteganError
+from spritegan.generate import traits as T
 from spritegan.generate.latent import broadcast, is_style_generator, require_style
 from spritegan.generate.postprocess import snap_alpha, snap_palette
+from spritegan.generate.sheet import to_pil
+from spritegan.models import build_generator
 from spritegan.storage import GENERATOR_FILE, load_generator_file, resolve_generator_path, save_generator
 from spritegan.tensors import to_hwc_numpy, to_uint8
 
@@ -56,8 +59,6 @@ class SpritePipeline:
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> SpritePipeline:
         """Load `generator.safetensors` from a run folder (or the file itself) with no training state."""
-        from spritegan.models import build_generator
-
         file = resolve_generator_path(path)
         weights, meta = load_generator_file(file)
         if "model_config" not in meta:
@@ -113,8 +114,6 @@ class SpritePipeline:
         - a tensor: (cond_dim,) for every sprite, or one row per sprite.
         Unconditional models give None (and refuse trait text).
         """
-        from spritegan.generate import traits as T
-
         n = len(seeds)
         if isinstance(traits, torch.Tensor):
             vec = traits.float()
@@ -235,6 +234,4 @@ def _convert(images: torch.Tensor, output_type: OutputType) -> Any:
         return images
     if output_type == "np":
         return to_hwc_numpy(images)
-    from spritegan.generate.sheet import to_pil
-
     return [to_pil(im) for im in images]

@@ -16,8 +16,10 @@ from typing import Any
 
 import torch
 
+from spritegan.config import RunConfig
+from spritegan.data.dataset import open_from_config
 from spritegan.errors import SpriteganError
-from spritegan.labels import LabelColumn, label_dim, label_layout
+from spritegan.labels import LabelColumn, label_dim, label_layout, label_matrix
 
 TABLE_FILE = "label_table.json"
 TABLE_KEY = "label_table"
@@ -74,10 +76,6 @@ def load_label_table(run: str | Path, meta: dict[str, Any] | None = None) -> Lab
         return LabelTable.from_dict(json.loads(cached.read_text()))
     if not (run_dir / "config.yaml").is_file():
         return None
-    from spritegan.config import RunConfig
-    from spritegan.data.dataset import open_from_config
-    from spritegan.labels import label_matrix
-
     d = RunConfig.load(run_dir / "config.yaml").data
     try:
         ds = open_from_config(d)
