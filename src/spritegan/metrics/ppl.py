@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+import torch
+
+from spritegan.metrics.features import features_from_model_space
 
 VARIANT = "PPL-Inception (Z, slerp, eps=1e-4, full path, no crop)"
 
@@ -41,10 +44,6 @@ def perceptual_path_length(
     feature_fn: Callable | None = None,
 ) -> dict[str, float | int | str]:
     """PPL-Inception of a generator `synthesize(z) -> float images in [-1, 1]` (Karras et al., 2019)."""
-    import torch
-
-    from spritegan.metrics.features import features_from_model_space
-
     features = feature_fn or features_from_model_space
     gen = torch.Generator().manual_seed(seed)
     dists = []

@@ -64,6 +64,7 @@ def _at_least(count: Callable[[dict[str, Any]], int], what: Callable[[dict[str, 
     return check
 
 
+# The metric modules load on first use: `eval --help` imports this table (and evaluate.py imports it).
 def _fid(ctx: Context) -> dict[str, Any]:
     from spritegan.metrics.frechet import fid_from_features
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from spritegan.data import procedural
+from spritegan.errors import DataError
+
 
 def _combos(images) -> tuple[list[tuple | None], int]:
-    from spritegan.data import procedural
-
     array = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
     hwc = array.transpose(0, 2, 3, 1)
     out = []
@@ -32,8 +33,6 @@ READABLE_MAX = 1000
 
 def readable(images, threshold: float | None = None) -> tuple[float, float]:
     """(share of images whose nearest valid sprite agrees on >= threshold of pixels, mean agreement)."""
-    from spritegan.data import procedural
-
     threshold = procedural.MIN_AGREEMENT if threshold is None else threshold
     array = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
     agreement = [
@@ -46,16 +45,12 @@ def readable(images, threshold: float | None = None) -> tuple[float, float]:
 
 def possible_combinations() -> int:
     """Number of trait combinations the procedural generator can produce."""
-    from spritegan.data import procedural
-
     return int(np.prod([len(options) for options in procedural.TRAITS.values()], dtype=np.int64))
 
 
 def sprite_metrics(fake, real=None) -> dict[str, float | int]:
     """Valid share and trait-combination coverage of uint8 (N, 4, 32, 32) built-in sprites."""
     if tuple(fake.shape[1:]) != (4, 32, 32) or (real is not None and tuple(real.shape[1:]) != (4, 32, 32)):
-        from spritegan.errors import DataError
-
         raise DataError("sprite metrics apply only to the built-in 32x32 RGBA sprites (builtin:sprites)")
     fake_combos, n = _combos(fake)
     valid = {c for c in fake_combos if c is not None}
