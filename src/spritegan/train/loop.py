@@ -11,19 +11,24 @@ import math
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from spritegan import __version__, storage
-from spritegan.config import RunConfig
-from spritegan.data.augment import ada_update
+from spritegan.config import ModelConfig, RunConfig
+from spritegan.data.augment import ada_update, build_augment, diff_augment_p
+from spritegan.data.palette import dataset_palette
 from spritegan.errors import RunError, SpriteganError
 from spritegan.generate.pipeline import SpritePipeline, latents
 from spritegan.generate.sheet import make_sheet, save_png
-from spritegan.labels import categorical_groups, label_dim, label_matrix
+from spritegan.generate.traits import TABLE_KEY, label_table
+from spritegan.labels import categorical_groups, label_dim, label_layout, label_matrix
+from spritegan.metrics.evaluate import evaluate
+from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
 from spritegan.precision import bf16_autocast_ok
 from spritegan.tensors import to_model
@@ -33,6 +38,8 @@ from spritegan.train.ema import ema_beta, recalibrate_batchnorm, update_ema
 from spritegan.train.logging import TrainLogger, plot_losses
 from spritegan.train.losses import d_loss, g_loss, label_classification_loss, r1_penalty, r2_penalty
 from spritegan.train.schedules import schedule_value
+from spritegan.train.speed import probe_speed, speed_advice
+from spritegan.train.transfer import freeze_first_layers, init_from
 
 
 def info_step(state: dict[str, Any]) -> int:
@@ -64,10 +71,6 @@ def resolve_device(name: str) -> torch.device:
 def model_config_changes(saved: dict, current: dict) -> list[str]:
     """Model options that differ between a checkpoint and this run; options newer than the checkpoint
     count as their defaults, so runs saved before an option existed still resume."""
-    from dataclasses import asdict
-
-    from spritegan.config import ModelConfig
-
     saved = {**asdict(ModelConfig()), **saved}
     return [k for k in sorted(set(saved) | set(current)) if saved.get(k) != current.get(k)]
 
@@ -96,8 +99,6 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
 
 def model_palette(cfg: RunConfig, dataset: Any) -> tuple[torch.Tensor, bool]:
     """The colours a palette head draws from (uint8 (K, C)) and whether they are the data's exact colours."""
-    from spritegan.data.palette import dataset_palette
-
     return dataset_palette(dataset.manifest, dataset.images, cfg.model.palette_kmeans)
 
 
@@ -112,8 +113,6 @@ class Trainer:
     """Holds G, G_ema, D, optimizers and RNGs for one run folder."""
 
     def __init__(self, cfg: RunConfig, dataset: Any, run_dir: Path, *, resume: bool = False) -> None:
-        from spritegan.data.augment import build_augment, diff_augment_p
-
         self.cfg, self.dataset, self.run_dir = cfg, dataset, Path(run_dir)
         t = cfg.train
         if t.threads:
@@ -134,15 +133,11 @@ class Trainer:
         self.G = build_generator(cfg.model).to(self.device)
         self.D = build_discriminator(cfg.model).to(self.device)
         if t.init_from and not resume:
-            from spritegan.train.transfer import init_from
-
             print(init_from(t.init_from, self.G, self.D))
         if palette is not None:
             self.G.set_palette(palette)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         if t.freeze_d:
-            from spritegan.train.transfer import freeze_first_layers
-
             freeze_first_layers(self.D, t.freeze_d)
         fused = {"fused": True} if self.device.type == "cuda" else {"foreach": True}
         self.opt_g = torch.optim.Adam(self.G.parameters(), t.lr_g, betas=(t.beta1, t.beta2), **fused)
@@ -197,8 +192,6 @@ class Trainer:
         """Draw categorical classes in proportion to sqrt(count) (9 aliens: ~2% of draws, not 0.1%) and up-weight
         images by count^-1/4 of their rarest binary trait."""
         if not hasattr(self, "_weights"):
-            from spritegan.labels import label_layout
-
             freq = self.labels.sum(0).clamp(min=1)
             w = torch.ones(len(self.labels))
             binary = []
@@ -406,9 +399,6 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """FID/KID of G_ema on fixed evaluation seeds against the training images, appended to eval.jsonl
         (the record format of `spritegan eval`); keeps the best G."""
-        from spritegan.metrics.evaluate import evaluate
-        from spritegan.metrics.records import append_record, make_record
-
         t = self.cfg.train
         self.refresh_ema_statistics()
         seeds = range(1_000_000, 1_000_000 + t.eval_samples)
@@ -449,8 +439,6 @@ class Trainer:
         if (
             self.labels is not None
         ):  # distinct training label rows: --traits random, unseen-combination warning
-            from spritegan.generate.traits import TABLE_KEY, label_table
-
             meta[TABLE_KEY] = label_table(self.labels)
         return meta
 
@@ -551,8 +539,6 @@ def _raise_on_sigterm():
 def _open_run(cfg: RunConfig, dataset: Any, run_dir: Path, resume: bool, progress: bool) -> Trainer:
     """The speed check (new runs with a progress bar), the Trainer, then the folder and its config.yaml."""
     if progress and not resume and not distributed.launched():
-        from spritegan.train.speed import probe_speed, speed_advice
-
         ips = probe_speed(Trainer, cfg, dataset)
         for line in speed_advice(ips, tuple(cfg.model.image_size), cfg.train.batch_size):
             print(line)
@@ -573,8 +559,6 @@ class _Loop:
     in-training evaluation and checkpoints. Rank 0 alone writes."""
 
     def __init__(self, trainer: Trainer, end: int, resume: bool, progress: bool) -> None:
-        from tqdm import tqdm
-
         self.trainer, self.end, self.t = trainer, end, trainer.cfg.train
         self.main = trainer.dist.is_main
         self.logger = (

@@ -7,14 +7,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from spritegan import storage
 from spritegan.errors import RunError
+from spritegan.train import checkpoint as ckpt
 
 
 def _source_weights(source: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
     """(G weights, D weights or None) from a run folder's latest checkpoint or a generator file."""
-    from spritegan import storage
-    from spritegan.train import checkpoint as ckpt
-
     path = Path(source)
     if path.is_dir():
         state = ckpt.load_latest(path / "checkpoints")
