@@ -77,3 +77,19 @@ def test_kill_then_resume(tmp_path, fault, resumes_at, orphan):
     assert metric_steps(run) == [1, 2, 3, 4, 5, 6]  # each step once
     assert [s for s, _ in ckpt.list_checkpoints(run / "checkpoints")][0] == 6
     assert ckpt.load_latest(run / "checkpoints")["info"]["step"] == 6
+
+
+def test_orphan_temps_of_both_writers_are_removed_and_nothing_else(tmp_path: Path) -> None:
+    from spritegan.train.checkpoint import remove_orphan_temps
+
+    (tmp_path / "checkpoints").mkdir()
+    orphans = [tmp_path / ".generator.safetensors.tmp-4242", tmp_path / "checkpoints" / ".tmpuTiwOq"]
+    kept = [
+        tmp_path / "notes.tmp",
+        tmp_path / ".tmp-notes",
+        tmp_path / "checkpoints" / "step-000002.safetensors",
+    ]
+    for path in orphans + kept:
+        path.write_bytes(b"x")
+    assert sorted(remove_orphan_temps(tmp_path)) == sorted(orphans)
+    assert all(p.exists() for p in kept) and not any(p.exists() for p in orphans)

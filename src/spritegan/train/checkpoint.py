@@ -132,14 +132,21 @@ def load_latest(folder: Path, strict: bool = False) -> dict[str, Any] | None:
     return None
 
 
+# `.NAME.tmp-PID` from storage.atomic_write, and `.tmpXXXXXX` from safetensors' own writer (it writes to a
+# temporary file beside its target and renames it), either left behind by a process killed mid-write
+_ORPHAN = re.compile(r"^\..+\.tmp-\d+$|^\.tmp[A-Za-z0-9]{6}$")
+
+
 def remove_orphan_temps(run_dir: Path) -> list[Path]:
-    """Delete the `.NAME.tmp-PID` files a killed writer (`storage.atomic_write`) left in a run folder and
-    its checkpoints/."""
+    """Delete the temporary files a killed writer left in a run folder and its checkpoints/."""
     removed = []
     for folder in (run_dir, run_dir / "checkpoints"):
-        for path in folder.glob(".*.tmp-*"):
-            path.unlink(missing_ok=True)
-            removed.append(path)
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.is_file() and _ORPHAN.match(path.name):
+                path.unlink(missing_ok=True)
+                removed.append(path)
     return removed
 
 
