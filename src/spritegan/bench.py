@@ -19,6 +19,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
 from spritegan.errors import SpriteganError
 
 BENCH_DIR = Path(__file__).resolve().parents[2] / "benchmarks"
@@ -61,8 +64,6 @@ def cpu_name() -> str:
 
 def machine(device: str = "cpu") -> str:
     """One line naming the machine, torch and the accelerator used."""
-    import torch
-
     text = (
         f"{platform.machine()}, {cpu_name()}, {os.cpu_count()} CPU cores, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads, Python {platform.python_version()}"
@@ -95,8 +96,6 @@ def current_rss_mib() -> float:
 
 def sync(device: Any) -> None:
     """Wait for queued GPU work so wall-clock timings are honest (no-op on CPU)."""
-    import torch
-
     if str(device).startswith("cuda") and torch.cuda.is_available():
         torch.cuda.synchronize()
 
@@ -124,8 +123,6 @@ def interleave(cases: dict[str, Callable[[], float]], repeats: int) -> dict[str,
 def count_flops(fn: Callable[[], Any]) -> int:
     """FLOPs of one call of fn as torch.utils.flop_counter counts them (matmuls, convolutions and their
     backward passes, double backward included; elementwise ops count 0)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     with FlopCounterMode(display=False) as counter:
         fn()
     return int(counter.get_total_flops())
@@ -139,8 +136,6 @@ def matmul_peak(
     "Peak" is what this machine reaches on the friendliest dense kernel at that moment, so a training
     step's GFLOP/s divided by it is the share of the reachable rate the step gets.
     """
-    import torch
-
     dtype = dtype or torch.float32
     old = torch.get_num_threads()
     if threads:

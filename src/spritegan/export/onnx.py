@@ -20,6 +20,7 @@ from torch import nn
 from spritegan import __version__, storage
 from spritegan.errors import RunError
 from spritegan.generate.pipeline import SpritePipeline
+from spritegan.labels import label_layout
 
 SEED_CONVENTION = (
     "z for seed s is torch.randn(z_dim, generator=torch.Generator().manual_seed(s)) (float32, CPU); "
@@ -72,8 +73,6 @@ class SpriteGraph(nn.Module):
 
 def label_layout_json(pipe: SpritePipeline) -> str:
     """The label vector layout as JSON: [{name, kind, classes, offset}], [] for unconditional models."""
-    from spritegan.labels import label_layout
-
     cols = label_layout(pipe.label_spec) if pipe.model_config.cond_dim else []
     return json.dumps(
         [{"name": c.name, "kind": c.kind, "classes": list(c.classes), "offset": c.offset} for c in cols]

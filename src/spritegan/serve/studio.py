@@ -21,7 +21,7 @@ import torch
 from spritegan import __version__
 from spritegan.errors import SpriteganError
 from spritegan.generate.pipeline import SpritePipeline
-from spritegan.generate.traits import trait_mapping
+from spritegan.generate.traits import parse_traits, trait_mapping
 from spritegan.labels import label_layout
 from spritegan.metrics import records
 from spritegan.serve.guard import inside, read_inside
@@ -82,8 +82,6 @@ def build_labels(traits: dict[str, Any], spec: dict | None) -> torch.Tensor:
 
 def parse_trait_text(text: str, spec: dict | None) -> torch.Tensor:
     """Trait text like 'type=alien,hat' -> label vector (cond_dim,), as `generate --traits` reads it."""
-    from spritegan.generate.traits import parse_traits
-
     try:
         return parse_traits(text, spec)
     except (SpriteganError, ValueError, KeyError) as exc:
