@@ -134,3 +134,10 @@ def test_demo_command_end_to_end(tmp_path, capsys):
     assert main(["demo", "--steps", "2", "--out", str(tmp_path / "demo"), "--no-progress"]) == 0
     assert (tmp_path / "demo" / "demo-sheet.png").exists()
     assert "generated sheet" in capsys.readouterr().out
+    # the demo's palette head: every visible pixel is one of the data's colours, every alpha one of its levels
+    pipe = SpritePipeline.from_run(tmp_path / "demo")
+    images = pipe(n=16, seed=0, snap=False)
+    pixels = images.permute(0, 2, 3, 1).reshape(-1, 4)
+    visible = {tuple(p) for p in pixels[pixels[:, 3] > 0].tolist()}
+    assert visible <= {tuple(c) for c in pipe.manifest["palette"]}
+    assert set(pixels[:, 3].tolist()) <= set(pipe.manifest["alpha_levels"])

@@ -1,4 +1,5 @@
-"""`spritegan demo`: train the `sprite` preset on the built-in sprites for a few CPU minutes, then sample."""
+"""`spritegan demo`: train the `sprite` preset with its palette head on the built-in sprites for a few CPU
+minutes, then sample."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         "sprite",
         {
             "data.source": "builtin:sprites:4096",
+            "model.head": "palette",  # every pixel a palette colour: flat sprites, no rainbow gradients
             "train.steps": args.steps,
             "train.seed": args.seed,
             "train.sample_every": 250,
@@ -70,7 +72,10 @@ def run(args: argparse.Namespace) -> int:
     )
     for note in fit_model_to_data(cfg, dataset, conditional=False):
         print(f"note: {note}")
-    print(f"demo: training the `sprite` preset on {len(dataset.images)} built-in 32x32 RGBA sprites")
+    print(
+        f"demo: training the `sprite` preset with a palette head on {len(dataset.images)} built-in 32x32 RGBA "
+        "sprites"
+    )
     result = train(cfg, dataset, out, progress=not args.no_progress)
     pipe = SpritePipeline.from_run(out)
     sheet = out / "demo-sheet.png"
