@@ -51,7 +51,7 @@ def train(args: argparse.Namespace, preset: str, sets: list[str], seed: int, run
     return {"steps": int(last["step"]), "images": int(last["images"])}
 
 
-def evaluate(args: argparse.Namespace, run: Path) -> dict:
+def evaluate(args: argparse.Namespace, run: Path, palette: bool = False) -> dict:
     """FID/KID of N samples (seeds 0..N-1) against all training images, or against --real-n of them (seed 0),
     and the pixel-art measures against all of them (the floor); cached as RUN/bench-eval-N-R.json."""
     import numpy as np
@@ -63,14 +63,14 @@ def evaluate(args: argparse.Namespace, run: Path) -> dict:
     from spritegan.metrics.evaluate import pixelart_with_floor, training_data_options
     from spritegan.metrics.sprites import is_builtin_sprites, sprite_metrics
 
-    out = run / f"bench-eval-{args.n}-{args.real_n or 'all'}.json"
+    out = run / f"bench-eval-{args.n}-{args.real_n or 'all'}{'-snapped' if palette else ''}.json"
     if args.reuse and out.exists():
         return json.loads(out.read_text())
     t0 = time.perf_counter()
     pipe = SpritePipeline.from_run(run)
     manifest = pipe.manifest
     real = open_dataset(manifest["source"], **training_data_options(manifest)).images
-    fake = pipe(n=args.n, seed=0)
+    fake = pipe(n=args.n, seed=0, palette=palette)
     real_fid = real
     if args.real_n and args.real_n < len(real):
         real_fid = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[: args.real_n]]
