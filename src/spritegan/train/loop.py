@@ -525,15 +525,29 @@ class Trainer:
         self.ada_p = info.get("ada_p", self.ada_p)
 
 
-def _raise_on_sigterm():
-    """Treat SIGTERM (kill, schedulers' preemption) like Ctrl-C so the run saves before it exits."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
+class _StopRequests:
+    """Ctrl-C and SIGTERM (kill, schedulers' preemption) ask the loop to stop after the current step, which
+    then saves and exits: no exception lands in the middle of a step, a checkpoint write or a log flush (an
+    interrupted TensorBoard writer could hang on close). A second signal stops at once."""
 
-    def handler(signum, frame):
-        raise KeyboardInterrupt
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
 
-    return signal.signal(signal.SIGTERM, handler)
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _StopRequests:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def _open_run(cfg: RunConfig, dataset: Any, run_dir: Path, resume: bool, progress: bool) -> Trainer:
@@ -666,19 +680,24 @@ def train(
     end = trainer.total if max_steps is None else min(trainer.total, trainer.step + max_steps)
     loop = _Loop(trainer, end, resume, progress)
     interrupted = False
-    previous_term = _raise_on_sigterm()
     budget_start = timer()
     try:
-        while trainer.step < loop.end:
-            values = loop.step()
-            if max_seconds is not None:
-                loop.stop_when(timer() - budget_start >= max_seconds)
-            loop.accumulate(values)
-            loop.maybe_log()
-            loop.maybe_sample()
-            loop.maybe_eval()
-            loop.maybe_checkpoint()
-            ckpt.fault_point("after-step", trainer.step)  # tests: a kill -9 between checkpoints
+        with _StopRequests() as stop:
+            stopping = False
+            while trainer.step < loop.end and not stopping:
+                values = loop.step()
+                if max_seconds is not None:
+                    loop.stop_when(timer() - budget_start >= max_seconds)
+                loop.accumulate(values)
+                loop.maybe_log()
+                loop.maybe_sample()
+                loop.maybe_eval()
+                loop.maybe_checkpoint()
+                ckpt.fault_point("after-step", trainer.step)  # tests: a kill -9 between checkpoints
+                # a stop request ends the loop on every rank at the same step
+                stopping = distributed.any_rank(stop.requested, trainer.dist, trainer.device)
+            if stopping:
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         interrupted = True
         trainer.save()
@@ -687,7 +706,5 @@ def train(
     finally:
         loop.close()
         distributed.cleanup(trainer.dist)
-        if previous_term is not None:
-            signal.signal(signal.SIGTERM, previous_term)
     ips = trainer.images_seen / max(trainer.seconds, 1e-9)
     return TrainResult(run_dir, trainer.step, trainer.images_seen, trainer.seconds, ips, interrupted)
