@@ -13,8 +13,8 @@ EXAMPLES = """  spritegan eval runs/punks                    # FID-5k, KID, pixe
   spritegan eval runs/punks --samples 500      # FID-500: a cheap in-training signal, not comparable
   spritegan eval runs/punks --metrics fid,kid,prdc,novelty,ppl --json out/punks_eval.json
   spritegan eval runs/sprites --metrics pixelart,sprites                    # no Inception needed
-  spritegan eval --fake out/punks --real ../shared/datasets/cryptopunks/images
-  spritegan eval --fake sheet.png --fake-tile 24 --real ../shared/datasets/cryptopunks/punks.png --tile 24
+  spritegan eval --fake out/generated --real my_sprites/
+  spritegan eval --fake sheet.png --fake-tile 24 --real my_sheet.png --tile 24
 """
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from spritegan.commands import add_command
 
 EXAMPLES = """  spritegan traits list runs/punks-cond
-  spritegan traits judge --data ../shared/datasets/cryptopunks/punks.png --tile 24 \\
-      --labels ../shared/datasets/cryptopunks/labels.csv --out judges/punks.safetensors
+  spritegan traits judge --data my_sheet.png --tile 24 \\
+      --labels my_labels.csv --out judges/mine.safetensors
   spritegan traits eval runs/punks-cond --judge judges/punks.safetensors -n 200 --out out/punks-traits
   spritegan traits eval runs/sprites-cond --judge exact -n 200     # built-in sprites: read exactly
   spritegan traits fid runs/punks-cond -n 500 --real-n 500     # Inception on CPU: ~2.6 images/s
