@@ -126,6 +126,9 @@ function selectModel(name) {
   state.model = state.models.find((m) => m.name === name) || null;
   state.picked = [];
   if (!state.model) return;
+  // large sprites start small enough that a screen holds many of them: 4x up to 32 px, about 128 px above
+  $("zoom").value = Math.min(4, Math.max(1, Math.floor(128 / Math.max(...state.model.size))));
+  $("zoom-value").textContent = `${$("zoom").value}x`;
   renderInfo(state.model);
   renderTraits(state.model);
   renderDirections(state.model);
