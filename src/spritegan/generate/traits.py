@@ -275,4 +275,6 @@ def traits_for_seeds(seeds: list[int], table: LabelTable) -> torch.Tensor:
     """One label row per seed, drawn from the training data's joint distribution with the seed's own
     generator: free sampling of a conditional model keeps the data's trait shares, and sprite s is the same
     whatever the batch."""
-    return torch.cat([random_traits(1, table, torch.Generator().manual_seed(int(s))) for s in seeds])
+    weights = torch.tensor(table.counts, dtype=torch.float64)
+    picks = [torch.multinomial(weights, 1, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
+    return table.matrix()[torch.cat(picks)] if picks else torch.zeros(0, table.dim)

@@ -97,9 +97,20 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
     return notes
 
 
+_PALETTES: dict[tuple[str, int], tuple[torch.Tensor, bool]] = {}  # (data sha256, k) -> model_palette()
+
+
 def model_palette(cfg: RunConfig, dataset: Any) -> tuple[torch.Tensor, bool]:
-    """The colours a palette head draws from (uint8 (K, C)) and whether they are the data's exact colours."""
-    return dataset_palette(dataset.manifest, dataset.images, cfg.model.palette_kmeans)
+    """The colours a palette head draws from (uint8 (K, C)) and whether they are the data's exact colours.
+
+    Remembered per data hash: fitting the config, the speed check and the Trainer all ask for it, and a
+    k-means palette of painted art is worth computing once."""
+    key = (dataset.manifest.get("sha256"), cfg.model.palette_kmeans)
+    if key[0] is None:
+        return dataset_palette(dataset.manifest, dataset.images, cfg.model.palette_kmeans)
+    if key not in _PALETTES:
+        _PALETTES[key] = dataset_palette(dataset.manifest, dataset.images, cfg.model.palette_kmeans)
+    return _PALETTES[key]
 
 
 def total_steps(cfg: RunConfig, n_images: int) -> int:
