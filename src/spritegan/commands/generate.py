@@ -13,6 +13,7 @@ EXAMPLES = """  spritegan generate runs/demo -n 100 --seed 0 --out out/demo     
   spritegan generate runs/demo -n 64 --palette --truncation 0.8 --out out/clean
   spritegan generate runs/sprites-cond --traits hair=long -n 16 --out out/long-hair   # a --conditional run
   spritegan generate runs/sprites-cond --traits random -n 64 --out out/mixed
+  spritegan generate runs/demo -n 16 --atlas --out out/atlas    # + atlas.png, atlas.json (Phaser, PixiJS)
 """
 
 
@@ -31,6 +32,12 @@ def register(subparsers) -> None:
     p.add_argument("--no-snap", action="store_true", help="keep raw alpha (no snap to the dataset's levels)")
     p.add_argument("--sheet-only", action="store_true", help="write only sheet.png")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--atlas",
+        action="store_true",
+        help="also pack the sprites into atlas.png with atlas.json (TexturePacker JSON-hash: Phaser, PixiJS)"
+        " and atlas.aseprite.json (Aseprite's JSON layout); frames are named seedNNNNNN like the PNGs",
+    )
     p.add_argument(
         "--traits",
         help="conditional runs: traits to ask for, e.g. type=alien,earring (see `spritegan traits list RUN`),"
@@ -73,6 +80,25 @@ def trait_labels(args: argparse.Namespace, pipe, seeds: list[int]):
     return pipe.labels_for(args.traits or None, seeds, args.seed, warn)
 
 
+def check_atlas(out: Path, seeds: list[int], size: list[int], scale: int) -> None:
+    """--atlas, before any work: unique frame names, an atlas no engine refuses, its files not folders."""
+    from collections import Counter
+
+    from spritegan.commands import check_output_file
+    from spritegan.errors import SpriteganError
+    from spritegan.export.atlas import atlas_paths, shelf_layout
+
+    twice = [s for s, n in Counter(seeds).items() if n > 1]
+    if twice:
+        raise SpriteganError(f"--atlas: --seeds names seed {twice[0]} twice; atlas frames need unique seeds")
+    try:
+        shelf_layout([(size[1] * scale, size[0] * scale)] * len(seeds))
+    except ValueError as exc:
+        raise SpriteganError(f"--atlas: {exc}; ask for fewer sprites or a smaller --scale") from None
+    for path in atlas_paths(out):
+        check_output_file(path)
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -99,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_output_folder(out)
     pipe = SpritePipeline.from_run(args.run, device=args.device)
+    if args.atlas:
+        check_atlas(out, seeds, pipe.model_config.image_size, args.scale)
     if args.palette and not pipe.manifest.get("palette"):
         print(
             f"warning: --palette: {args.run} was trained on data with more than 256 colours, so there is "
@@ -116,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
         ):
             save_png(to_pil(upscale(img[None], args.scale)[0]), out / f"seed{s:06d}.png")
     save_png(make_sheet(images, scale=args.scale), out / "sheet.png")
+    if args.atlas:
+        from spritegan.export.atlas import pack_atlas, save_atlas
+
+        save_atlas(pack_atlas(upscale(images, args.scale), [f"seed{s:06d}" for s in seeds]), out)
     record = {
         "run": str(args.run),
         "seeds": seeds,
@@ -130,5 +162,5 @@ def run(args: argparse.Namespace) -> int:
 
         record["traits"] = [describe(v, pipe.label_spec) for v in labels]
     (out / "generation.json").write_text(json.dumps(record, indent=1))
-    print(f"wrote {len(seeds)} sprites and sheet.png to {out}")
+    print(f"wrote {len(seeds)} sprites and sheet.png" + (", atlas.png" if args.atlas else "") + f" to {out}")
     return 0

@@ -10,6 +10,7 @@ from spritegan.commands import add_command
 EXAMPLES = """  spritegan morph runs/demo --seeds 3,17,42 --frames 48 --out morph.gif    # runs/demo: `spritegan demo`
   spritegan morph runs/demo --seeds 3,17 --space z --scale 8 --out morph_z.gif
   spritegan morph runs/sprites-sg --latent out/proj/latent.safetensors --seeds 5 --out mine.gif
+  spritegan morph runs/demo --seeds 3,17 --frames 12 --scale 1 --atlas --out walk.gif   # + walk_atlas.png
 """
 
 
@@ -31,6 +32,13 @@ def register(subparsers) -> None:
     )
     p.add_argument("--strip-frames", type=int, default=12, help="frames shown on the strip PNG (default 12)")
     p.add_argument("--out", default="morph.gif", help="GIF path; the strip is <out>_strip.png")
+    p.add_argument(
+        "--atlas",
+        action="store_true",
+        help="also write the frames (transparent, at --scale) as <out>_atlas.png with <out>_atlas.json"
+        " (TexturePacker JSON-hash, an `animations` entry) and <out>_atlas.aseprite.json (a frame tag and"
+        " 1000/--fps ms per frame)",
+    )
     p.set_defaults(func=run)
 
 
@@ -81,6 +89,30 @@ def write_mp4(frames: list, path: Path, fps: int) -> bool:
         return subprocess.run(cmd, check=False).returncode == 0
 
 
+def check_atlas(out: Path, frames: int, size: list[int], scale: int) -> None:
+    """--atlas: an atlas no engine refuses (`frames` sprites of `size` (H, W) at `scale`), files not folders."""
+    from spritegan.commands import check_output_file
+    from spritegan.errors import SpriteganError
+    from spritegan.export.atlas import atlas_paths, shelf_layout
+
+    try:
+        shelf_layout([(size[1] * scale, size[0] * scale)] * frames)
+    except ValueError as exc:
+        raise SpriteganError(f"--atlas: {exc}; ask for fewer --frames or a smaller --scale") from None
+    for path in atlas_paths(out.parent, out.stem + "_atlas"):
+        check_output_file(path)
+
+
+def save_morph_atlas(images, out: Path, duration: int) -> Path:
+    """The frames as <out>_atlas.png + JSON: one tag named after the GIF, every frame `duration` ms."""
+    from spritegan.export.atlas import Tag, pack_atlas, save_atlas
+
+    digits = len(str(len(images) - 1))
+    names = [f"{out.stem}-{i:0{digits}d}" for i in range(len(images))]
+    tag = Tag(out.stem, 0, len(images) - 1)
+    return save_atlas(pack_atlas(images, names), out.parent, out.stem + "_atlas", duration, [tag])[0]
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -104,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(out)
     pipe = SpritePipeline.from_run(args.run)
     images, space = render_frames(pipe, args)
+    if args.atlas:  # checked before anything is written
+        check_atlas(out, len(images), list(images.shape[2:]), args.scale)
     out.parent.mkdir(parents=True, exist_ok=True)
     frames = [_flatten(img, args.background) for img in upscale(images, args.scale)]
     duration = round(1000 / args.fps)
@@ -118,5 +152,10 @@ def run(args: argparse.Namespace) -> int:
     save_png(make_sheet(images[pick], ncol=len(pick), scale=args.scale), strip)
     mp4 = out.with_suffix(".mp4")
     made = write_mp4(frames, mp4, args.fps)
-    print(f"wrote {out} ({len(frames)} frames, {space} space), {strip}" + (f", {mp4}" if made else ""))
+    atlas = save_morph_atlas(upscale(images, args.scale), out, duration) if args.atlas else None
+    print(
+        f"wrote {out} ({len(frames)} frames, {space} space), {strip}"
+        + (f", {mp4}" if made else "")
+        + (f", {atlas}" if atlas else "")
+    )
     return 0
