@@ -64,6 +64,7 @@ class ModelConfig:
     use_noise: bool = True  # arch=stylegan: per-layer noise inputs
     style_convs: int = 2  # arch=stylegan: styled 3x3 convs per resolution after the first (1 or 2)
     style_d: str = "resnet"  # arch=stylegan: resnet (residual D) | plain (conv + pool blocks) | dcgan (its D)
+    progressive: bool = False  # arch=stylegan: progressive growing (Karras et al. 2018), see train.fade_kimg
     r3_blocks: int = 1  # arch=r3gan: residual blocks per resolution (the paper uses 2)
     r3_expansion: int = 2  # arch=r3gan: inverted-bottleneck width factor of each residual block
     r3_group: int = 8  # arch=r3gan: channels per group of the grouped 3x3 conv
@@ -94,6 +95,8 @@ class TrainConfig:
     schedule_lr_end: float = 0.25  # with schedule_kimg: learning rate at the horizon, fraction of lr_g/lr_d
     schedule_gamma_end: float = 0.1  # with schedule_kimg: r1/r2 gamma at the horizon, fraction of the start
     schedule_aug_end: float = 0.5  # with schedule_kimg: diffaug probability at the horizon (from 0)
+    fade_kimg: float = 12.0  # model.progressive: images (k) to fade each next resolution in (paper: 600)
+    stable_kimg: float = 12.0  # model.progressive: images (k) at each resolution once faded in (paper: 600)
     d_steps: int = 1  # D updates per G update
     ema_half_life_kimg: float = 0.0  # EMA of G, half-life in thousands of images (0: G_ema = G)
     augment: list[str] = field(default_factory=list)  # mirror, brightness, hue, translate (on reals)

@@ -16,6 +16,7 @@ from torch import nn
 from spritegan.config import ModelConfig, register_choices, unknown_choice
 from spritegan.errors import SpriteganError
 from spritegan.models.palette_head import palette_generator
+from spritegan.models.progressive import check_progressive
 
 
 @dataclass(frozen=True)
@@ -79,3 +80,4 @@ def _check(cfg: ModelConfig) -> None:
         raise SpriteganError(f"image size {h}x{w} is outside 8..512; use --resize or --pad-to")
     if cfg.channels not in (1, 3, 4) and cfg.head != "features":  # "features": a palette head's body
         raise SpriteganError(f"{cfg.channels} channels: only 1 (L), 3 (RGB) or 4 (RGBA) are supported")
+    check_progressive(cfg)

@@ -6,6 +6,9 @@ StyleGAN, Karras et al. 2019), each with a per-layer noise input; the image is t
 outputs of every resolution (skip architecture). Style mixing, truncation around the tracked mean W.
 D: fromRGB, residual blocks with average-pool downsampling, minibatch stddev, an MLP head and a label
 projection (Miyato & Koyama 2018). All layers use equalised learning rate.
+With model.progressive both grow (Karras et al. 2018, models/progressive.py): G stops at the phase's
+resolution, fades its newest toRGB in by alpha and upsamples (nearest) to full size; D pools its input to that
+resolution and fades a fromRGB at each resolution into its blocks.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from torch import nn
 
 from spritegan.config import CHOICES, ModelConfig, unknown_choice
 from spritegan.models.layers import MinibatchStd, center_crop, center_pad, plan_resolution
+from spritegan.models.progressive import Growable
 
 SQRT2 = math.sqrt(2.0)
 
@@ -143,7 +147,7 @@ class ToRGB(nn.Module):
         return F.conv2d(x * s[:, :, None, None], self.weight, self.bias)
 
 
-class StyleGANGenerator(nn.Module):
+class StyleGANGenerator(Growable, nn.Module):
     supports_truncation = True
 
     def __init__(self, cfg: ModelConfig) -> None:
@@ -175,6 +179,7 @@ class StyleGANGenerator(nn.Module):
         self.num_ws = len(self.convs) + 1
         self.register_buffer("w_avg", torch.zeros(cfg.w_dim))
         self.w_avg_beta = 0.995
+        self._init_growth(n, cfg.progressive)  # a `growth` buffer only when progressive
 
     def _up(self, x: torch.Tensor) -> torch.Tensor:
         """2x upsampling: bilinear (smooth) or nearest (each pixel becomes a 2x2 block, edges stay hard)."""
@@ -188,17 +193,22 @@ class StyleGANGenerator(nn.Module):
 
     def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
         """ws (N, num_ws, w_dim) -> images (N, channels, H, W) in [-1, 1]."""
+        grown = self.current_growth()  # phase `levels`, alpha 1: the fixed-resolution path
         x = self.const[None].expand(ws.shape[0], -1, -1, -1).to(ws.dtype)  # (N, C0, h0, w0)
         x = self.convs[0](x, ws[:, 0])
         img = self.to_rgbs[0](x, ws[:, 1])
         k = 1  # index of the next styled conv; toRGB at a resolution reads the w after its convs
-        for i in range(1, len(self.to_rgbs)):
+        for i in range(1, grown.phase + 1):
             x = self._up(x)
             for _ in range(self.per_res):
                 x = self.convs[k](x, ws[:, k])
                 k += 1
-            img = self._up(img)
-            img = img + self.to_rgbs[i](x, ws[:, k])  # (N, channels, h0 * 2**i, w0 * 2**i)
+            low = img
+            img = self._up(img) + self.to_rgbs[i](x, ws[:, k])  # (N, channels, h0 * 2**i, w0 * 2**i)
+            if i == grown.phase and grown.alpha < 1.0:  # fading in: lerp(nearest-upsampled low image, image)
+                img = torch.lerp(F.interpolate(low, scale_factor=2.0, mode="nearest"), img, grown.alpha)
+        if grown.phase < self.levels:  # a lower phase: nearest upsampling to full size
+            img = F.interpolate(img, scale_factor=float(2 ** (self.levels - grown.phase)), mode="nearest")
         return center_crop(torch.tanh(img), self.image_size)
 
     def ws_from_z(
@@ -246,7 +256,7 @@ class PlainBlock(nn.Module):
         return F.avg_pool2d(self.conv(x), 2)
 
 
-class StyleGANDiscriminator(nn.Module):
+class StyleGANDiscriminator(Growable, nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -272,12 +282,31 @@ class StyleGANDiscriminator(nn.Module):
         if cfg.cond_dim:
             self.project = EqLinear(cfg.cond_dim, c)
         self.classify = EqLinear(c, cfg.cond_dim) if cfg.cond_dim and cfg.cond_aux else None
+        self._init_growth(n, cfg.progressive)
+        if cfg.progressive:  # last, so the shared layers start as a fixed-resolution D's (same seed)
+            # fromRGB into the block that reads resolution i, for i = 0..n-1 (lowest first)
+            self.from_rgbs = nn.ModuleList([EqConv(cfg.channels, widths[n - i], 1) for i in range(n)])
+
+    def _from_rgb(self, i: int) -> nn.Module:
+        return self.from_rgb if i == self.levels else self.from_rgbs[i]
 
     def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Activations after fromRGB and after each residual block (highest resolution first)."""
-        x = self.from_rgb(center_pad(x, self.padded))  # (N, d_width, H', W')
+        """Activations after fromRGB and after each residual block (highest resolution first); a growing D
+        starts at its phase's resolution."""
+        x = center_pad(x, self.padded)
+        grown = self.current_growth()
+        first = self.levels - grown.phase  # the block that reads the phase's resolution
+        if first:  # a lower phase: pool the (full-size) input down to it
+            x = F.avg_pool2d(x, 2**first)  # (N, channels, h0 * 2**phase, w0 * 2**phase)
+        image = x
+        x = self._from_rgb(grown.phase)(image)  # (N, width, h, w)
         maps = [x]
-        for block in self.blocks:
+        if grown.alpha < 1.0 and grown.phase > 0:  # fading in: lerp(fromRGB of the pooled image, block)
+            low = self._from_rgb(grown.phase - 1)(F.avg_pool2d(image, 2))
+            x = torch.lerp(low, self.blocks[first](x), grown.alpha)
+            maps.append(x)
+            first += 1
+        for block in self.blocks[first:]:
             x = block(x)
             maps.append(x)
         return maps  # last: (N, C, h0, w0)

@@ -21,6 +21,8 @@ FIELDS = [
     "aux_g",
     "augment_p",  # train.ada_target > 0 only
     "palette_confidence",  # model.head=palette only: mean max-probability of the per-pixel colour choice
+    "resolution",  # model.progressive only: the height being trained (pixels)
+    "alpha",  # model.progressive only: how far that resolution is faded in (0..1)
 ]
 
 

@@ -30,6 +30,7 @@ from spritegan.labels import categorical_groups, label_dim, label_layout, label_
 from spritegan.metrics.evaluate import evaluate
 from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
+from spritegan.models.progressive import Growth, fade_reals, growth_at, phase_size
 from spritegan.precision import bf16_autocast_ok
 from spritegan.tensors import to_model
 from spritegan.train import checkpoint as ckpt
@@ -180,8 +181,10 @@ class Trainer:
         self.total = total_steps(cfg, len(self.images))
         self._order = torch.empty(0, dtype=torch.long)
         self._cursor = 0
+        self.growth: Growth | None = None  # model.progressive: the phase and alpha of this step
         if resume:
             self._resume()
+        self.apply_growth()
 
     # ---- data -------------------------------------------------------------------------------------
     def _next_indices(self, n: int) -> torch.Tensor:
@@ -356,10 +359,31 @@ class Trainer:
         t = self.cfg.train
         return schedule_value(gamma, gamma * t.schedule_gamma_end, self.images_seen, t.schedule_kimg * 1000.0)
 
+    def apply_growth(self) -> None:
+        """model.progressive: put G, G_ema and D at the growth state of the images seen so far (a pure function
+        of them, so a resumed run continues mid-fade exactly; models/progressive.py)."""
+        if not self.cfg.model.progressive:
+            return
+        t = self.cfg.train
+        self.growth = growth_at(self.images_seen, self.G.levels, t.fade_kimg, t.stable_kimg)
+        for net in (self.G, self.G_ema, self.D):
+            net.set_growth(self.growth)
+
+    def growth_row(self) -> dict[str, float]:
+        """model.progressive: the height being trained (pixels) and alpha, for metrics.csv and the bar."""
+        if self.growth is None:
+            return {}
+        size = self.cfg.model.image_size
+        height = min(phase_size(size, self.growth.phase)[0], size[0])  # a padded size's last phase: its own
+        return {"resolution": height, "alpha": self.growth.alpha}
+
     def train_step(self) -> dict[str, torch.Tensor]:
         stats: dict[str, torch.Tensor] = self.apply_schedules()
+        self.apply_growth()
         for _ in range(self.cfg.train.d_steps):
             real, labels = self.real_batch()
+            if self.growth is not None:  # the reals at the phase's resolution, blended as G's output is
+                real = fade_reals(real, self.cfg.model.image_size, self.growth)
             d_stats, fake = self.d_step(real, labels)
             stats.update(d_stats)
         stats.update(self.g_step(labels, fake))
@@ -564,7 +588,9 @@ class _StopRequests:
 def _open_run(cfg: RunConfig, dataset: Any, run_dir: Path, resume: bool, progress: bool) -> Trainer:
     """The speed check (new runs with a progress bar), the Trainer, then the folder and its config.yaml."""
     if progress and not resume and not distributed.launched():
-        ips = probe_speed(Trainer, cfg, dataset)
+        probe = copy.deepcopy(cfg)
+        probe.model.progressive = False  # time the full resolution, not a growing run's first phase
+        ips = probe_speed(Trainer, probe, dataset)
         for line in speed_advice(ips, tuple(cfg.model.image_size), cfg.train.batch_size):
             print(line)
     trainer = Trainer(cfg, dataset, run_dir, resume=resume)  # reads only: a refusal leaves no folder behind
@@ -598,6 +624,7 @@ class _Loop:
         )
         self.acc: dict[str, float] = {}
         self.n_acc, self.t_mark, self.img_mark = 0, time.perf_counter(), trainer.images_seen
+        self.grown_to: int | None = None  # model.progressive: the resolution last announced
 
     def step(self) -> dict[str, float]:
         """One training step; its losses, checked for NaN/inf."""
@@ -635,9 +662,20 @@ class _Loop:
         row = {"step": trainer.step, "images": trainer.images_seen, "seconds": round(trainer.seconds, 2)}
         row.update({k: v / self.n_acc for k, v in self.acc.items()})
         row["images_per_s"] = ips
+        growth = trainer.growth_row()  # model.progressive: resolution and alpha
+        row.update(growth)
+        if growth and growth["resolution"] != self.grown_to:
+            self.grown_to = growth["resolution"]
+            h, w = phase_size(trainer.cfg.model.image_size, trainer.growth.phase)
+            self.bar.write(f"step {trainer.step:,}: training at {h}x{w}, alpha {growth['alpha']:.2f}")
         if self.logger is not None:
             self.logger.log(row)
-        self.bar.set_postfix(img_s=f"{ips:.0f}", d=f"{row['loss_d']:.3f}", g=f"{row['loss_g']:.3f}")
+        self.bar.set_postfix(
+            img_s=f"{ips:.0f}",
+            d=f"{row['loss_d']:.3f}",
+            g=f"{row['loss_g']:.3f}",
+            **({"res": growth["resolution"], "alpha": f"{growth['alpha']:.2f}"} if growth else {}),
+        )
         self.acc, self.n_acc, self.t_mark, self.img_mark = {}, 0, now, trainer.images_seen
 
     def maybe_log(self) -> None:
