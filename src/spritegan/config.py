@@ -69,6 +69,7 @@ class ModelConfig:
     r3_expansion: int = 2  # arch=r3gan: inverted-bottleneck width factor of each residual block
     r3_group: int = 8  # arch=r3gan: channels per group of the grouped 3x3 conv
     r3_upsample: str = "bilinear"  # arch=r3gan: G's resampling, bilinear (the paper's) | nearest
+    tileable: bool = False  # arch=dcgan: circular padding in G and D, so every tile repeats without a seam
     head: str = "rgb"  # rgb (tanh colours) | palette (per-pixel choice of a dataset colour) | snap (baseline)
     palette_colors: int = 0  # head=palette/snap: palette size; set from the data
     palette_embed: int = 16  # head=palette: feature channels per pixel (colour embedding size)

@@ -14,6 +14,7 @@ EXAMPLES = """  spritegan generate runs/demo -n 100 --seed 0 --out out/demo     
   spritegan generate runs/sprites-cond --traits hair=long -n 16 --out out/long-hair   # a --conditional run
   spritegan generate runs/sprites-cond --traits random -n 64 --out out/mixed
   spritegan generate runs/demo -n 16 --atlas --out out/atlas    # + atlas.png, atlas.json (Phaser, PixiJS)
+  spritegan generate runs/tiles -n 16 --tile-repeat 3 --scale 4 --out out/tiles   # a --tileable run, 3x3 views
 """
 
 
@@ -32,6 +33,14 @@ def register(subparsers) -> None:
     p.add_argument("--no-snap", action="store_true", help="keep raw alpha (no snap to the dataset's levels)")
     p.add_argument("--sheet-only", action="store_true", help="write only sheet.png")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--tile-repeat",
+        type=int,
+        default=1,
+        metavar="K",
+        help="also write each sprite repeated K x K (seedNNNNNN-tiled.png) and sheet-tiled.png (1-8): tiles "
+        "from a --tileable run show no seam",
+    )
     p.add_argument(
         "--atlas",
         action="store_true",
@@ -99,6 +108,19 @@ def check_atlas(out: Path, seeds: list[int], size: list[int], scale: int) -> Non
         check_output_file(path)
 
 
+def write_tile_repeats(images, seeds: list[int], args: argparse.Namespace, out: Path) -> None:
+    """--tile-repeat K: each sprite K x K as seedNNNNNN-tiled.png (unless --sheet-only) and sheet-tiled.png."""
+    from spritegan.data.tiles import tile_repeat
+    from spritegan.generate.postprocess import upscale
+    from spritegan.generate.sheet import make_sheet, save_png, to_pil
+
+    repeated = tile_repeat(images, args.tile_repeat)
+    if not args.sheet_only:
+        for s, img in zip(seeds, repeated, strict=True):
+            save_png(to_pil(upscale(img[None], args.scale)[0]), out / f"seed{s:06d}-tiled.png")
+    save_png(make_sheet(repeated, scale=args.scale), out / "sheet-tiled.png")
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -112,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.scale <= 32:
         raise SpriteganError(f"--scale {args.scale}: choose 1 to 32")
+    if not 1 <= args.tile_repeat <= 8:
+        raise SpriteganError(f"--tile-repeat {args.tile_repeat}: choose 1 to 8")
     check_finite(args.truncation, "--truncation")
     if args.seeds:
         seeds = parse_seeds(args.seeds)
@@ -133,6 +157,11 @@ def run(args: argparse.Namespace) -> int:
             "no palette to snap to; sprites are written unsnapped",
             file=sys.stderr,
         )
+    if args.tile_repeat > 1 and not pipe.model_config.tileable:
+        print(
+            f"warning: --tile-repeat: {args.run} was not trained with --tileable; seams may show",
+            file=sys.stderr,
+        )
     labels = trait_labels(args, pipe, seeds)
     images = pipe(
         seeds, labels=labels, truncation=args.truncation, snap=not args.no_snap, palette=args.palette
@@ -144,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
         ):
             save_png(to_pil(upscale(img[None], args.scale)[0]), out / f"seed{s:06d}.png")
     save_png(make_sheet(images, scale=args.scale), out / "sheet.png")
+    if args.tile_repeat > 1:
+        write_tile_repeats(images, seeds, args, out)
     if args.atlas:
         from spritegan.export.atlas import pack_atlas, save_atlas
 
@@ -156,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         "snap_alpha": not args.no_snap,
         "scale": args.scale,
         "step": pipe.meta.get("step"),
+        **({"tile_repeat": args.tile_repeat} if args.tile_repeat > 1 else {}),
     }
     if labels is not None:
         from spritegan.generate.traits import describe

@@ -15,6 +15,7 @@ EXAMPLES = """  spritegan train --data builtin:sprites --preset sprite --out run
   spritegan train --data pixels.csv --csv-shape 32x32 --csv-channels 3 --conditional --out runs/csv-rgb
   spritegan train --resume runs/sprites               # continue where it stopped (also after kill -9)
   spritegan train --data builtin:sprites --set train.lr_g=0.001 --dry-run
+  spritegan train --data builtin:tiles --tileable --conditional --out runs/tiles   # seamless ground tiles
   spritegan train --data my_art/ --resize 32 --init-from runs/sprites --freeze-d 2 --out runs/art-tl
   torchrun --nproc_per_node 2 -m spritegan train --data builtin:sprites --out runs/ddp --device cpu
 """
@@ -22,7 +23,10 @@ EXAMPLES = """  spritegan train --data builtin:sprites --preset sprite --out run
 
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
     """Data options shared by train and the other commands that read images."""
-    p.add_argument("--data", help="image folder, sprite sheet, prepared dataset dir or builtin:sprites[:N]")
+    p.add_argument(
+        "--data",
+        help="image folder, sprite sheet, prepared dataset dir, builtin:sprites[:N] or builtin:tiles[:N[:SIZE]]",
+    )
     p.add_argument("--tile", help="cut a sprite sheet into tiles of this size, e.g. 24 or 24x24")
     p.add_argument("--resize", help="resize every image to this size (e.g. 64 or 64x48); default: native")
     p.add_argument(
@@ -96,6 +100,11 @@ def register(subparsers) -> None:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], help="where to train (default auto)")
     p.add_argument("--conditional", action="store_true", help="condition G and D on the data's labels")
     p.add_argument(
+        "--tileable",
+        action="store_true",
+        help="seamless tiles (model.tileable=true): G and D pad circularly and D sees randomly rolled images",
+    )
+    p.add_argument(
         "--init-from", metavar="RUN", help="transfer learning: start from this run or generator file"
     )
     p.add_argument("--freeze-d", type=int, help="with --init-from: freeze D's first N layers")
@@ -141,6 +150,8 @@ def collect_overrides(args: argparse.Namespace) -> dict:
             over[key] = value
     if getattr(args, "lr", None) is not None:
         over["train.lr_g"] = over["train.lr_d"] = args.lr
+    if getattr(args, "tileable", False):
+        over["model.tileable"] = True
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep:

@@ -83,6 +83,19 @@ def _shift(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, fill: float = -1
     return torch.where(valid, moved, torch.full_like(moved, fill))
 
 
+def torus_roll(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Roll each image by its own random offset on the torus (dy in [0, H), dx in [0, W)): what was at the
+    wrap-around boundary lands inside the image. A tile that repeats without a seam looks the same after any
+    roll; one with a seam shows it as a line somewhere inside. Differentiable in x."""
+    n, _, h, w = x.shape
+    dy = torch.randint(0, h, (n,), generator=generator).to(x.device)
+    dx = torch.randint(0, w, (n,), generator=generator).to(x.device)
+    rows = (torch.arange(h, device=x.device).view(1, h) - dy.view(n, 1)) % h
+    cols = (torch.arange(w, device=x.device).view(1, w) - dx.view(n, 1)) % w
+    picked = x[torch.arange(n, device=x.device).view(n, 1, 1), :, rows.view(n, h, 1), cols.view(n, 1, w)]
+    return picked.permute(0, 3, 1, 2)
+
+
 def _offsets(n: int, limit: int, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     return torch.randint(-limit, limit + 1, (n,), generator=generator).to(x.device)
 

@@ -15,6 +15,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from spritegan.data import procedural
+from spritegan.data import tiles as tile_set
 from spritegan.errors import DataError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
@@ -26,6 +27,7 @@ RESAMPLE = {
     "lanczos": Image.Resampling.LANCZOS,
 }
 BUILTIN_DEFAULT_N = 4096
+BUILTIN_TILES_N = 2304  # builtin:tiles: 256 tiles of each of the 9 materials
 MAX_CATEGORIES = 64
 MAX_PIXELS = 64_000_000  # per image, checked before decoding (8000x8000); $SPRITEGAN_MAX_PIXELS changes it
 FITS = ("stretch", "pad")
@@ -244,10 +246,37 @@ def _cut_sheet(path: Path, tile: tuple[int, int]) -> tuple[np.ndarray, list[int]
     return tiles, [int(i) for i in kept], int(len(keep) - len(kept))
 
 
+def _builtin_tiles(spec: str, parts: list[str]) -> SourceImages:
+    """builtin:tiles[:N[:SIZE]]: N seamless tiles (data/tiles.py) labelled by material."""
+    n = int(parts[2]) if len(parts) > 2 else BUILTIN_TILES_N
+    size = int(parts[3]) if len(parts) > 3 else tile_set.DEFAULT_SIZE
+    if n <= 0:
+        raise DataError(f"{spec}: the number of tiles must be positive")
+    if size not in tile_set.SIZES:
+        raise DataError(f"{spec}: tile size {size}; choose from {', '.join(map(str, tile_set.SIZES))}")
+    images, materials = tile_set.make_tiles(n, seed=0, size=size)
+    classes = sorted(tile_set.MATERIALS)
+    return SourceImages(
+        images=images,
+        names=[f"tile{i}" for i in range(n)],
+        mode="RGB",
+        source=spec,
+        labels={
+            "columns": {"material": {"kind": "categorical", "classes": classes}},
+            "values": {"material": np.array([classes.index(m) for m in materials], dtype=np.int64)},
+        },
+        ids=list(range(n)),
+    )
+
+
 def _builtin(spec: str) -> SourceImages:
     parts = spec.split(":")
+    if parts[1] == "tiles" and len(parts) <= 4 and all(p.isdigit() for p in parts[2:]):
+        return _builtin_tiles(spec, parts)
     if len(parts) > 3 or parts[1] != "sprites" or (len(parts) == 3 and not parts[2].isdigit()):
-        raise DataError(f"unknown built-in source {spec!r}; use builtin:sprites or builtin:sprites:N")
+        raise DataError(
+            f"unknown built-in source {spec!r}; use builtin:sprites[:N] or builtin:tiles[:N[:SIZE]]"
+        )
     n = int(parts[2]) if len(parts) == 3 else BUILTIN_DEFAULT_N
     if n <= 0:
         raise DataError(f"{spec}: the number of sprites must be positive")
@@ -284,7 +313,7 @@ def load_source(
     csv_label_column: str | None = None,
     csv_header: str = "auto",
 ) -> SourceImages:
-    """Read a folder of images, a sprite sheet cut into tiles, a pixel CSV, or builtin:sprites[:N].
+    """Read a folder of images, a sprite sheet cut into tiles, a pixel CSV, builtin:sprites[:N] or builtin:tiles.
 
     fit="pad" with a resize fits each image inside the size keeping its aspect ratio, then pads it.
     A pixel CSV (data/csv_pixels.py) takes its image size from csv_shape, or from tile (each row is one tile;

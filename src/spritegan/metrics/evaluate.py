@@ -258,7 +258,7 @@ def evaluate_run(
 
     The real set defaults to all of the run's training images (manifest "source", same tile size). By
     default FID, KID and the pixel-art measures are computed, plus the exact sprite metrics for the
-    built-in sprites; "seconds" counts everything from loading the model to the last metric.
+    built-in sprites and the seam measure for --tileable runs and builtin:tiles; "seconds" counts everything from loading the model to the last metric.
     """
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
@@ -276,6 +276,8 @@ def evaluate_run(
     wanted = list(metrics) if metrics is not None else list(DEFAULT_METRICS)
     if metrics is None and is_builtin_sprites(fake, manifest):
         wanted.append("sprites")
+    if metrics is None and (pipe.model_config.tileable or str(spec).startswith("builtin:tiles")):
+        wanted.append("tiles")  # the seam measure (metrics/tiles.py)
     result = evaluate(
         fake,
         real,

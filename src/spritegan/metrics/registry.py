@@ -189,6 +189,7 @@ METRICS: dict[str, Metric] = {
         Metric("ppl", "generator", _ppl),
         Metric("pixelart", "pixels", _pixelart, default=True),
         Metric("sprites", "pixels", _sprites),
+        Metric("tiles", "pixels", "spritegan.metrics.tiles:tiles_metric"),  # seam measure (--tileable)
     )
 }
 NAMES = tuple(METRICS)

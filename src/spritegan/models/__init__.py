@@ -80,4 +80,9 @@ def _check(cfg: ModelConfig) -> None:
         raise SpriteganError(f"image size {h}x{w} is outside 8..512; use --resize or --pad-to")
     if cfg.channels not in (1, 3, 4) and cfg.head != "features":  # "features": a palette head's body
         raise SpriteganError(f"{cfg.channels} channels: only 1 (L), 3 (RGB) or 4 (RGBA) are supported")
+    if cfg.tileable and cfg.arch != "dcgan":
+        raise SpriteganError(
+            f"model.tileable: only the dcgan networks (the sprite preset's) pad circularly; model.arch="
+            f"{cfg.arch} cannot make seamless tiles (use --preset sprite)"
+        )
     check_progressive(cfg)

@@ -13,13 +13,16 @@ import torch
 from torch import nn
 
 from spritegan.config import CHOICES, ModelConfig, unknown_choice
+from spritegan.errors import SpriteganError
 from spritegan.models.layers import (
+    CircularConvTranspose2d,
     MinibatchStd,
     center_crop,
     center_pad,
     init_weights,
     maybe_spectral,
     norm_2d,
+    padding_mode,
     plan_resolution,
 )
 
@@ -27,6 +30,16 @@ from spritegan.models.layers import (
 def _widths(base: int, n: int, cap: int) -> list[int]:
     """Filters of the n feature blocks from the highest resolution (base) to the lowest (capped)."""
     return [min(base * 2**i, cap) for i in range(max(n, 1))]
+
+
+def _check_tileable(cfg: ModelConfig, pad: int) -> None:
+    """A tile must be the whole synthesised grid: a size that is padded and cropped back cannot wrap."""
+    if cfg.tileable and pad:
+        h, w = cfg.image_size
+        raise SpriteganError(
+            f"model.tileable: a {w}x{h} tile is drawn inside a larger padded grid and cropped, so its edges "
+            "would not meet; use a size that halves twice or more (16, 20, 24, 32, 40, 48, 64 px)"
+        )
 
 
 class ConditionalNorm(nn.Module):
@@ -74,6 +87,8 @@ class DCGANGenerator(nn.Module):
         self.image_size = (cfg.image_size[0], cfg.image_size[1])
         h0, w0, n, pad = plan_resolution(self.image_size)
         self.start = (h0, w0)
+        _check_tileable(cfg, pad)
+        pad_mode = padding_mode(cfg.tileable)
         widths = _widths(cfg.g_width, n, cfg.max_channels)[::-1]  # lowest resolution first
         in_dim = cfg.z_dim
         if cfg.cond_dim:
@@ -96,7 +111,7 @@ class DCGANGenerator(nn.Module):
         self.to_rgb = (
             self._up(widths[-1], cfg.channels, cfg, bias=True)
             if n
-            else nn.Conv2d(widths[-1], cfg.channels, 3, 1, 1)
+            else nn.Conv2d(widths[-1], cfg.channels, 3, 1, 1, padding_mode=pad_mode)
         )
         init_weights(self, cfg.init)
         for m in self.modules():
@@ -105,12 +120,13 @@ class DCGANGenerator(nn.Module):
 
     @staticmethod
     def _up(c_in: int, c_out: int, cfg: ModelConfig, bias: bool) -> nn.Module:
-        """One resolution doubling: a 4x4 stride-2 transposed conv, or nearest upsample + 3x3 conv."""
+        """One resolution doubling: a 4x4 stride-2 transposed conv, or nearest upsample + 3x3 conv; with
+        model.tileable both wrap around (nearest upsampling of a torus is a torus)."""
         if cfg.g_upsample == "convT":
-            return nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=bias)
-        return nn.Sequential(
-            nn.Upsample(scale_factor=2.0, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias)
-        )
+            convt = CircularConvTranspose2d if cfg.tileable else nn.ConvTranspose2d
+            return convt(c_in, c_out, 4, 2, 1, bias=bias)
+        conv = nn.Conv2d(c_in, c_out, 3, 1, 1, bias=bias, padding_mode=padding_mode(cfg.tileable))
+        return nn.Sequential(nn.Upsample(scale_factor=2.0, mode="nearest"), conv)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         embedding = None
@@ -132,14 +148,20 @@ class DCGANDiscriminator(nn.Module):
         self.cfg = cfg
         self.cond_dim = cfg.cond_dim
         self.image_size = (cfg.image_size[0], cfg.image_size[1])
-        h0, w0, n, _ = plan_resolution(self.image_size)
+        h0, w0, n, pad = plan_resolution(self.image_size)
+        _check_tileable(cfg, pad)
+        pad_mode = padding_mode(cfg.tileable)  # tileable: D's convs wrap too, so no border tells a position
         self.padded = (h0 * 2**n, w0 * 2**n)
         widths = _widths(cfg.d_width, n, cfg.max_channels)
         layers: list[nn.Module] = []
         self.block_ends: list[int] = []  # index in `features` of each block's activation (feature_maps)
         c_in = cfg.channels
         for i, c_out in enumerate(widths):
-            conv = nn.Conv2d(c_in, c_out, 4, 2, 1) if n else nn.Conv2d(c_in, c_out, 3, 1, 1)
+            conv = (
+                nn.Conv2d(c_in, c_out, 4, 2, 1, padding_mode=pad_mode)
+                if n
+                else nn.Conv2d(c_in, c_out, 3, 1, 1, padding_mode=pad_mode)
+            )
             layers.append(maybe_spectral(conv, cfg.d_norm))
             if i > 0:  # no norm on the first layer (Radford et al.)
                 layers.append(norm_2d(cfg.d_norm, c_out))
@@ -151,7 +173,9 @@ class DCGANDiscriminator(nn.Module):
         c_final = c_in + (1 if cfg.minibatch_std else 0)
         # with minibatch stddev, one 3x3 conv mixes the extra map in; without it D is exactly Radford et al.'s
         self.final_conv = (
-            maybe_spectral(nn.Conv2d(c_final, c_in, 3, 1, 1), cfg.d_norm) if cfg.minibatch_std else None
+            maybe_spectral(nn.Conv2d(c_final, c_in, 3, 1, 1, padding_mode=pad_mode), cfg.d_norm)
+            if cfg.minibatch_std
+            else None
         )
         feat_dim = c_in * h0 * w0
         self.dropout = nn.Dropout(cfg.d_dropout) if cfg.d_dropout > 0 else nn.Identity()

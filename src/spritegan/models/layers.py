@@ -49,6 +49,38 @@ def center_pad(x: torch.Tensor, size: tuple[int, int], value: float = -1.0) -> t
     return nn.functional.pad(x, (dw // 2, dw - dw // 2, dh // 2, dh - dh // 2), value=value)
 
 
+class CircularConvTranspose2d(nn.ConvTranspose2d):
+    """A transposed conv whose input wraps around (a torus): pad the input circularly by `wrap` cells, run the
+    transposed conv without padding, crop back. Same parameters and state-dict keys as nn.ConvTranspose2d.
+
+    For the doubling conv (kernel 4, stride 2, padding 1), output pixel o = 2i + k - 1 takes input cells i in
+    [o/2 - 1, o/2 + 1]; padding the input by one cell a side gives every output pixel all of its cells, and
+    the first output pixel of the unpadded result sits at stride * wrap + padding.
+    """
+
+    def __init__(self, *args, wrap: int = 1, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.wrap = wrap
+
+    def forward(self, x: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:  # type: ignore[override]
+        h, w = x.shape[-2:]
+        k, s, p = self.wrap, self.stride[0], self.padding[0]
+        padded = nn.functional.pad(x, (k, k, k, k), mode="circular")
+        out = nn.functional.conv_transpose2d(
+            padded, self.weight, self.bias, self.stride, 0, 0, self.groups, self.dilation
+        )
+        top = s * k + p
+        out_h = (h - 1) * s - 2 * p + self.kernel_size[0]
+        out_w = (w - 1) * self.stride[1] - 2 * self.padding[1] + self.kernel_size[1]
+        left = self.stride[1] * k + self.padding[1]
+        return out[..., top : top + out_h, left : left + out_w]
+
+
+def padding_mode(tileable: bool) -> str:
+    """Conv padding for a model: "circular" (the image is a torus, it tiles without a seam) or "zeros"."""
+    return "circular" if tileable else "zeros"
+
+
 def maybe_spectral(layer: nn.Module, norm: str) -> nn.Module:
     return spectral_norm(layer) if norm == "spectral" else layer
 

@@ -25,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from spritegan import __version__
+from spritegan.data.tiles import tile_repeat
 from spritegan.generate.edit import edit_ws
 from spritegan.generate.interpolate import interpolate
 from spritegan.generate.morph import morph_frames
@@ -45,6 +46,7 @@ from spritegan.serve.studio import (
 
 STATIC = Path(__file__).parent / "static"
 MAX_SEED = 2**63 - 1
+MAX_REPEAT = 4
 Traits = dict[str, str | int | bool] | str | None
 Background = Literal["transparent", "checker", "white"]
 
@@ -64,6 +66,7 @@ class GenerateBody(_Body):
     seed: int = Field(0, description="first seed of a range")
     count: int = Field(16, description="number of seeds in the range seed..seed+count-1")
     format: Literal["png", "sheet", "json", "zip"] = "png"
+    repeat: int = Field(1, description="each sprite repeated repeat x repeat times (seamless tiles: 3)")
 
 
 class MorphBody(_Body):
@@ -181,7 +184,7 @@ class Studio:
         _check_range("scale", body.scale, 1, lim.max_scale, "server limit max_scale")
         pipe = self.store.pipeline(body.model)
         h, w = pipe.model_config.image_size
-        pixels = n * h * w * body.scale**2
+        pixels = n * h * w * body.scale**2 * getattr(body, "repeat", 1) ** 2
         if pixels > lim.max_output_pixels:
             raise StudioError(
                 413,
@@ -213,8 +216,10 @@ class Studio:
 
     def generate(self, body: GenerateBody, seeds: list[int]) -> Response:
         """Render a generate request as PNG, sheet, JSON or ZIP."""
+        _check_range("repeat", body.repeat, 1, MAX_REPEAT, "a tile repeated up to 4 x 4")
         pipe, labels = self.common(body, len(seeds))
         images = pipe(seeds, labels=labels, truncation=body.truncation, palette=body.palette)
+        images = tile_repeat(images, body.repeat)
         big = upscale(images, body.scale)
         if body.format in ("png", "sheet"):
             img = to_pil(big[0]) if body.format == "png" and len(seeds) == 1 else None
@@ -230,11 +235,14 @@ class Studio:
             "truncation": body.truncation,
             "palette": body.palette,
             "scale": body.scale,
+            "repeat": body.repeat,
         }
         if body.format == "json":
             items = [{"seed": s, "png": base64.b64encode(d).decode()} for s, d in sprites]
             return JSONResponse({**record, "sprites": items})
-        request = {k: record[k] for k in ("model", "seeds", "traits", "truncation", "palette", "scale")}
+        request = {
+            k: record[k] for k in ("model", "seeds", "traits", "truncation", "palette", "scale", "repeat")
+        }
         manifest = {**record, "request": {**request, "format": "png"}, "endpoint": "/api/generate"}
         sheet = png_bytes(make_sheet(images, scale=body.scale, background=body.background))
         headers = {"Content-Disposition": f'attachment; filename="{body.model}-sprites.zip"'}

@@ -215,6 +215,7 @@ class ModelStore:
             "metrics": self.metrics(name),
             "sheet_url": f"/api/models/{name}/sheet" if self.sheet_file(name) else None,
             "directions": list(self.directions(name)),
+            "tileable": bool(cfg.tileable),  # trained with --tileable: the page shows each tile 3x3
         }
 
 

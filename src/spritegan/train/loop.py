@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from spritegan import __version__, storage
 from spritegan.config import ModelConfig, RunConfig
-from spritegan.data.augment import ada_update, build_augment, diff_augment_p
+from spritegan.data.augment import ada_update, build_augment, diff_augment_p, torus_roll
 from spritegan.data.palette import dataset_palette
 from spritegan.errors import RunError, SpriteganError
 from spritegan.generate.pipeline import SpritePipeline, latents
@@ -167,6 +167,9 @@ class Trainer:
         self.ada_p = 0.0 if t.ada_target > 0 else 1.0
         self._ada_signs: list[torch.Tensor] = []
         self.diffaug = (lambda x: diff_augment_p(x, t.diffaug, self.ada_p)) if t.diffaug else (lambda x: x)
+        if cfg.model.tileable:  # D sees reals and fakes at random torus offsets: no seam hides at an edge
+            augment_after_roll = self.diffaug
+            self.diffaug = lambda x: augment_after_roll(torus_roll(x))
         self.images = dataset.images  # uint8 (N, C, H, W), kept in memory
         self.labels = None
         if cfg.model.cond_dim:

@@ -43,6 +43,11 @@ function baseRequest() {
   };
 }
 
+// tileable runs: each tile is shown repeated 3x3, so a seam would show as a grid of lines
+function tileRepeat() {
+  return state.model && state.model.tileable && $("tile-toggle").checked ? 3 : 1;
+}
+
 function seedRange() {
   const start = Math.max(0, parseInt($("seed-start").value, 10) || 0);
   const count = Math.max(1, parseInt($("seed-count").value, 10) || 1);
@@ -129,6 +134,7 @@ function selectModel(name) {
   // large sprites start small enough that a screen holds many of them: 4x up to 32 px, about 128 px above
   $("zoom").value = Math.min(4, Math.max(1, Math.floor(128 / Math.max(...state.model.size))));
   $("zoom-value").textContent = `${$("zoom").value}x`;
+  $("tile-row").hidden = !state.model.tileable;
   renderInfo(state.model);
   renderTraits(state.model);
   renderDirections(state.model);
@@ -141,9 +147,10 @@ function applyZoom() {
   $("zoom-value").textContent = `${zoom}x`;
   if (!state.model) return;
   const [h, w] = state.model.size;
+  const repeat = parseInt($("sprite-grid").dataset.repeat || "1", 10);
   for (const img of $("sprite-grid").querySelectorAll("img")) {
-    img.style.width = `${w * zoom}px`;
-    img.style.height = `${h * zoom}px`;
+    img.style.width = `${w * repeat * zoom}px`;
+    img.style.height = `${h * repeat * zoom}px`;
   }
   for (const id of ["morph-result", "edit-result"]) {
     const img = $(id);
@@ -156,7 +163,8 @@ async function generate() {
   const { start, count } = seedRange();
   setStatus(`generating ${count} sprites…`);
   try {
-    const res = await api("/api/generate", { ...baseRequest(), seed: start, count, format: "json" });
+    const repeat = tileRepeat();
+    const res = await api("/api/generate", { ...baseRequest(), seed: start, count, repeat, format: "json" });
     const data = await res.json();
     state.urls.forEach((u) => URL.revokeObjectURL(u));
     state.urls = [];
@@ -164,6 +172,7 @@ async function generate() {
     state.picked = state.picked.filter((s) => data.sprites.some((x) => x.seed === s));
     const grid = $("sprite-grid");
     grid.replaceChildren();
+    grid.dataset.repeat = String(repeat);
     for (const s of data.sprites) {
       const fig = document.createElement("figure");
       fig.className = "sprite";
@@ -290,6 +299,7 @@ async function init() {
   $("truncation").addEventListener("change", generate);
   $("zoom").addEventListener("input", applyZoom);
   $("palette-toggle").addEventListener("change", generate);
+  $("tile-toggle").addEventListener("change", generate);
   $("generate-btn").addEventListener("click", generate);
   $("seed-start").addEventListener("change", generate);
   $("seed-count").addEventListener("change", generate);
