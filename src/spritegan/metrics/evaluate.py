@@ -258,7 +258,8 @@ def evaluate_run(
 
     The real set defaults to all of the run's training images (manifest "source", same tile size). By
     default FID, KID and the pixel-art measures are computed, plus the exact sprite metrics for the
-    built-in sprites and the seam measure for --tileable runs and builtin:tiles; "seconds" counts everything from loading the model to the last metric.
+    built-in sprites and the seam measure for --tileable runs and builtin:tiles; "seconds" counts
+    everything from loading the model to the last metric.
     """
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
