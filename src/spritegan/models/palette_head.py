@@ -76,59 +76,94 @@ class PaletteHead(nn.Module):
                 )
                 self.confidence = confidence
             else:
-                out = self.palette[torch.addmm(bias, pixels, weight.t()).argmax(1)]  # exact colours
+                out = self.palette[choose_colours(pixels, weight, bias)]  # exact colours
             return out.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+# Rows of the (pixels, K) logit block handled at a time on a CPU: 1,024 x 224 fp32 logits are under 1 MB,
+# so each block stays in the core's cache between its matmul, softmax and backward products.
+CPU_ROWS = 1024
+# K is padded to a multiple of this: fp32 matmuls whose output width is not a multiple of 16 (K = 222 for
+# the punks) ran 2-3x slower on the Zen 5 test machine (MKL sgemm), and argmax/softmax rows align too.
+K_MULTIPLE = 16
+
+
+def _padded(weight: torch.Tensor, bias: torch.Tensor, palette: torch.Tensor):
+    """weight, bias, palette with K padded to a multiple of K_MULTIPLE by colours no logit can choose
+    (bias -inf: zero probability, never the argmax)."""
+    pad = (-weight.shape[0]) % K_MULTIPLE
+    if pad == 0:
+        return weight, bias, palette
+    return (
+        torch.cat([weight, weight.new_zeros(pad, weight.shape[1])]),
+        torch.cat([bias, bias.new_full((pad,), float("-inf"))]),
+        torch.cat([palette, palette.new_zeros(pad, palette.shape[1])]),
+    )
+
+
+def _block_rows(pixels: torch.Tensor) -> int:
+    return CPU_ROWS if pixels.device.type == "cpu" else max(1, len(pixels))
+
+
+def choose_colours(pixels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """The argmax colour index of each pixel row (M, E) under logits pixels @ weight.T + bias, block by block
+    (one block when traced for export: a traced loop would fix the batch size)."""
+    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+        return torch.addmm(bias, pixels, weight.t()).argmax(1)
+    weight, bias, _ = _padded(weight, bias, weight.new_zeros(len(weight), 1))
+    index = torch.empty(len(pixels), dtype=torch.long, device=pixels.device)
+    rows = _block_rows(pixels)
+    for start in range(0, len(pixels), rows):
+        index[start : start + rows] = torch.addmm(bias, pixels[start : start + rows], weight.t()).argmax(1)
+    return index
 
 
 class _StraightThroughChoice(torch.autograd.Function):
     """Forward: the palette colour of the argmax logit. Backward: as if the output were the softmax(logits / T)
     mixture of palette colours.
 
-    The head runs on every pixel, so its cost is set by how often the (pixels, K) tensors are read. With
-    palette colours p_k (C values) and logit weights w_k (E values), the gradients need only per-pixel
-    mixtures of p_k, w_k and p_k w_k^T, made in the forward pass by one matmul, plus one matmul of the
-    probabilities' transpose in the backward pass:
-      d x_m = (sum_c g_mc sum_k q_mk p_kc w_k - (g_m . s_m) sum_k q_mk w_k) / T,
-      d w_k = (sum_c p_kc sum_m q_mk g_mc x_m - sum_m q_mk (g_m . s_m) x_m) / T,  likewise d b_k,
-    where q = softmax(logits / T) and s_m = sum_k q_mk p_k is the soft colour.
+    The head runs on every pixel, so its cost is set by how often a (pixels, K) block is read. Nothing of that
+    size is kept for the backward pass: it recomputes the logits of a block of rows (a cheap E-wide matmul)
+    while the block is in cache, then with q = softmax(logits / T), soft colour s_m = sum_k q_mk p_k and
+    a_mk = q_mk (g_m . p_k - g_m . s_m) / T (the softmax backward of the colour mixture):
+      d x_m = sum_k a_mk w_k,   d w_k = sum_m a_mk x_m,   d b_k = sum_m a_mk.
     """
 
     @staticmethod
     def forward(ctx, pixels, weight, bias, palette, temperature):
         # fp32 throughout: argmax and softmax over bf16 rows run several times slower on CPU than over fp32
-        k, c = palette.shape
-        e = weight.shape[1]
-        logits = torch.addmm(bias, pixels, weight.t())  # (M, K)
-        out = palette[logits.argmax(1)]  # (M, C), exact colours
-        if temperature != 1.0:
-            logits.div_(temperature)
-        probs = torch.softmax(logits, dim=1)
-        del logits
-        confidence = probs[:: max(1, len(probs) // 4096)].amax(1).mean()
-        outer = (palette[:, :, None] * weight[:, None, :]).reshape(k, c * e)
-        mixtures = probs @ torch.cat([palette, weight, outer], 1)  # (M, C + E + C*E)
-        ctx.save_for_backward(pixels, palette, probs, mixtures)
-        ctx.temperature, ctx.sizes = temperature, (c, e)
+        k = len(palette)
+        out = palette[choose_colours(pixels, weight, bias)]  # (M, C), exact colours
+        weight_p, bias_p, palette_p = _padded(weight, bias, palette)
+        sample = pixels[:: max(1, len(pixels) // 4096)]
+        logits = torch.addmm(bias_p, sample, weight_p.t()) / temperature
+        confidence = torch.softmax(logits, dim=1).amax(1).mean()
+        ctx.save_for_backward(pixels, weight_p, bias_p, palette_p)
+        ctx.temperature, ctx.k = temperature, k
         ctx.mark_non_differentiable(confidence)
         return out, confidence
 
     @staticmethod
     def backward(ctx, grad_out, _grad_confidence):
-        pixels, palette, probs, mixtures = ctx.saved_tensors
-        c, e = ctx.sizes
-        m = len(pixels)
-        soft, mix_w, mix_pw = mixtures.split([c, e, c * e], dim=1)
-        dot = (grad_out * soft).sum(1, keepdim=True)  # (M, 1)
-        grad_pixels = torch.einsum("mc,mce->me", grad_out, mix_pw.view(m, c, e)) - dot * mix_w
-        z = torch.cat(
-            [(grad_out[:, :, None] * pixels[:, None, :]).reshape(m, c * e), dot * pixels, grad_out, dot], 1
-        )
-        q = probs.t() @ z  # (K, C*E + E + C + 1)
-        q_gx, q_dx, q_g, q_d = q.split([c * e, e, c, 1], dim=1)
-        grad_weight = torch.einsum("kc,kce->ke", palette, q_gx.view(-1, c, e)) - q_dx
-        grad_bias = (palette * q_g).sum(1) - q_d.squeeze(1)
+        pixels, weight, bias, palette = ctx.saved_tensors
         t = ctx.temperature
-        return grad_pixels / t, grad_weight / t, grad_bias / t, None, None
+        grad_pixels = torch.empty_like(pixels)
+        grad_weight = torch.zeros_like(weight)
+        grad_bias = torch.zeros_like(bias)
+        rows = _block_rows(pixels)
+        for start in range(0, len(pixels), rows):
+            x, g = pixels[start : start + rows], grad_out[start : start + rows]
+            logits = torch.addmm(bias, x, weight.t())
+            if t != 1.0:
+                logits.div_(t)
+            q = torch.softmax(logits, dim=1)
+            dot = ((q @ palette) * g).sum(1, keepdim=True)  # g_m . s_m
+            a = torch.addmm(dot, g, palette.t(), beta=-1).mul_(q)  # q_mk (g_m . p_k - g_m . s_m)
+            torch.mm(a, weight, out=grad_pixels[start : start + rows])
+            grad_weight.addmm_(a.t(), x)
+            grad_bias.add_(a.sum(0))
+        k = ctx.k
+        return grad_pixels / t, grad_weight[:k] / t, grad_bias[:k] / t, None, None
 
 
 class SnapHead(nn.Module):
