@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "traits",
     "eval",
     "curves",
+    "diagnose",
     "morph",
     "edit",
     "project",

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 from spritegan import storage
+from spritegan.metrics.monitor import MONITOR_FIELDS
 
 FIELDS = [
     "step",
@@ -23,6 +24,11 @@ FIELDS = [
     "palette_confidence",  # model.head=palette only: mean max-probability of the per-pixel colour choice
     "resolution",  # model.progressive only: the height being trained (pixels)
     "alpha",  # model.progressive only: how far that resolution is faded in (0..1)
+    "d_sign_real",  # the collapse monitor (metrics/monitor.py): E[sign D(real)], ADA's r_t
+    "score_gap",  # mean D(real) - mean D(fake)
+    "diversity",  # fixed batch's mean pairwise distance / a real batch's (1 = as varied as the data)
+    "distinct_nn",  # distinct nearest real images of the fixed batch / a real batch's
+    "nn_distance",  # fixed batch's distance to its nearest real images / a real batch's
 ]
 
 
@@ -64,6 +70,7 @@ class TrainLogger:
                     "aux_g": "Loss/classifier/g",
                     "augment_p": "Augment/probability",
                     "palette_confidence": "Palette/confidence",
+                    **{name: f"Monitor/{name}" for name in MONITOR_FIELDS},
                 }
                 self._tb.add_scalar(
                     tag.get(key, f"Loss/{key}" if key.startswith("loss") else f"Progress/{key}"), value, step

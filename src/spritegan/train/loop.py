@@ -28,6 +28,7 @@ from spritegan.generate.sheet import make_sheet, save_png
 from spritegan.generate.traits import TABLE_KEY, label_table
 from spritegan.labels import categorical_groups, label_dim, label_layout, label_matrix
 from spritegan.metrics.evaluate import evaluate
+from spritegan.metrics.monitor import Alarms, TrainingMonitor
 from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
 from spritegan.models.progressive import Growth, fade_reals, growth_at, phase_size
@@ -297,6 +298,7 @@ class Trainer:
             "loss_d": loss.detach(),
             "score_real": s_real.detach().mean(),
             "score_fake": s_fake.detach().mean(),
+            "d_sign_real": torch.sign(s_real.detach()).mean(),  # ADA's r_t, for the monitor
             "r1": r1.detach(),
             **({"r2": r2.detach()} if t.r2_gamma > 0 else {}),
             **({"aux_d": aux.detach()} if logits is not None else {}),
@@ -419,6 +421,19 @@ class Trainer:
         # a palette head has no batch norm: refresh its body alone and skip the per-pixel colour choice
         recalibrate_batchnorm(getattr(self.G_ema, "body", self.G_ema), inputs)
         self._ema_stats_step = self.step
+
+    @torch.no_grad()
+    def monitor_batch(self) -> torch.Tensor:
+        """The live G's output for the fixed latents, in eval mode and in [-1, 1]: what the collapse monitor
+        measures (G_ema would need a batch-norm refresh each time and lags G by its half-life). The RNG
+        state is restored, so noise inputs drawn here leave training unchanged."""
+        was_training = self.G.training
+        self.G.eval()
+        try:
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                return self.G(self.fixed_z, self.fixed_labels).float()
+        finally:
+            self.G.train(was_training)
 
     def pipeline(self) -> SpritePipeline:
         """G_ema as the one generation path (the sprites `generate` makes from this run's generator file)."""
@@ -625,6 +640,10 @@ class _Loop:
             unit="step",
             dynamic_ncols=True,
         )
+        self.monitor = None  # rank 0 measures the fixed batch on each log row
+        if self.main and len(trainer.images) >= 2:
+            self.monitor = TrainingMonitor.from_images(trainer.images, len(trainer.fixed_z))
+        self.alarms = Alarms(relativistic=trainer.cfg.train.loss == "rpgan")
         self.acc: dict[str, float] = {}
         self.n_acc, self.t_mark, self.img_mark = 0, time.perf_counter(), trainer.images_seen
         self.grown_to: int | None = None  # model.progressive: the resolution last announced
@@ -671,6 +690,11 @@ class _Loop:
             self.grown_to = growth["resolution"]
             h, w = phase_size(trainer.cfg.model.image_size, trainer.growth.phase)
             self.bar.write(f"step {trainer.step:,}: training at {h}x{w}, alpha {growth['alpha']:.2f}")
+        if self.monitor is not None:  # collapse and convergence signals (metrics/monitor.py)
+            row["score_gap"] = row["score_real"] - row["score_fake"]
+            row.update(self.monitor.measure(trainer.monitor_batch()))
+            for line in self.alarms.check(trainer.step, row):
+                self.bar.write(line)
         if self.logger is not None:
             self.logger.log(row)
         self.bar.set_postfix(
