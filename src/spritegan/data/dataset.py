@@ -124,6 +124,7 @@ def build_manifest(src: SourceImages, images_nchw: torch.Tensor) -> dict:
         "palette": _palette(src.images, src.mode),
         "alpha_levels": _alpha_levels(src.images, src.mode),
         "labels": dict(src.labels["columns"]) if src.labels else None,
+        **({"sheet": src.sheet} if src.sheet else {}),  # each image one character's sheet of frames
         "sha256": image_hash(images_nchw),
         "created_with": f"spritegan {__version__}",
     }

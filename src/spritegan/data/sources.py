@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from spritegan.data import procedural
+from spritegan.data import procedural, walkers
 from spritegan.data import tiles as tile_set
 from spritegan.errors import DataError
 
@@ -46,6 +46,7 @@ class SourceImages:
     ids: list[int | None] = field(default_factory=list)
     dropped_empty: int = 0
     notes: list[str] = field(default_factory=list)
+    sheet: dict | None = None  # character sheets (data/frame_sheets.py): rows, columns, frame_size
 
 
 def natural_key(name: str) -> list:
@@ -273,9 +274,13 @@ def _builtin(spec: str) -> SourceImages:
     parts = spec.split(":")
     if parts[1] == "tiles" and len(parts) <= 4 and all(p.isdigit() for p in parts[2:]):
         return _builtin_tiles(spec, parts)
+    if parts[1] in ("walkers", "walker-frames"):
+        made = walkers.builtin(spec)
+        return SourceImages(**made, mode="RGBA", source=spec, ids=list(range(len(made["names"]))))
     if len(parts) > 3 or parts[1] != "sprites" or (len(parts) == 3 and not parts[2].isdigit()):
         raise DataError(
-            f"unknown built-in source {spec!r}; use builtin:sprites[:N] or builtin:tiles[:N[:SIZE]]"
+            f"unknown built-in source {spec!r}; use builtin:sprites[:N], builtin:tiles[:N[:SIZE]], "
+            "builtin:walkers[:N] or builtin:walker-frames[:N]"
         )
     n = int(parts[2]) if len(parts) == 3 else BUILTIN_DEFAULT_N
     if n <= 0:
@@ -390,7 +395,19 @@ def load_source(
     if len(modes) > 1:
         src.notes.append(f"mixed modes {'/'.join(sorted(modes, key=MODES.index))} promoted to {target}")
     arrays = [_channels_to_mode(a, target) for a in arrays]
+    frames_csv = False  # a labels CSV with character, direction and frame columns: one sheet per character
+    if labels_csv is not None and not text.startswith("builtin:"):
+        from spritegan.data import frame_sheets  # frame_sheets imports this module
+
+        frames_csv = frame_sheets.is_frames_table(labels_csv)
+        if frames_csv and resize_hw is None and pad_hw is None:
+            frame_sheets.check_sizes(arrays, names, labels_csv)
     arrays, src.resize = _fix_sizes(arrays, names, resize_hw, resample, pad_hw, fit)
+    if frames_csv:
+        arrays, names, src.labels, src.sheet = frame_sheets.assemble(
+            labels_csv, arrays, names, src.ids, files, label_columns
+        )
+        src.names, src.ids, labels_csv, label_columns = names, list(range(len(names))), None, None
     images = np.stack(arrays)
     if target == "RGBA":
         images[..., :3][images[..., 3] == 0] = 0
