@@ -15,7 +15,11 @@ def sprites(n: int, seed: int) -> np.ndarray:
 
 
 def test_the_table_is_the_list_of_metrics() -> None:
-    assert ALL_METRICS == registry.NAMES == ("fid", "kid", "prdc", "novelty", "ppl", "pixelart", "sprites")
+    assert (
+        ALL_METRICS
+        == registry.NAMES
+        == ("fid", "kid", "prdc", "novelty", "ppl", "pixelart", "sprites", "tiles", "walkers")
+    )
     assert DEFAULT_METRICS == registry.DEFAULT == ("fid", "kid", "pixelart")
     assert {m.needs for m in registry.METRICS.values()} == {"features", "pixels", "generator"}
     assert registry.check_names(["pixelart", "fid"]) == ["fid", "pixelart"]

@@ -3,8 +3,13 @@ character sheets, `generate --atlas` on a sheet run (frames, tags, walk GIFs) an
 
 from __future__ import annotations
 
+import csv
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from spritegan.data import walkers as W
 from spritegan.data.dataset import open_dataset
@@ -22,14 +27,19 @@ def test_every_shape_and_pose_is_a_distinct_role_map_showing_every_colour_trait(
 
 
 def test_every_character_frame_decodes_to_its_traits_direction_and_frame() -> None:
-    """All 768 shapes x poses with every value of each colour trait (each colour trait varied in turn), and
-    600 random characters' 16 frames: read_frame returns exactly what was drawn."""
-    base = W.traits_from_index(0)
-    cases = [dict(base, **dict(zip(W.SHAPE_TRAITS, s, strict=True))) for s in W.SHAPES]
+    """All 768 shapes x poses, each shape in other colours (every value of every colour trait appears with 9 or
+    10 shapes), and 60 random characters' 16 frames: read_frame returns exactly what was drawn."""
+    cases = []
+    for i, shape in enumerate(W.SHAPES):
+        colours = {
+            name: W.TRAITS[name][(i * (k + 1) + k) % 5]
+            for k, name in enumerate(("skin", "hair_colour", "outfit_colour"))
+        }
+        cases.append({**colours, **dict(zip(W.SHAPE_TRAITS, shape, strict=True))})
     for name in ("skin", "hair_colour", "outfit_colour"):
-        cases += [dict(c, **{name: v}) for c in cases[:48] for v in W.TRAITS[name]]
+        assert {c[name] for c in cases} == set(W.TRAITS[name])
     rng = np.random.default_rng(0)
-    cases += [W.traits_from_index(int(i)) for i in rng.choice(W.N_COMBINATIONS, 600, replace=False)]
+    cases += [W.traits_from_index(int(i)) for i in rng.choice(W.N_COMBINATIONS, 60, replace=False)]
     for t in cases:
         frames = W.sheet_frames(W.render_sheet(t)[None])[0]
         for k, (d, f) in enumerate(W.POSES):
@@ -70,9 +80,9 @@ def test_nearest_frame_is_exact_on_frames_and_low_on_non_frames() -> None:
 
 
 def test_walkers_are_palette_exact_distinct_and_share_traits_across_their_frames() -> None:
-    sheets, traits = W.make_walkers(64, seed=0)
-    assert sheets.shape == (64, 64, 64, 4) and sheets.dtype == np.uint8
-    assert len({tuple(sorted(t.items())) for t in traits}) == 64
+    sheets, traits = W.make_walkers(24, seed=0)
+    assert sheets.shape == (24, 64, 64, 4) and sheets.dtype == np.uint8
+    assert len({tuple(sorted(t.items())) for t in traits}) == 24
     colours = {tuple(c) for c in sheets.reshape(-1, 4).tolist()}
     assert colours <= {tuple(c) for c in W.PALETTE.tolist()}
     for sheet, t in zip(sheets, traits, strict=True):
@@ -113,3 +123,249 @@ def test_builtin_walkers_give_labelled_sheets_and_walker_frames_labelled_frames(
     for bad in ("builtin:walkers:0", "builtin:walkers:x", "builtin:walkers:3:2"):
         with pytest.raises(DataError, match="walker"):
             open_dataset(bad)
+
+
+# ---- a user's frames through a labels CSV ---------------------------------------------------------------------
+def _write_frames(
+    folder: Path, characters: dict[str, dict[str, str]], rows=W.DIRECTIONS, cols=range(4)
+) -> Path:
+    """Each character's frames as PNGs named NAME_DIRECTION_FRAME.png (rows in a shuffled order), and the CSV."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for name, traits in characters.items():
+        for d in rows:
+            for f in cols:
+                file = f"{name}_{d}_{f}.png"
+                Image.fromarray(W.render_frame(traits, W.DIRECTIONS[list(rows).index(d)], f)).save(
+                    folder / file
+                )
+                lines.append(
+                    {"file": file, "character": name, "direction": d, "frame": str(f), "team": name[0]}
+                )
+    np.random.default_rng(0).shuffle(lines)
+    table = folder / "frames.csv"
+    with open(table, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(lines[0]))
+        writer.writeheader()
+        writer.writerows(lines)
+    return table
+
+
+HEROES = {
+    "hero2": W.traits_from_index(10),
+    "hero10": W.traits_from_index(2000),
+    "ann": W.traits_from_index(5555),
+}
+
+
+def test_a_frames_csv_assembles_each_characters_sheet(tmp_path) -> None:
+    table = _write_frames(tmp_path / "frames", HEROES)
+    ds = open_dataset(tmp_path / "frames", labels_csv=table, label_columns=["team"])
+    assert tuple(ds.images.shape) == (3, 4, 64, 64)
+    assert ds.manifest["names"] == ["ann", "hero2", "hero10"]  # natural order
+    assert ds.manifest["sheet"]["rows"] == list(W.DIRECTIONS) and ds.manifest["sheet"]["columns"] == list(
+        "0123"
+    )
+    assert ds.manifest["sheet"]["labels_csv"] == str(table)
+    for i, name in enumerate(ds.manifest["names"]):
+        got = ds.images[i].permute(1, 2, 0).numpy()
+        assert np.array_equal(got, W.render_sheet(HEROES[name])), name
+    assert ds.label_spec == {"team": {"kind": "categorical", "classes": ["a", "h"]}}
+    assert ds.labels["team"].tolist() == [0, 1, 1]
+    # other grids and direction names: 2 directions (sorted: east, west) x 3 frames
+    table = _write_frames(tmp_path / "small", {"a": HEROES["ann"]}, rows=("west", "east"), cols=range(3))
+    small = open_dataset(tmp_path / "small", labels_csv=table)
+    assert tuple(small.images.shape) == (1, 4, 32, 48) and small.manifest["sheet"]["rows"] == ["east", "west"]
+    east = small.images[0, :, :16, :16].permute(1, 2, 0).numpy()
+    assert np.array_equal(east, W.render_frame(HEROES["ann"], "left", 0))  # east was drawn as DIRECTIONS[1]
+
+
+def _rewrite(table: Path, change) -> None:
+    rows = list(csv.DictReader(open(table, newline="")))
+    rows = change(rows)
+    with open(table, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_a_frames_csv_refuses_missing_doubled_and_mismatched_frames_naming_the_file(tmp_path, capsys) -> None:
+    from spritegan.cli import main
+
+    def fails(folder: Path, table: Path, *pattern: str) -> None:
+        with pytest.raises(DataError) as info:
+            open_dataset(folder, labels_csv=table)
+        message = str(info.value)
+        assert "\n" not in message and str(table) in message
+        for p in pattern:
+            assert p in message, message
+
+    table = _write_frames(tmp_path / "a", HEROES)
+    (tmp_path / "a" / "ann_up_3.png").unlink()
+    _rewrite(table, lambda rows: [r for r in rows if r["file"] != "ann_up_3.png"])
+    fails(tmp_path / "a", table, "character 'ann' has no frame facing up, frame 3", "ann_")
+    table = _write_frames(tmp_path / "b", HEROES)
+    _rewrite(table, lambda rows: [dict(r, frame="1") if r["file"] == "hero2_left_2.png" else r for r in rows])
+    fails(tmp_path / "b", table, "hero2_left_1.png", "hero2_left_2.png", "facing left, frame 1")
+    sizes = _write_frames(tmp_path / "c", HEROES)
+    Image.fromarray(np.zeros((24, 16, 4), np.uint8)).save(tmp_path / "c" / "hero10_down_0.png")
+    fails(tmp_path / "c", sizes, "frame hero10_down_0.png is 16x24 but")
+    table = _write_frames(tmp_path / "d", HEROES)
+    _rewrite(table, lambda rows: [dict(r, team="z") if r["file"] == "ann_left_1.png" else r for r in rows])
+    with pytest.raises(DataError, match="label 'team' differs within character 'ann'"):
+        open_dataset(tmp_path / "d", labels_csv=table, label_columns=["team"])
+    # through the CLI: one line, exit 2, before a run folder is made
+    run = tmp_path / "run"
+    args = [
+        "train",
+        "--data",
+        str(tmp_path / "c"),
+        "--labels",
+        str(sizes),
+        "--out",
+        str(run),
+        "--max-steps",
+        "1",
+    ]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "hero10_down_0.png is 16x24" in err and not run.exists()
+    table = _write_frames(tmp_path / "e", HEROES)
+    assert main(["train", "--data", str(tmp_path / "e"), "--labels", str(table), "--dry-run"]) == 0
+    assert "image_size:\n  - 64\n  - 64" in capsys.readouterr().out
+
+
+# ---- generation: one seed, one character's 16 frames --------------------------------------------------------
+@pytest.fixture(scope="module")
+def sheet_run(tmp_path_factory) -> Path:
+    """An untrained tiny DCGAN saved as a run on builtin:walkers:3 (64x64 sheets): the generation path only."""
+    import dataclasses
+
+    import torch
+
+    from spritegan.config import build_config
+    from spritegan.generate.pipeline import SpritePipeline
+    from spritegan.models import build_generator
+    from spritegan.train.loop import fit_model_to_data
+
+    torch.manual_seed(0)
+    cfg = build_config("sprite", {"model.g_width": 4, "model.max_channels": 16, "model.z_dim": 8})
+    dataset = open_dataset("builtin:walkers:3")
+    fit_model_to_data(cfg, dataset, conditional=False)
+    meta = {"model_config": dataclasses.asdict(cfg.model), "manifest": dataset.manifest, "step": 0}
+    folder = tmp_path_factory.mktemp("walkers-run")
+    SpritePipeline(build_generator(cfg.model), meta).save_pretrained(folder)
+    return folder
+
+
+def _schema(name: str):
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads((Path(__file__).parent / "data" / name).read_text()))
+
+
+def test_generate_atlas_cuts_each_sheet_into_named_frames_with_walk_tags_and_gifs(
+    sheet_run, tmp_path, monkeypatch
+):
+    from spritegan.cli import main
+    from spritegan.data import procedural
+    from spritegan.generate.pipeline import SpritePipeline
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("generation called the procedural renderer")
+
+    for module, name in (
+        (W, "render_roles"),
+        (W, "render_frame"),
+        (W, "render_sheet"),
+        (procedural, "render_indices"),
+    ):
+        monkeypatch.setattr(module, name, forbidden)
+    W._role_maps.cache_clear()
+    out = tmp_path / "out"
+    assert (
+        main(["generate", str(sheet_run), "--seeds", "1,2", "--atlas", "--scale", "2", "--out", str(out)])
+        == 0
+    )
+    sheets = SpritePipeline.from_run(sheet_run)([1, 2])  # (2, 4, 64, 64)
+    atlas = np.asarray(Image.open(out / "atlas.png"))
+    tp, ase = (
+        json.loads((out / "atlas.json").read_text()),
+        json.loads((out / "atlas.aseprite.json").read_text()),
+    )
+    _schema("texturepacker-json-hash.schema.json").validate(tp)
+    _schema("aseprite-json.schema.json").validate(ase)
+    names = [f"char-{s:04d}/{d}-{f}" for s in (1, 2) for d in W.DIRECTIONS for f in range(4)]
+    assert [f["filename"] for f in ase["frames"]] == names and list(tp["frames"]) == names
+    for i, name in enumerate(names):  # every frame cut back out equals its cell of the sheet, byte for byte
+        r = tp["frames"][name]["frame"]
+        got = atlas[r["y"] : r["y"] + r["h"], r["x"] : r["x"] + r["w"]]
+        row, col = divmod(i % 16, 4)
+        cell = sheets[i // 16, :, row * 16 : row * 16 + 16, col * 16 : col * 16 + 16]
+        expected = cell.repeat_interleave(2, 1).repeat_interleave(2, 2).permute(1, 2, 0).numpy()
+        assert got.tobytes() == expected.tobytes(), name
+    assert [f["duration"] for f in ase["frames"]] == [150] * 32
+    tags = ase["meta"]["frameTags"]
+    assert [t["name"] for t in tags] == [f"char-{s:04d}/{d}" for s in (1, 2) for d in W.DIRECTIONS]
+    assert [(t["from"], t["to"]) for t in tags] == [(4 * k, 4 * k + 3) for k in range(8)]
+    assert tp["animations"]["char-0002/up"] == [f"char-0002/up-{f}" for f in range(4)]
+    for s in (1, 2):  # the sheet itself, and its walk cycle: 4 GIF frames, every direction side by side
+        assert np.asarray(Image.open(out / f"seed{s:06d}.png")).shape == (128, 128, 4)
+        gif = Image.open(out / f"seed{s:06d}-walk.gif")
+        assert gif.n_frames == 4 and gif.size == (4 * 32 + 3 * 4, 32)
+    record = json.loads((out / "generation.json").read_text())
+    assert record["sheet"]["rows"] == list(W.DIRECTIONS)
+
+
+def test_a_run_on_single_sprites_keeps_its_one_frame_per_seed_atlas(tmp_path) -> None:
+    from spritegan.cli import main
+
+    pinned = Path(__file__).parent / "data" / "pinned-dcgan.safetensors"
+    assert main(["generate", str(pinned), "--seeds", "1,2", "--atlas", "--out", str(tmp_path)]) == 0
+    assert list(json.loads((tmp_path / "atlas.json").read_text())["frames"]) == ["seed000001", "seed000002"]
+    assert not list(tmp_path.glob("*-walk.gif"))
+
+
+# ---- the whole-character measure -----------------------------------------------------------------------------
+def test_the_walker_measure_is_one_on_real_sheets_and_zero_on_noise_and_broken_identity() -> None:
+    from spritegan.metrics.evaluate import evaluate
+    from spritegan.metrics.walkers import walker_metrics
+
+    sheets, _ = W.make_walkers(12, seed=5)
+    real = sheets.transpose(0, 3, 1, 2)
+    got = walker_metrics(real)
+    assert got["walker_pixel_perfect_share"] == got["walker_readable_share"] == 1.0
+    assert got["walker_frame_readable_share"] == got["walker_mean_agreement"] == 1.0
+    assert got["walker_readable_distinct"] == 12
+    noise = np.random.default_rng(0).integers(0, 256, real[:4].shape, dtype=np.uint8)
+    got = walker_metrics(noise)
+    assert got["walker_pixel_perfect_share"] == got["walker_readable_share"] == 0
+    assert got["walker_frame_readable_share"] == 0
+    a, b = real[:4], real[4:8]
+    mixed = a.copy()
+    mixed[:, :, 16:32] = b[:, :, 16:32]  # each sheet's "left" row drawn by another character
+    got = walker_metrics(mixed)
+    assert got["walker_pixel_perfect_share"] == got["walker_readable_share"] == 0.0
+    assert got["walker_frame_readable_share"] == 1.0  # every frame fine alone: only identity is lost
+    turned = a.copy()
+    turned[:, :, 16:32], turned[:, :, 32:48] = a[:, :, 32:48], a[:, :, 16:32]  # left and right swapped
+    assert walker_metrics(turned)["walker_readable_share"] == 0.0
+    stepped = a.copy()
+    stepped[:, :, :, :16] = a[:, :, :, 16:32]  # frame 1 where frame 0 is asked
+    assert walker_metrics(stepped)["walker_pixel_perfect_share"] == 0.0
+    speck = a.copy()
+    speck[:, :, 5, 20] = 255 - speck[:, :, 5, 20]  # one pixel off in one frame: readable, not perfect
+    got = walker_metrics(speck)
+    assert got["walker_readable_share"] == 1.0 and got["walker_pixel_perfect_share"] == 0.0
+    table = evaluate(real[:2], real[:3], metrics=["walkers"])  # through the metric table, with its real floor
+    assert (
+        table["metrics"]["walker_pixel_perfect_share"] == table["real_floor"]["walker_readable_share"] == 1.0
+    )
+
+
+def test_eval_of_a_walkers_run_reads_whole_characters(sheet_run) -> None:
+    from spritegan.metrics.evaluate import evaluate_run
+
+    result = evaluate_run(sheet_run, samples=4, metrics=["walkers"], write=False)
+    assert result["metrics"]["walker_readable_share"] == 0.0  # untrained: noise, nothing readable
+    assert result["real_floor"]["walker_pixel_perfect_share"] == 1.0 and result["n_real"] == 3

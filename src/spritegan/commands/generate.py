@@ -15,6 +15,7 @@ EXAMPLES = """  spritegan generate runs/demo -n 100 --seed 0 --out out/demo     
   spritegan generate runs/sprites-cond --traits random -n 64 --out out/mixed
   spritegan generate runs/demo -n 16 --atlas --out out/atlas    # + atlas.png, atlas.json (Phaser, PixiJS)
   spritegan generate runs/tiles -n 16 --tile-repeat 3 --scale 4 --out out/tiles   # a --tileable run, 3x3 views
+  spritegan generate runs/walkers --seeds 1,2 --atlas --scale 2 --out out/walk   # a sheet run: 16 frames each
 """
 
 
@@ -45,7 +46,9 @@ def register(subparsers) -> None:
         "--atlas",
         action="store_true",
         help="also pack the sprites into atlas.png with atlas.json (TexturePacker JSON-hash: Phaser, PixiJS)"
-        " and atlas.aseprite.json (Aseprite's JSON layout); frames are named seedNNNNNN like the PNGs",
+        " and atlas.aseprite.json (Aseprite's JSON layout); frames are named seedNNNNNN like the PNGs; a run"
+        " on character sheets (builtin:walkers, a frames CSV) packs each sheet's frames, char-0001/down-0, with"
+        " one walk-cycle tag per character and direction",
     )
     p.add_argument(
         "--traits",
@@ -89,8 +92,9 @@ def trait_labels(args: argparse.Namespace, pipe, seeds: list[int]):
     return pipe.labels_for(args.traits or None, seeds, args.seed, warn)
 
 
-def check_atlas(out: Path, seeds: list[int], size: list[int], scale: int) -> None:
-    """--atlas, before any work: unique frame names, an atlas no engine refuses, its files not folders."""
+def check_atlas(out: Path, seeds: list[int], size: list[int], scale: int, per_seed: int = 1) -> None:
+    """--atlas, before any work: unique frame names, an atlas no engine refuses (`per_seed` sprites of `size`
+    per seed), its files not folders."""
     from collections import Counter
 
     from spritegan.commands import check_output_file
@@ -101,7 +105,7 @@ def check_atlas(out: Path, seeds: list[int], size: list[int], scale: int) -> Non
     if twice:
         raise SpriteganError(f"--atlas: --seeds names seed {twice[0]} twice; atlas frames need unique seeds")
     try:
-        shelf_layout([(size[1] * scale, size[0] * scale)] * len(seeds))
+        shelf_layout([(size[1] * scale, size[0] * scale)] * len(seeds) * per_seed)
     except ValueError as exc:
         raise SpriteganError(f"--atlas: {exc}; ask for fewer sprites or a smaller --scale") from None
     for path in atlas_paths(out):
@@ -121,6 +125,24 @@ def write_tile_repeats(images, seeds: list[int], args: argparse.Namespace, out: 
     save_png(make_sheet(repeated, scale=args.scale), out / "sheet-tiled.png")
 
 
+def write_poses(images, seeds: list[int], layout: dict, args: argparse.Namespace, out: Path) -> None:
+    """A sheet run: each character's walk cycle as seedNNNNNN-walk.gif (unless --sheet-only) and, with --atlas,
+    every frame in the atlas (char-0001/down-0) with a tag per character and direction."""
+    from spritegan.generate.poses import WALK_FRAME_MS, cut_sheets, frame_names, save_walk_gif, walk_tags
+
+    frames = cut_sheets(images, layout)
+    if not args.sheet_only:
+        for s, own in zip(seeds, frames, strict=True):
+            save_walk_gif(own, layout, out / f"seed{s:06d}-walk.gif", args.scale)
+    if args.atlas:
+        from spritegan.export.atlas import Tag, pack_atlas, save_atlas
+        from spritegan.generate.postprocess import upscale
+
+        flat = upscale(frames.reshape(-1, *frames.shape[2:]), args.scale)
+        tags = [Tag(name, start, end) for name, start, end in walk_tags(seeds, layout)]
+        save_atlas(pack_atlas(flat, frame_names(seeds, layout)), out, durations=WALK_FRAME_MS, tags=tags)
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -129,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     from spritegan.commands import check_device, check_finite, check_output_folder
     from spritegan.errors import SpriteganError
     from spritegan.generate.pipeline import SpritePipeline
+    from spritegan.generate.poses import sheet_layout
     from spritegan.generate.postprocess import upscale
     from spritegan.generate.sheet import make_sheet, save_png, to_pil
 
@@ -149,7 +172,12 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_output_folder(out)
     pipe = SpritePipeline.from_run(args.run, device=args.device)
-    if args.atlas:
+    layout = sheet_layout(pipe.manifest)  # each image a character's sheet: cut into its frames
+    if args.atlas and layout:
+        check_atlas(
+            out, seeds, layout["frame_size"], args.scale, len(layout["rows"]) * len(layout["columns"])
+        )
+    elif args.atlas:
         check_atlas(out, seeds, pipe.model_config.image_size, args.scale)
     if args.palette and not pipe.manifest.get("palette"):
         print(
@@ -175,7 +203,9 @@ def run(args: argparse.Namespace) -> int:
     save_png(make_sheet(images, scale=args.scale), out / "sheet.png")
     if args.tile_repeat > 1:
         write_tile_repeats(images, seeds, args, out)
-    if args.atlas:
+    if layout:
+        write_poses(images, seeds, layout, args, out)
+    elif args.atlas:
         from spritegan.export.atlas import pack_atlas, save_atlas
 
         save_atlas(pack_atlas(upscale(images, args.scale), [f"seed{s:06d}" for s in seeds]), out)
@@ -188,11 +218,18 @@ def run(args: argparse.Namespace) -> int:
         "scale": args.scale,
         "step": pipe.meta.get("step"),
         **({"tile_repeat": args.tile_repeat} if args.tile_repeat > 1 else {}),
+        **({"sheet": layout} if layout else {}),
     }
     if labels is not None:
         from spritegan.generate.traits import describe
 
         record["traits"] = [describe(v, pipe.label_spec) for v in labels]
     (out / "generation.json").write_text(json.dumps(record, indent=1))
-    print(f"wrote {len(seeds)} sprites and sheet.png" + (", atlas.png" if args.atlas else "") + f" to {out}")
+    walks = ", a walk-cycle GIF per character" if layout and not args.sheet_only else ""
+    print(
+        f"wrote {len(seeds)} sprites and sheet.png"
+        + (", atlas.png" if args.atlas else "")
+        + walks
+        + f" to {out}"
+    )
     return 0

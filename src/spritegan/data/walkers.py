@@ -321,6 +321,12 @@ def _role_maps() -> tuple[np.ndarray, dict[bytes, int]]:
     return maps, {m.tobytes(): i for i, m in enumerate(maps)}
 
 
+@functools.cache
+def _role_maps_t() -> np.ndarray:
+    """The role maps pixel-major, (256, 768): nearest_frame gathers whole rows."""
+    return np.ascontiguousarray(_role_maps()[0].T)
+
+
 def _decode_row(row: int, values: dict[str, int]) -> tuple[dict[str, str], str, int]:
     shape, pose = divmod(row, len(POSES))
     t = dict(zip(SHAPE_TRAITS, SHAPES[shape], strict=True))
@@ -353,14 +359,32 @@ def read_frame(image: np.ndarray) -> tuple[dict[str, str], str, int] | None:
 
 
 _COLOURED_TRAITS = tuple(dict.fromkeys(trait for trait, _, _ in _COLOURED.values()))
+# each palette colour's colour trait (its index in _COLOURED_TRAITS), -1 for fixed roles; each trait's first
+# column in nearest_frame's counts (column 0: the fixed roles), and the end
+_TRAIT_OF = np.array(
+    [
+        _COLOURED_TRAITS.index(_COLOURED[ROLES[r]][0]) if v >= 0 else -1
+        for r, v in zip(_ROLE_OF, _VALUE_OF, strict=True)
+    ]
+)
+_TRAIT_START = np.cumsum([1] + [len(TRAITS[t]) for t in _COLOURED_TRAITS])
+
+
+_RGB_ORDER = np.argsort((PALETTE[1:, :3].astype(np.uint32) << _KEY[:3]).sum(-1))  # opaque colours by RGB key
+_RGB_KEYS = (PALETTE[1:, :3].astype(np.uint32) << _KEY[:3]).sum(-1)[_RGB_ORDER]
 
 
 def snap_to_palette(image: np.ndarray) -> np.ndarray:
     """Palette indices (16, 16) of an RGBA uint8 frame: alpha < 128 is background, else the nearest RGB colour."""
     if not isinstance(image, np.ndarray) or image.shape != (SIZE, SIZE, 4):
         raise ValueError(f"expected a ({SIZE}, {SIZE}, 4) RGBA array, got {getattr(image, 'shape', None)}")
-    rgb = image[..., :3].reshape(-1, 1, 3).astype(np.int32)
-    nearest = 1 + ((rgb - PALETTE[1:, :3].astype(np.int32)[None]) ** 2).sum(-1).argmin(1)
+    opaque = (image[..., :3].astype(np.uint32) << _KEY[:3]).sum(-1).reshape(-1)
+    at = np.clip(np.searchsorted(_RGB_KEYS, opaque), 0, len(_RGB_KEYS) - 1)
+    nearest = _RGB_ORDER[at] + 1  # exact palette colours by lookup, the rest by distance
+    off = np.nonzero(_RGB_KEYS[at] != opaque)[0]
+    if len(off):
+        rgb = image[..., :3].reshape(-1, 3)[off, None].astype(np.int32)
+        nearest[off] = 1 + ((rgb - PALETTE[1:, :3].astype(np.int32)[None]) ** 2).sum(-1).argmin(1)
     nearest[image[..., 3].reshape(-1) < 128] = 0
     return nearest.astype(np.int64)
 
@@ -371,19 +395,20 @@ def nearest_frame(image: np.ndarray) -> tuple[dict[str, str], str, int, float]:
     poses; for each, the colour traits are chosen independently (each colours its own roles), so the match
     is the true nearest, not a local search."""
     maps, _ = _role_maps()
+    maps_t = _role_maps_t()
     idx = snap_to_palette(image)
-    n_roles, n_colours = len(ROLES), len(PALETTE)
-    counts = np.bincount(
-        ((np.arange(len(maps))[:, None] * n_roles + maps) * n_colours + idx[None]).reshape(-1),
-        minlength=len(maps) * n_roles * n_colours,
-    ).reshape(len(maps), n_roles, n_colours)  # counts[k, r, p]: pixels of role r in map k snapped to colour p
-    score = sum(counts[:, _R[r], _COLOUR[(r, -1)]] for r in _FIXED)
-    best_values = {}
+    # every pixel counts for one column: the fixed roles (0) or one value of one colour trait
+    column = np.where(_VALUE_OF[idx] < 0, 0, _TRAIT_START[_TRAIT_OF[idx]] + _VALUE_OF[idx])
+    order = np.argsort(column, kind="stable")
+    starts = np.searchsorted(column[order], np.arange(_TRAIT_START[-1]))
+    same_role = np.zeros((SIZE * SIZE + 1, len(maps)), bool)  # a last row of zeros ends the last segment
+    same_role[:-1] = maps_t[order] == _ROLE_OF[idx][order][:, None]  # pixel (sorted) x map: the pixel's role
+    counts = np.add.reduceat(same_role, starts, axis=0, dtype=np.int32).T  # (768, columns): pixels matched
+    counts[:, starts == np.append(starts[1:], SIZE * SIZE)] = 0  # reduceat gives one row for empty segments
+    score, best_values, at = counts[:, 0], {}, 1
     for trait in _COLOURED_TRAITS:
-        roles = [r for r, spec in _COLOURED.items() if spec[0] == trait]
-        per_value = np.stack(
-            [sum(counts[:, _R[r], _COLOUR[(r, v)]] for r in roles) for v in range(len(TRAITS[trait]))], 1
-        )
+        per_value = counts[:, at : at + len(TRAITS[trait])]
+        at += len(TRAITS[trait])
         best_values[trait] = per_value.argmax(1)
         score = score + per_value.max(1)
     row = int(np.argmax(score))

@@ -237,6 +237,11 @@ def training_data_options(manifest: dict) -> dict:
     if size and not source.startswith("builtin:") and Path(source).is_file():
         h, w = (fix.get("from_sizes") or [size])[0]
         options["tile"] = f"{w}x{h}"
+    if (manifest.get("sheet") or {}).get("labels_csv"):  # frames assembled into character sheets by a CSV
+        options["labels_csv"] = manifest["sheet"]["labels_csv"]
+        if "tile" in options:  # a sprite sheet of frames: cut at the frame size, not the sheet's
+            h, w = (fix.get("from_sizes") or [manifest["sheet"]["frame_size"]])[0]
+            options["tile"] = f"{w}x{h}"
     return options
 
 
@@ -258,8 +263,8 @@ def evaluate_run(
 
     The real set defaults to all of the run's training images (manifest "source", same tile size). By
     default FID, KID and the pixel-art measures are computed, plus the exact sprite metrics for the
-    built-in sprites and the seam measure for --tileable runs and builtin:tiles; "seconds" counts
-    everything from loading the model to the last metric.
+    built-in sprites, the seam measure for --tileable runs and builtin:tiles and the whole-character
+    measure for builtin:walkers; "seconds" counts everything from loading the model to the last metric.
     """
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
@@ -279,6 +284,8 @@ def evaluate_run(
         wanted.append("sprites")
     if metrics is None and (pipe.model_config.tileable or str(spec).startswith("builtin:tiles")):
         wanted.append("tiles")  # the seam measure (metrics/tiles.py)
+    if metrics is None and str(spec).startswith("builtin:walkers"):
+        wanted.append("walkers")  # whole characters in every pose (metrics/walkers.py)
     result = evaluate(
         fake,
         real,

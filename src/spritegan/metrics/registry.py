@@ -190,6 +190,7 @@ METRICS: dict[str, Metric] = {
         Metric("pixelart", "pixels", _pixelart, default=True),
         Metric("sprites", "pixels", _sprites),
         Metric("tiles", "pixels", "spritegan.metrics.tiles:tiles_metric"),  # seam measure (--tileable)
+        Metric("walkers", "pixels", "spritegan.metrics.walkers:walkers_metric"),  # whole characters
     )
 }
 NAMES = tuple(METRICS)
