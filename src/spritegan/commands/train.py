@@ -16,6 +16,8 @@ EXAMPLES = """  spritegan train --data builtin:sprites --preset sprite --out run
   spritegan train --resume runs/sprites               # continue where it stopped (also after kill -9)
   spritegan train --data builtin:sprites --set train.lr_g=0.001 --dry-run
   spritegan train --data builtin:tiles --tileable --conditional --out runs/tiles   # seamless ground tiles
+  spritegan train --data builtin:walkers --set model.head=palette --lr 0.001 --batch-size 32 --out runs/walkers
+  spritegan train --data my_frames/ --labels frames.csv --out runs/heroes   # CSV: file,character,direction,frame
   spritegan train --data my_art/ --resize 32 --init-from runs/sprites --freeze-d 2 --out runs/art-tl
   torchrun --nproc_per_node 2 -m spritegan train --data builtin:sprites --out runs/ddp --device cpu
 """
@@ -25,7 +27,8 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
     """Data options shared by train and the other commands that read images."""
     p.add_argument(
         "--data",
-        help="image folder, sprite sheet, prepared dataset dir, builtin:sprites[:N] or builtin:tiles[:N[:SIZE]]",
+        help="image folder, sprite sheet, prepared dataset dir, builtin:sprites[:N], builtin:tiles[:N[:SIZE]], "
+        "builtin:walkers[:N] (character sheets) or builtin:walker-frames[:N]",
     )
     p.add_argument("--tile", help="cut a sprite sheet into tiles of this size, e.g. 24 or 24x24")
     p.add_argument("--resize", help="resize every image to this size (e.g. 64 or 64x48); default: native")
@@ -40,7 +43,11 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
         help="with --resize: stretch to the size (default), or pad: fit inside keeping the aspect, then pad",
     )
     p.add_argument("--pad-to", type=int, help="pad (never resample) images to this size, e.g. 32")
-    p.add_argument("--labels", help="label CSV joined by file name or id")
+    p.add_argument(
+        "--labels",
+        help="label CSV joined by file name or id; with character, direction and frame columns each "
+        "character's frames become one sheet (rows directions, columns frames): one seed, one character",
+    )
     p.add_argument("--label-columns", help="comma-separated label columns to keep")
     add_csv_arguments(p)
 
