@@ -118,6 +118,7 @@ def _model_cfg(tileable: bool, **extra):
             "model.g_width": 8,
             "model.d_width": 8,
             "model.z_dim": 8,
+            "model.head": "rgb",
             **extra,
         },
     )
