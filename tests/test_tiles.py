@@ -17,7 +17,7 @@ from spritegan.data.dataset import open_dataset
 from spritegan.data.tiles import MATERIALS, PALETTES, SIZES, make_tile, make_tiles, tile_repeat
 from spritegan.errors import DataError, SpriteganError
 from spritegan.metrics.evaluate import evaluate
-from spritegan.metrics.tiles import seam_measures, seam_with_floor
+from spritegan.metrics.tiles import phase_steps, seam_measures, seam_with_floor
 from spritegan.models import build_discriminator, build_generator
 
 
@@ -94,6 +94,15 @@ def test_seam_measure_by_hand() -> None:
     assert m["tile_seam_diff"] == pytest.approx((20 + 20 + 0 + 0 + 0) / 5)  # 2 rows wrap by 20, 3 cols by 0
     flat = seam_measures(np.full((2, 3, 4, 4), 7, np.uint8))
     assert flat["tile_interior_diff"] == 0 and flat["tile_std"] == 0 and np.isnan(flat["tile_seam_ratio"])
+
+
+def test_phase_steps_are_flat_for_real_tiles_and_peak_at_a_seam() -> None:
+    tiles = _chw(make_tiles(900)[0])
+    steps = phase_steps(tiles)
+    assert steps.shape == (16,) and steps.max() / steps.min() < 1.1
+    assert steps.mean() == pytest.approx(seam_measures(tiles)["tile_interior_diff"], rel=0.02)
+    spliced = np.concatenate([tiles[..., 8:], tiles[::-1, ..., :8]], axis=3)
+    assert phase_steps(spliced).argmax() in (7, 15)
 
 
 def test_seam_metric_in_the_table_reports_the_real_floor() -> None:

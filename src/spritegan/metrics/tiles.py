@@ -47,6 +47,18 @@ def seam_measures(images) -> dict[str, float]:
     }
 
 
+def phase_steps(images) -> np.ndarray:
+    """Mean step between pixels j and j + 1 (mod the size), rows and columns together, for each phase j of a
+    square tile set: (size,) values, the last one the wrap-around. A torus-drawn set is flat across phases; a
+    generator's start grid or upsampling shows as a period in them, the seam as a peak at the end."""
+    x = _as_float(images)
+    if x.shape[2] != x.shape[3]:
+        raise ValueError(f"phase steps need square tiles; got {x.shape[3]}x{x.shape[2]}")
+    cols = np.abs(np.roll(x, -1, axis=3) - x).mean(axis=(0, 1, 2))
+    rows = np.abs(np.roll(x, -1, axis=2) - x).mean(axis=(0, 1, 3))
+    return (cols + rows) / 2
+
+
 def seam_with_floor(fake, real) -> dict[str, dict[str, float]]:
     """The fakes' measures, the real set's (its floor) and the fakes against the real interior:
     tile_seam_vs_real_interior (fake seam step / real interior step; the issue's aim: <= 1.5) and
