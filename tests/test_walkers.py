@@ -249,7 +249,8 @@ def sheet_run(tmp_path_factory) -> Path:
     from spritegan.train.loop import fit_model_to_data
 
     torch.manual_seed(0)
-    cfg = build_config("sprite", {"model.g_width": 4, "model.max_channels": 16, "model.z_dim": 8})
+    tiny = {"model.g_width": 4, "model.max_channels": 16, "model.z_dim": 8, "model.head": "rgb"}
+    cfg = build_config("sprite", tiny)  # the RGB head: an untrained one draws frames that differ
     dataset = open_dataset("builtin:walkers:3")
     fit_model_to_data(cfg, dataset, conditional=False)
     meta = {"model_config": dataclasses.asdict(cfg.model), "manifest": dataset.manifest, "step": 0}

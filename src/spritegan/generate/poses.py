@@ -76,7 +76,8 @@ def walk_gif_frames(frames: torch.Tensor, layout: dict, scale: int = 1, gap: int
 
 
 def save_walk_gif(frames: torch.Tensor, layout: dict, path: str | Path, scale: int = 1) -> Path:
-    """Write one character's walk cycle (see `walk_gif_frames`) as a looping GIF, atomically."""
+    """Write one character's walk cycle (see `walk_gif_frames`) as a looping GIF, atomically (Pillow merges
+    identical neighbouring frames into one longer frame)."""
     pictures = walk_gif_frames(frames, layout, scale)
     path = Path(path)
     storage.atomic_write(
