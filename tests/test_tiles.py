@@ -230,8 +230,10 @@ def test_trainer_shows_d_rolled_images(tmp_path: Path) -> None:
             "model.g_width": 8,
             "model.d_width": 8,
             "model.z_dim": 8,
+            "model.head": "rgb",
             "train.diffaug": "",
             "train.threads": 1,
+            "train.sample_grid": 4,
         },
     )
     ds = open_dataset(cfg.data.source)
