@@ -19,17 +19,7 @@ import time
 import numpy as np
 import torch
 
-
-def quantise(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
-    """Every pixel of uint8 (N, C, H, W) to its nearest palette row (uint8 (K, C)), in RGB(A) distance."""
-    n, c, h, w = images.shape
-    pix = images.permute(0, 2, 3, 1).reshape(-1, c).float()
-    out = torch.empty_like(pix)
-    pal = palette.float()
-    for start in range(0, len(pix), 65536):
-        chunk = pix[start : start + 65536]
-        out[start : start + 65536] = pal[torch.cdist(chunk, pal).argmin(1)]
-    return out.to(torch.uint8).reshape(n, h, w, c).permute(0, 3, 1, 2).contiguous()
+from spritegan.data.palette import quantise
 
 
 def errors(real: torch.Tensor, quant: torch.Tensor) -> dict:

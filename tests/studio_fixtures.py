@@ -32,7 +32,7 @@ def make_run(
     from spritegan.storage import save_generator
 
     torch.manual_seed(len(name))
-    cfg = build_config("sprite")
+    cfg = build_config("sprite", {"model.head": "rgb"})  # random RGB-head weights: varied colours to check
     cfg.model.image_size = [size, size]
     cfg.model.channels = 4
     cfg.model.g_width = width

@@ -205,3 +205,42 @@ def test_key_scale_and_bias_gradients_match_autograd_of_the_mixture():
     (torch.einsum("nkhw,kc->nchw", probs, head.palette) * w).sum().backward()
     for got, want in zip(fused, (head.keys.grad, head.bias.grad, head.log_scale.grad), strict=True):
         assert torch.allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_quantisation_loss_is_zero_on_palette_data_and_exact_on_a_known_case():
+    from spritegan.data.palette import quantisation_loss, quantise
+
+    palette = torch.tensor([[0, 0, 0, 0], [10, 20, 30, 255], [200, 100, 50, 255]], dtype=torch.uint8)
+    rows = torch.randint(0, 3, (6, 8, 8), generator=torch.Generator().manual_seed(0))
+    images = palette[rows].permute(0, 3, 1, 2).contiguous()
+    assert torch.equal(quantise(images, palette), images)
+    assert quantisation_loss(images, palette) == {
+        "rgb_mae": 0.0,
+        "alpha_levels": 2.0,
+        "alpha_levels_after": 2.0,
+    }
+    # every visible pixel 4 levels off in each channel, and half of them at a soft alpha of 230
+    shifted = images.clone()
+    visible = shifted[:, 3] == 255
+    shifted[:, :3] += 4 * visible[:, None].to(torch.uint8)
+    shifted[:, 3, :, ::2] = torch.where(visible[:, :, ::2], 230, 0).to(torch.uint8)
+    loss = quantisation_loss(shifted, palette)
+    assert loss["rgb_mae"] == 4.0
+    assert (loss["alpha_levels"], loss["alpha_levels_after"]) == (3.0, 2.0)
+
+
+def test_painted_data_note_says_what_the_kmeans_palette_costs():
+    from types import SimpleNamespace
+
+    from spritegan.config import build_config
+    from spritegan.train.loop import fit_model_to_data
+
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (16, 4, 8, 8), dtype=torch.uint8, generator=gen)  # ~1,000 colours
+    images[:, 3] = torch.randint(1, 256, (16, 8, 8), dtype=torch.uint8, generator=gen)  # soft alpha
+    data = SimpleNamespace(images=images, manifest={"alpha_levels": None}, labels=None)
+    cfg = build_config("sprite", {"model.head": "palette", "model.palette_kmeans": 8})
+    (note,) = fit_model_to_data(cfg, data, conditional=False)
+    assert cfg.model.palette_colors == 8
+    assert "8-colour k-means palette" in note and "per channel on average" in note
+    assert "alpha levels become" in note and "model.head=rgb" in note

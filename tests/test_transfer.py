@@ -3,15 +3,14 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import train_tiny
+from spritegan.config import RunConfig
 from spritegan.errors import RunError
 from spritegan.models import build_discriminator, build_generator
 from spritegan.train.transfer import freeze_first_layers, init_from
 
 
 def test_init_from_run_copies_g_and_d(tiny_run):
-    from conftest import tiny_config
-
-    cfg = tiny_config().model
+    cfg = RunConfig.load(tiny_run / "config.yaml").model  # the run's model, palette size included
     cfg.image_size, cfg.channels = [32, 32], 4
     g, d = build_generator(cfg), build_discriminator(cfg)
     note = init_from(tiny_run, g, d)
@@ -21,18 +20,14 @@ def test_init_from_run_copies_g_and_d(tiny_run):
 
 
 def test_init_from_generator_file_leaves_d_fresh(tiny_run):
-    from conftest import tiny_config
-
-    cfg = tiny_config().model
+    cfg = RunConfig.load(tiny_run / "config.yaml").model  # the run's model, palette size included
     cfg.image_size, cfg.channels = [32, 32], 4
     note = init_from(tiny_run / "generator.safetensors", build_generator(cfg), build_discriminator(cfg))
     assert "D from scratch" in note
 
 
 def test_init_from_incompatible_model_is_an_error(tiny_run):
-    from conftest import tiny_config
-
-    cfg = tiny_config().model
+    cfg = RunConfig.load(tiny_run / "config.yaml").model  # the run's model, palette size included
     cfg.image_size, cfg.channels, cfg.g_width, cfg.z_dim = [32, 32], 4, 24, 20
     with pytest.raises(RunError, match="generator tensors match"):
         init_from(tiny_run, build_generator(cfg), build_discriminator(cfg))

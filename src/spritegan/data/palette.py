@@ -78,3 +78,29 @@ def dataset_palette(manifest: dict, images: torch.Tensor, k: int, seed: int = 0)
     if manifest.get("palette"):
         return exact_palette(manifest["palette"], c, transparent), True
     return kmeans_palette(images, k, seed=seed), False
+
+
+def quantise(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """Every pixel of uint8 (N, C, H, W) moved to its nearest palette row (uint8 (K, C)) in RGB(A) distance."""
+    n, c, h, w = images.shape
+    pix = images.permute(0, 2, 3, 1).reshape(-1, c).float()
+    out = torch.empty_like(pix)
+    colours = palette.float()
+    for start in range(0, len(pix), 65536):
+        out[start : start + 65536] = colours[torch.cdist(pix[start : start + 65536], colours).argmin(1)]
+    return out.to(torch.uint8).reshape(n, h, w, c).permute(0, 3, 1, 2).contiguous()
+
+
+def quantisation_loss(images: torch.Tensor, palette: torch.Tensor, sample: int = 128) -> dict[str, float]:
+    """What drawing from `palette` costs the real images (up to `sample` of them, evenly spaced): the mean
+    absolute RGB error per channel over visible pixels (0-255 scale) and the alpha levels before and after."""
+    picked = images[:: max(1, len(images) // sample)]
+    quant = quantise(picked, palette)
+    c = images.shape[1]
+    visible = picked[:, 3] > 0 if c == 4 else torch.ones_like(picked[:, 0], dtype=torch.bool)
+    diff = (picked[:, :3].float() - quant[:, :3].float()).abs().permute(0, 2, 3, 1)[visible]
+    return {
+        "rgb_mae": float(diff.mean()) if len(diff) else 0.0,
+        "alpha_levels": float(torch.unique(picked[:, 3]).numel()) if c == 4 else 0.0,
+        "alpha_levels_after": float(torch.unique(quant[:, 3]).numel()) if c == 4 else 0.0,
+    }

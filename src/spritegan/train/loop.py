@@ -21,7 +21,7 @@ from tqdm import tqdm
 from spritegan import __version__, storage
 from spritegan.config import ModelConfig, RunConfig
 from spritegan.data.augment import ada_update, build_augment, diff_augment_p, torus_roll
-from spritegan.data.palette import dataset_palette
+from spritegan.data.palette import dataset_palette, quantisation_loss
 from spritegan.errors import RunError, SpriteganError
 from spritegan.generate.pipeline import SpritePipeline, latents
 from spritegan.generate.sheet import make_sheet, save_png
@@ -87,9 +87,15 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
         palette, exact = model_palette(cfg, dataset)
         cfg.model.palette_colors = len(palette)
         if not exact:
+            loss = quantisation_loss(dataset.images, palette)
+            alpha = ""
+            if loss["alpha_levels"] > loss["alpha_levels_after"]:
+                alpha = f", {loss['alpha_levels']:.0f} alpha levels become {loss['alpha_levels_after']:.0f}"
             notes.append(
                 f"the data has more than 256 colours: G draws every pixel from a {len(palette)}-colour "
-                "k-means palette (model.palette_kmeans); --set model.head=rgb keeps full colour"
+                f"k-means palette (model.palette_kmeans; the real images quantised to it are off by "
+                f"{loss['rgb_mae']:.1f}/255 per channel on average{alpha}); --set model.palette_kmeans=256 "
+                "keeps more shades, --set model.head=rgb keeps full colour"
             )
     if conditional:
         spec = dataset.manifest.get("labels")

@@ -26,32 +26,36 @@ def _source_weights(source: str | Path) -> tuple[dict[str, torch.Tensor], dict[s
     return weights, None
 
 
-def _load_matching(module: nn.Module, weights: dict[str, torch.Tensor]) -> tuple[int, int]:
-    """Copy every tensor whose name and shape match; returns (copied, total in module)."""
+def _load_matching(module: nn.Module, weights: dict[str, torch.Tensor]) -> tuple[int, int, float]:
+    """Copy every tensor whose name and shape match; returns (copied, total in module, share of the module's
+    numbers copied)."""
     own = module.state_dict()
     matched = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    numbers = sum(v.numel() for v in own.values())
+    share = sum(v.numel() for v in matched.values()) / max(1, numbers)
     own.update(matched)
     module.load_state_dict(own)
-    return len(matched), len(own)
+    return len(matched), len(own), share
 
 
 def init_from(source: str | Path, generator: nn.Module, discriminator: nn.Module) -> str:
     """Load matching weights into G (and D when the source has one).
 
-    Rule: tensors are copied by name where shapes agree (same arch and widths; a different image size or
-    channel count leaves the layers that depend on it fresh). Fewer than half of G's tensors matching is
-    an error, since that is not transfer but a different model.
+    Rule: tensors are copied by name where shapes agree (same arch and widths; a different image size,
+    channel count or palette leaves the layers that depend on it fresh). Fewer than half of G's numbers
+    matching is an error, since that is not transfer but a different model (counted in numbers, not
+    tensors: scalars such as batch-norm step counters always match).
     """
     g_weights, d_weights = _source_weights(source)
-    g_hit, g_total = _load_matching(generator, g_weights)
-    if g_hit < g_total / 2:
+    g_hit, g_total, g_share = _load_matching(generator, g_weights)
+    if g_share < 0.5:
         raise RunError(
             f"--init-from {source}: only {g_hit} of {g_total} generator tensors match this model; "
             "use the same arch, widths and z_dim as the source run"
         )
     note = f"init-from {source}: G {g_hit}/{g_total} tensors"
     if d_weights is not None:
-        d_hit, d_total = _load_matching(discriminator, d_weights)
+        d_hit, d_total, _ = _load_matching(discriminator, d_weights)
         note += f", D {d_hit}/{d_total} tensors"
     else:
         note += ", D from scratch (the source has no discriminator)"
