@@ -152,8 +152,8 @@ def test_transfer_and_freeze_work_on_stylegan() -> None:
     from spritegan.train.transfer import _load_matching, freeze_first_layers
 
     src, dst = build_generator(tiny(24)), build_generator(tiny(24))
-    hit, total = _load_matching(dst, src.state_dict())
-    assert hit == total and torch.equal(src.const, dst.const)
+    hit, total, share = _load_matching(dst, src.state_dict())
+    assert hit == total and share == 1.0 and torch.equal(src.const, dst.const)
     D = build_discriminator(tiny(24))
     frozen = freeze_first_layers(D, 2)
     assert frozen and not any(p.requires_grad for p in D.from_rgb.parameters())

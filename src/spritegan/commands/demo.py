@@ -59,9 +59,6 @@ def run(args: argparse.Namespace) -> int:
         "sprite",
         {
             "data.source": "builtin:sprites:4096",
-            "model.head": "palette",  # every pixel a palette colour: flat sprites, no rainbow gradients
-            "train.lr_g": 1e-3,  # the palette head at the preset's 2e-3 collapsed on punks (docs/pixel-exact.md)
-            "train.lr_d": 1e-3,
             "train.steps": args.steps,
             "train.seed": args.seed,
             "train.sample_every": 250,
