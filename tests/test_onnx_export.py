@@ -119,3 +119,15 @@ def test_export_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", str(run), "--format", "onnx"]) == 0
     assert (run / "generator.onnx").exists() and "wrote" in capsys.readouterr().out
     assert main(["export", str(tmp_path / "missing"), "--format", "onnx"]) == 2
+
+
+def test_stylegan_export_keeps_the_truncation_input(tmp_path: Path) -> None:
+    """The real StyleGAN-style generator: truncation must stay a graph input, not a constant of the trace."""
+    pipe = SpritePipeline.from_run(Path(__file__).parent / "data" / "pinned-stylegan.safetensors")
+    out = tmp_path / "style.onnx"
+    export_pipeline(pipe, out)
+    seeds = list(range(12))
+    z = pipe.latents(seeds).numpy()
+    at_half = _run_ort(out, {"z": z, "truncation": np.array([0.5], np.float32)})
+    _check(at_half, pipe(seeds, truncation=0.5))
+    assert not np.array_equal(at_half, _run_ort(out, {"z": z, "truncation": np.ones(1, np.float32)}))

@@ -187,8 +187,11 @@ class StyleGANGenerator(Growable, nn.Module):
             return F.interpolate(x, scale_factor=2.0, mode="nearest")
         return F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
 
-    def truncate(self, w: torch.Tensor, psi: float) -> torch.Tensor:
-        """Pull w (any leading shape, last axis w_dim) towards the tracked mean: w_avg + psi (w - w_avg)."""
+    def truncate(self, w: torch.Tensor, psi: float | torch.Tensor) -> torch.Tensor:
+        """Pull w (any leading shape, last axis w_dim) towards the tracked mean: w_avg + psi (w - w_avg).
+        A tensor psi (an exported graph's input) is always applied: a traced `psi != 1.0` would be a constant."""
+        if isinstance(psi, torch.Tensor):
+            return self.w_avg.to(w.dtype).lerp(w, psi.to(w.dtype))
         return self.w_avg.to(w.dtype).lerp(w, psi) if psi != 1.0 else w
 
     def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
