@@ -88,8 +88,8 @@ CPU_ROWS = 1024
 K_MULTIPLE = 16
 
 
-def _padded(weight: torch.Tensor, bias: torch.Tensor, palette: torch.Tensor):
-    """weight, bias, palette with K padded to a multiple of K_MULTIPLE by colours no logit can choose
+def _padded(weight: torch.Tensor, bias: torch.Tensor, palette: torch.Tensor | None = None):
+    """weight, bias (and palette) with K padded to a multiple of K_MULTIPLE by colours no logit can choose
     (bias -inf: zero probability, never the argmax)."""
     pad = (-weight.shape[0]) % K_MULTIPLE
     if pad == 0:
@@ -97,7 +97,7 @@ def _padded(weight: torch.Tensor, bias: torch.Tensor, palette: torch.Tensor):
     return (
         torch.cat([weight, weight.new_zeros(pad, weight.shape[1])]),
         torch.cat([bias, bias.new_full((pad,), float("-inf"))]),
-        torch.cat([palette, palette.new_zeros(pad, palette.shape[1])]),
+        None if palette is None else torch.cat([palette, palette.new_zeros(pad, palette.shape[1])]),
     )
 
 
@@ -110,7 +110,12 @@ def choose_colours(pixels: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
     (one block when traced for export: a traced loop would fix the batch size)."""
     if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
         return torch.addmm(bias, pixels, weight.t()).argmax(1)
-    weight, bias, _ = _padded(weight, bias, weight.new_zeros(len(weight), 1))
+    weight, bias, _ = _padded(weight, bias)
+    return _argmax_blocks(pixels, weight, bias)
+
+
+def _argmax_blocks(pixels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """choose_colours on an already padded weight and bias."""
     index = torch.empty(len(pixels), dtype=torch.long, device=pixels.device)
     rows = _block_rows(pixels)
     for start in range(0, len(pixels), rows):
@@ -133,8 +138,8 @@ class _StraightThroughChoice(torch.autograd.Function):
     def forward(ctx, pixels, weight, bias, palette, temperature):
         # fp32 throughout: argmax and softmax over bf16 rows run several times slower on CPU than over fp32
         k = len(palette)
-        out = palette[choose_colours(pixels, weight, bias)]  # (M, C), exact colours
         weight_p, bias_p, palette_p = _padded(weight, bias, palette)
+        out = palette[_argmax_blocks(pixels, weight_p, bias_p)]  # (M, C), exact colours
         sample = pixels[:: max(1, len(pixels) // 4096)]
         logits = torch.addmm(bias_p, sample, weight_p.t()) / temperature
         confidence = torch.softmax(logits, dim=1).amax(1).mean()
