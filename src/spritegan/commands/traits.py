@@ -16,6 +16,24 @@ EXAMPLES = """  spritegan traits list runs/punks-cond
   spritegan traits eval runs/sprites-cond --judge exact -n 200     # built-in sprites: read exactly
   spritegan traits fid runs/punks-cond -n 500 --real-n 500     # Inception on CPU: ~2.6 images/s
   spritegan traits sheet runs/punks-cond --column type -n 8 --scale 3 --out punk-types.png
+  spritegan traits shares runs/punks --judge judges/punks.safetensors -n 10000 --threads 1
+"""
+
+SHARES_DESCRIPTION = """Unconditional diversity, read by a trait judge.
+
+Generates n sprites, lets the judge read them and the run's training images, and compares each trait's
+share: every trait in >= 0.5% of real images must appear within 2x of its real share (either way), and
+the mean number of binary traits (accessories) per image must be within 10% of the real mean. The
+near-copy share (samples within MAD 4 of their nearest training image, as `eval --metrics novelty`)
+is printed beside it. The JSON holds every trait, with the judge's held-out recall on real images.
+"""
+
+SHARES_EXAMPLES = """examples:
+  spritegan traits judge --data punks.png --tile 24 --labels labels.csv --steps 3000 \\
+      --out judges/punks.safetensors
+  spritegan traits shares runs/punks --judge judges/punks.safetensors -n 10000 --threads 1
+  spritegan traits shares runs/punks-cond --judge judges/punks.safetensors --traits random \\
+      --out out/shares-random.json --overwrite
 """
 
 
@@ -80,6 +98,35 @@ def register(subparsers) -> None:
     ds.add_argument("-n", type=int, default=1000, help="generated samples (seeds 0..n-1)")
     ds.add_argument("--real", action="store_true", help="score the run's training images (the reference)")
     ds.set_defaults(func=run_domain_is)
+    sr = sub.add_parser(
+        "shares",
+        help="unconditional diversity: each trait's share in n samples vs in the real data, read by a judge",
+        description=SHARES_DESCRIPTION,
+        epilog=SHARES_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sr.add_argument(
+        "run", help="run folder or generator.safetensors (unconditional, or conditional: see --traits)"
+    )
+    sr.add_argument(
+        "--judge", required=True, help="judge file from `spritegan traits judge` on the run's data"
+    )
+    sr.add_argument(
+        "-n", type=int, default=10_000, help="generated samples, seeds SEED..SEED+n-1 (default 10000)"
+    )
+    sr.add_argument("--seed", type=int, default=0)
+    sr.add_argument("--batch-size", type=int, default=500, help="sprites generated per batch (default 500)")
+    sr.add_argument(
+        "--traits",
+        choices=("none", "random"),
+        default="none",
+        help="conditional runs: none = the unconditional slot (default), random = trait sets drawn from the data",
+    )
+    sr.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    sr.add_argument("--all-traits", action="store_true", help="list traits under 0.5%% of real images too")
+    sr.add_argument("--out", help="JSON to write (default: RUN/trait-shares.json)")
+    sr.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    sr.set_defaults(func=run_shares)
 
 
 def _pipeline(path: str):
@@ -252,4 +299,61 @@ def run_sheet(args: argparse.Namespace) -> int:
         make_sheet(torch.cat(images), ncol=args.n, scale=args.scale, background="checker"), Path(args.out)
     )
     print(f"wrote {args.out}")
+    return 0
+
+
+def run_shares(args: argparse.Namespace) -> int:
+    import torch
+
+    from spritegan.commands import check_output_file
+    from spritegan.data.dataset import open_dataset
+    from spritegan.errors import SpriteganError
+    from spritegan.generate.pipeline import SpritePipeline
+    from spritegan.metrics.evaluate import training_data_options
+    from spritegan.metrics.judge import load_judge
+    from spritegan.metrics.trait_shares import check_judge_fits, measure_trait_shares, shares_markdown
+    from spritegan.storage import atomic_write_text
+
+    for option, value, low in (
+        ("-n", args.n, 1),
+        ("--batch-size", args.batch_size, 1),
+        ("--threads", args.threads, 0),
+    ):
+        if value < low:
+            raise SpriteganError(f"{option} {value}: must be at least {low}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run_dir = Path(args.run)
+    out = (
+        Path(args.out)
+        if args.out
+        else (run_dir if run_dir.is_dir() else run_dir.parent) / "trait-shares.json"
+    )
+    check_output_file(out, "--out", overwrite=args.overwrite)
+    pipe = SpritePipeline.from_run(args.run)
+    if args.traits == "random" and not pipe.label_spec:
+        raise SpriteganError(f"--traits random: {args.run} is unconditional; its samples take no traits")
+    judge, report = load_judge(args.judge)
+    check_judge_fits(judge, report, pipe, args.judge, args.run)
+    real = open_dataset(pipe.manifest["source"], **training_data_options(pipe.manifest)).images
+    result = measure_trait_shares(
+        pipe,
+        judge,
+        real,
+        n=args.n,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        traits=args.traits,
+        judge_report=report,
+    )
+    result.update(run=str(args.run), step=pipe.meta.get("step"), judge=str(args.judge))
+    print(shares_markdown(result, all_traits=args.all_traits), end="")
+    near = result["near_copies"]
+    print(
+        f"near copies: {100 * near['share']:.2f}% of {result['n_generated']} samples within MAD "
+        f"{near['threshold_mad']:g} of a training image ({near['exact_copies']} exact)"
+    )
+    print(f"verdict: {'passes' if result['passes'] else 'fails'}")
+    atomic_write_text(out, json.dumps(result, indent=1))
+    print(f"wrote {out}")
     return 0

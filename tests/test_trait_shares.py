@@ -1,0 +1,194 @@
+"""Trait shares (unconditional diversity read by a judge): hand-made readings with known answers, and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from spritegan.cli import main
+from spritegan.metrics.trait_shares import shares_markdown, trait_shares
+
+# layout: type=a, type=b, type=c (categorical), then binary hat, pipe
+SPEC = {
+    "type": {"kind": "categorical", "classes": ["a", "b", "c"]},
+    "hat": {"kind": "binary"},
+    "pipe": {"kind": "binary"},
+}
+
+
+def readings(rows: list[tuple[str, int, int]], counts: list[int]) -> torch.Tensor:
+    """Label vectors: `counts[k]` copies of rows[k] = (type, hat, pipe)."""
+    out = []
+    for (kind, hat, pipe), count in zip(rows, counts, strict=True):
+        vec = [float(kind == c) for c in "abc"] + [float(hat), float(pipe)]
+        out += [vec] * count
+    return torch.tensor(out)
+
+
+def by_name(result: dict) -> dict:
+    return {row["trait"]: row for row in result["traits"]}
+
+
+def test_known_shares_ratios_and_verdicts() -> None:
+    # real, 1000 images: a 600 (hat on 300 of them), b 398 (pipe on all), c 2 (0.2%: too rare to check)
+    real = readings([("a", 1, 0), ("a", 0, 0), ("b", 0, 1), ("c", 0, 0)], [300, 300, 398, 2])
+    # generated, 500 images: a 400 (hat on 50), b 100 (pipe on all), c never
+    fake = readings([("a", 1, 0), ("a", 0, 0), ("b", 0, 1)], [50, 350, 100])
+    result = trait_shares(real, fake, SPEC)
+    rows = by_name(result)
+    assert rows["type=a"]["real_share"] == pytest.approx(0.6)
+    assert rows["type=a"]["generated_share"] == pytest.approx(0.8)
+    assert rows["type=a"]["ratio"] == pytest.approx(0.8 / 0.6) and rows["type=a"]["ok"] is True
+    assert rows["type=b"]["ratio"] == pytest.approx(0.2 / 0.398) and rows["type=b"]["ok"] is True
+    assert rows["type=c"]["checked"] is False and rows["type=c"]["ok"] is None  # 0.2% < 0.5%
+    assert rows["type=c"]["ratio"] == 0.0
+    assert rows["hat"]["real_share"] == pytest.approx(0.3) and rows["hat"][
+        "generated_share"
+    ] == pytest.approx(0.1)
+    assert rows["hat"]["ratio"] == pytest.approx(1 / 3) and rows["hat"]["ok"] is False
+    assert rows["pipe"]["ok"] is True
+    assert result["checked"] == 4 and result["failing"] == 1 and result["failing_traits"] == ["hat"]
+    # binary traits per image: real (300 + 398) / 1000 = 0.698; generated (50 + 100) / 500 = 0.3
+    count = result["binary_per_image"]
+    assert count["real"] == pytest.approx(0.698) and count["generated"] == pytest.approx(0.3)
+    assert count["ok"] is False and result["passes"] is False
+    assert [row["kind"] for row in result["traits"]] == ["categorical"] * 3 + ["binary"] * 2
+
+
+def test_edges_of_the_2x_band_and_the_10_percent_count() -> None:
+    # real: 100 images; hat on 20, pipe on 30 -> 0.5 per image
+    real = readings([("a", 1, 0), ("a", 0, 1), ("a", 0, 0)], [20, 30, 50])
+    # hat exactly 2x (40), pipe exactly half (15): both inside; per image (40 + 15) / 100 = 0.55: +10%, inside
+    fake = readings([("a", 1, 0), ("a", 0, 1), ("a", 0, 0)], [40, 15, 45])
+    result = trait_shares(real, fake, SPEC)
+    assert by_name(result)["hat"]["ok"] is True and by_name(result)["pipe"]["ok"] is True
+    assert (
+        result["binary_per_image"]["ratio"] == pytest.approx(1.1) and result["binary_per_image"]["ok"] is True
+    )
+    assert result["passes"] is True and result["failing"] == 0
+    # one more hat: 41% is over 2x of 20%, and 0.56 per image is 12% over
+    fake = readings([("a", 1, 0), ("a", 0, 1), ("a", 0, 0)], [41, 15, 44])
+    result = trait_shares(real, fake, SPEC)
+    assert by_name(result)["hat"]["ok"] is False and result["binary_per_image"]["ok"] is False
+    # a checked trait that never appears fails and is listed as missing; an unseen-in-real one is not checked
+    fake = readings([("b", 0, 1)], [10])
+    result = trait_shares(real, fake, SPEC)
+    assert "hat" in result["missing_traits"] and by_name(result)["hat"]["ratio"] == 0.0
+    assert by_name(result)["type=b"]["ratio"] is None and by_name(result)["type=b"]["checked"] is False
+    assert result["failing_traits"] == ["type=a", "hat", "pipe"]
+
+
+def test_thresholds_are_settings_and_bad_shapes_are_refused() -> None:
+    real = readings([("a", 1, 0), ("b", 0, 0)], [3, 97])  # hat 3%
+    fake = readings([("b", 0, 0)], [100])
+    assert by_name(trait_shares(real, fake, SPEC))["hat"]["ok"] is False
+    assert by_name(trait_shares(real, fake, SPEC, min_share=0.05))["hat"]["checked"] is False
+    with pytest.raises(ValueError, match=r"generated readings must be \(N, 5\)"):
+        trait_shares(real, fake[:, :4], SPEC)
+    with pytest.raises(ValueError, match="real readings are empty"):
+        trait_shares(real[:0], fake, SPEC)
+
+
+def test_markdown_lists_checked_traits_and_the_per_image_line() -> None:
+    real = readings([("a", 1, 0), ("b", 0, 1), ("c", 0, 0)], [500, 499, 1])
+    fake = readings([("a", 1, 0), ("b", 0, 0)], [50, 50])
+    text = shares_markdown(trait_shares(real, fake, SPEC), all_traits=False)
+    assert "| hat | 50.00 | 50.00 | 1.00 | yes |" in text
+    assert "| pipe | 49.90 | 0.00 | 0.00 | **no** |" in text
+    assert "type=c" not in text and "(1 traits under 0.5% of real images not listed)" in text
+    assert "binary traits (accessories) per image: real 1.00, generated 0.50" in text
+    assert "1 of 4 traits with real share >= 0.5% are outside 2x of it: pipe" in text
+    assert "| type=c | 0.10 | 0.00 | 0.00 | (rare) |" in shares_markdown(trait_shares(real, fake, SPEC))
+
+
+def _constant_judge(spec: dict, size: list[int], path: Path, data: dict | None = None) -> Path:
+    """A judge that reads class 0 of every categorical column in any image (so real and fake agree)."""
+    from spritegan.labels import label_layout
+    from spritegan.metrics.judge import TraitJudge, save_judge
+
+    judge = TraitJudge(4, size, spec, width=4)
+    last = judge.net[-1]
+    with torch.no_grad():
+        last.weight.zero_()
+        last.bias.fill_(-1.0)
+        for col in label_layout(spec):
+            last.bias[col.offset] = 1.0
+    return save_judge(path, judge, {"n_heldout": 0, "traits": {}, **({"data": data} if data else {})})
+
+
+def test_traits_shares_cli_on_a_tiny_run(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    from spritegan.data.dataset import open_dataset
+
+    ds = open_dataset("builtin:sprites:64")
+    data = {"source": "builtin:sprites:64", "sha256": ds.manifest["sha256"]}
+    judge = _constant_judge(ds.manifest["labels"], [32, 32], tmp_path / "j.safetensors", data)
+    out = tmp_path / "shares.json"
+    argv = ["traits", "shares", str(tiny_run), "--judge", str(judge), "-n", "12", "--batch-size", "5"]
+    assert main(argv + ["--out", str(out), "--threads", "1"]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert result["n_generated"] == 12 and result["n_real"] == 64 and result["passes"] is True
+    assert result["checked"] == 8 and result["failing"] == 0  # class 0 of each of the 8 columns, ratio 1
+    assert by_name(result)["accessory=crown"]["ratio"] == 1.0
+    assert 0.0 <= result["near_copies"]["share"] <= 1.0
+    assert "| accessory=crown | 100.00 | 100.00 | 1.00 | yes |" in printed and "near copies:" in printed
+    # the same seeds give the same samples: a second run agrees, and the file is not overwritten unasked
+    assert main(argv + ["--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"spritegan traits: error: --out {out}: file exists; choose another name or add --overwrite"
+    )
+    assert main(argv + ["--out", str(out), "--overwrite"]) == 0
+    assert json.loads(out.read_text())["near_copies"] == result["near_copies"]
+
+
+def test_traits_shares_cli_refuses_a_judge_of_other_data(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    from spritegan.data.dataset import open_dataset
+
+    spec = open_dataset("builtin:sprites:64").manifest["labels"]
+    argv = ["traits", "shares", str(tiny_run), "-n", "4", "--out", str(tmp_path / "s.json"), "--judge"]
+    other = _constant_judge(
+        spec, [32, 32], tmp_path / "o.safetensors", {"source": "x.png", "sha256": "0" * 64}
+    )
+    assert main(argv + [str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(
+        f"spritegan traits: error: --judge {other}: judge was trained on other images (x.png)"
+    )
+    small = _constant_judge(spec, [24, 24], tmp_path / "s.safetensors")
+    assert main(argv + [str(small)]) == 2
+    assert "judge reads 4-channel 24x24 images, but" in capsys.readouterr().err
+    labels = _constant_judge(
+        {"kind": {"kind": "categorical", "classes": ["x", "y"]}}, [32, 32], tmp_path / "l.safetensors"
+    )
+    assert main(argv + [str(labels)]) == 2
+    assert "judge was trained on other labels than" in capsys.readouterr().err
+    assert main(argv + [str(tmp_path / "missing.safetensors")]) == 2
+    assert "no judge file here" in capsys.readouterr().err
+    assert main(argv + [str(small), "--traits", "random"]) == 2
+    assert "is unconditional; its samples take no traits" in capsys.readouterr().err
+    assert main(argv + [str(small), "-n", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "spritegan traits: error: -n 0: must be at least 1"
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_traits_shares_cli_on_a_conditional_run(tmp_path: Path, capsys) -> None:
+    from spritegan.data.dataset import open_dataset
+
+    run = tmp_path / "run"
+    argv = ["train", "--data", "builtin:sprites:48", "--conditional", "--out", str(run), "--steps", "1"]
+    for kv in ("model.z_dim=8", "model.g_width=8", "model.d_width=8", "model.max_channels=32"):
+        argv += ["--set", kv]
+    assert main(argv + ["--set", "train.batch_size=8", "--set", "train.sample_grid=4", "--no-progress"]) == 0
+    judge = _constant_judge(
+        open_dataset("builtin:sprites:48").manifest["labels"], [32, 32], tmp_path / "j.safetensors"
+    )
+    for mode in ("none", "random"):
+        out = tmp_path / f"{mode}.json"
+        assert main(["traits", "shares", str(run), "--judge", str(judge), "-n", "6", "--traits", mode]) == 0
+        capsys.readouterr()
+        result = json.loads((run / "trait-shares.json").read_text())
+        assert result["conditioning"] == mode and result["n_generated"] == 6 and result["passes"] is True
+        (run / "trait-shares.json").rename(out)
