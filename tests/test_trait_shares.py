@@ -104,7 +104,9 @@ def test_markdown_lists_checked_traits_and_the_per_image_line() -> None:
     assert "| type=c | 0.10 | 0.00 | 0.00 | (rare) |" in shares_markdown(trait_shares(real, fake, SPEC))
 
 
-def _constant_judge(spec: dict, size: list[int], path: Path, data: dict | None = None) -> Path:
+def _constant_judge(
+    spec: dict, size: list[int], path: Path, data: dict | None = None, traits: dict | None = None
+) -> Path:
     """A judge that reads class 0 of every categorical column in any image (so real and fake agree)."""
     from spritegan.labels import label_layout
     from spritegan.metrics.judge import TraitJudge, save_judge
@@ -116,7 +118,8 @@ def _constant_judge(spec: dict, size: list[int], path: Path, data: dict | None =
         last.bias.fill_(-1.0)
         for col in label_layout(spec):
             last.bias[col.offset] = 1.0
-    return save_judge(path, judge, {"n_heldout": 0, "traits": {}, **({"data": data} if data else {})})
+    report = {"n_heldout": 0, "traits": traits or {}, **({"data": data} if data else {})}
+    return save_judge(path, judge, report)
 
 
 def test_traits_shares_cli_on_a_tiny_run(tiny_run: Path, tmp_path: Path, capsys) -> None:
@@ -124,7 +127,8 @@ def test_traits_shares_cli_on_a_tiny_run(tiny_run: Path, tmp_path: Path, capsys)
 
     ds = open_dataset("builtin:sprites:64")
     data = {"source": "builtin:sprites:64", "sha256": ds.manifest["sha256"]}
-    judge = _constant_judge(ds.manifest["labels"], [32, 32], tmp_path / "j.safetensors", data)
+    held = {"accessory=crown": {"n": 4, "recall": 1.0}, "accessory=hat": {"n": 5, "recall": 0.4}}
+    judge = _constant_judge(ds.manifest["labels"], [32, 32], tmp_path / "j.safetensors", data, held)
     out = tmp_path / "shares.json"
     argv = ["traits", "shares", str(tiny_run), "--judge", str(judge), "-n", "12", "--batch-size", "5"]
     assert main(argv + ["--out", str(out), "--threads", "1"]) == 0
@@ -135,6 +139,11 @@ def test_traits_shares_cli_on_a_tiny_run(tiny_run: Path, tmp_path: Path, capsys)
     assert by_name(result)["accessory=crown"]["ratio"] == 1.0
     assert 0.0 <= result["near_copies"]["share"] <= 1.0
     assert "| accessory=crown | 100.00 | 100.00 | 1.00 | yes |" in printed and "near copies:" in printed
+    assert (
+        result["unreadable_traits"] == ["accessory=hat"]
+        and by_name(result)["accessory=crown"]["judge_heldout_recall"] == 1.0
+    )
+    assert "held-out real images, so their shares say little: accessory=hat" in printed
     # the same seeds give the same samples: a second run agrees, and the file is not overwritten unasked
     assert main(argv + ["--out", str(out)]) == 2
     assert capsys.readouterr().err.strip() == (

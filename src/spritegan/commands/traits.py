@@ -353,6 +353,11 @@ def run_shares(args: argparse.Namespace) -> int:
         f"near copies: {100 * near['share']:.2f}% of {result['n_generated']} samples within MAD "
         f"{near['threshold_mad']:g} of a training image ({near['exact_copies']} exact)"
     )
+    if result["unreadable_traits"]:
+        print(
+            f"the judge finds these in under half of its held-out real images, so their shares say little: "
+            f"{', '.join(result['unreadable_traits'])}"
+        )
     print(f"verdict: {'passes' if result['passes'] else 'fails'}")
     atomic_write_text(out, json.dumps(result, indent=1))
     print(f"wrote {out}")

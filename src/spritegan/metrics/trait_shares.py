@@ -22,6 +22,7 @@ from spritegan.labels import label_dim, label_layout
 MIN_SHARE = 0.005  # traits rarer than this among real images are reported but not checked
 MAX_RATIO = 2.0  # generated share within [real / 2, real * 2]
 COUNT_TOLERANCE = 0.10  # mean binary traits per image within 10% of the real mean
+MIN_JUDGE_RECALL = 0.5  # traits the judge finds in fewer of its held-out real images are listed as unreadable
 
 
 def _shares(readings: torch.Tensor, spec: dict, what: str) -> torch.Tensor:
@@ -182,7 +183,8 @@ def measure_trait_shares(
 
     `traits` is for conditional pipelines: None or 'none' samples the unconditional slot, 'random' draws
     each sprite's trait set from the training data (as `generate --traits random`). With the judge's training
-    report, each trait row also carries the judge's held-out recall on real images.
+    report, each trait row also carries the judge's held-out recall on real images, and the traits it finds
+    in under MIN_JUDGE_RECALL of them are listed as `unreadable_traits`.
     """
     import time
 
@@ -208,6 +210,11 @@ def measure_trait_shares(
     held = (judge_report or {}).get("traits", {})
     for row in result["traits"]:
         row["judge_heldout_recall"] = (held.get(row["trait"]) or {}).get("recall")
+    result["unreadable_traits"] = [  # their real share is the judge's blind spot, not the data's
+        row["trait"]
+        for row in result["traits"]
+        if row["judge_heldout_recall"] is not None and row["judge_heldout_recall"] < MIN_JUDGE_RECALL
+    ]
     _, distances = nearest_real(fake, real)
     novelty = novelty_stats(distances)
     result["near_copies"] = {
