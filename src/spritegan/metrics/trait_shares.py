@@ -218,7 +218,7 @@ def measure_trait_shares(
     _, distances = nearest_real(fake, real)
     novelty = novelty_stats(distances)
     result["near_copies"] = {
-        "share": 1.0 - novelty["novelty"],
+        "share": float((distances < DEFAULT_THRESHOLD).mean()),  # 1 - novelty
         "threshold_mad": DEFAULT_THRESHOLD,
         "exact_copies": novelty["exact_copies"],
         "nn_mad_median": novelty["nn_mad_median"],
