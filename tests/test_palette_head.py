@@ -53,6 +53,27 @@ def test_forward_value_is_hard_and_gradient_is_the_softmax_mixture():
     assert 0.0 < float(head.confidence) <= 1.0
 
 
+def test_mixture_training_outputs_the_softmax_mixture_and_samples_stay_exact():
+    head = _head()
+    head.soft_training = True
+    f = torch.randn(2, 6, 5, 3) * 2
+    f.requires_grad_(True)
+    head.train()
+    out = head(f)
+    probs = torch.softmax(head.logits(f), dim=1)
+    soft = torch.einsum("nkhw,kc->nchw", probs, head.palette)
+    assert torch.allclose(out, soft, atol=1e-6)  # D sees the mixture, unsure pixels included
+    w = torch.randn_like(out)
+    got = torch.autograd.grad((out * w).sum(), f)[0]
+    want = torch.autograd.grad((soft * w).sum(), f)[0]
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-5)
+    head.eval()  # sampling (G_ema, generate, export) is the argmax whatever the training output was
+    with torch.no_grad():
+        sampled = head(f)
+    assert _colours(to_uint8(sampled)) <= {tuple(p) for p in PALETTE.tolist()}
+    assert not torch.allclose(sampled, out.detach())
+
+
 def test_logits_are_negative_scaled_distances_to_the_keys():
     head = _head(embed=4)
     f = torch.randn(1, 4, 2, 2)

@@ -74,6 +74,9 @@ class ModelConfig:
     palette_colors: int = 0  # head=palette/snap: palette size; set from the data
     palette_embed: int = 16  # head=palette: feature channels per pixel (colour embedding size)
     palette_temperature: float = 1.0  # head=palette: softmax temperature of the straight-through gradient
+    palette_train_mix: bool = (
+        False  # head=palette: training output is the softmax mixture; sampling the argmax
+    )
     palette_kmeans: int = 64  # head=palette/snap on data with > 256 colours: k-means palette size
 
 

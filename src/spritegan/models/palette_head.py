@@ -24,11 +24,18 @@ from torch import nn
 class PaletteHead(nn.Module):
     constant_buffers = ("palette",)  # the same on every rank: never averaged (train.distributed)
 
-    def __init__(self, embed_dim: int, colours: int, channels: int, temperature: float = 1.0) -> None:
+    def __init__(
+        self,
+        embed_dim: int,
+        colours: int,
+        channels: int,
+        temperature: float = 1.0,
+        soft_training: bool = False,
+    ) -> None:
         super().__init__()
         if colours < 1:
             raise ValueError("a palette head needs at least one colour (model.palette_colors)")
-        self.channels, self.temperature = channels, temperature
+        self.channels, self.temperature, self.soft_training = channels, temperature, soft_training
         self.register_buffer("palette", torch.zeros(colours, channels))  # model space, [-1, 1]
         self.keys = nn.Parameter(torch.zeros(colours, embed_dim))
         self.bias = nn.Parameter(torch.zeros(colours))
@@ -71,8 +78,9 @@ class PaletteHead(nn.Module):
             pixels = features.float().permute(0, 2, 3, 1).reshape(-1, e)  # (N*H*W, E)
             weight, bias = self._affine()
             if torch.is_grad_enabled() and (pixels.requires_grad or weight.requires_grad):
+                soft = self.soft_training and self.training
                 out, confidence = _StraightThroughChoice.apply(
-                    pixels, weight, bias, self.palette, self.temperature
+                    pixels, weight, bias, self.palette, self.temperature, soft
                 )
                 self.confidence = confidence
             else:
@@ -124,8 +132,8 @@ def _argmax_blocks(pixels: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
 
 
 class _StraightThroughChoice(torch.autograd.Function):
-    """Forward: the palette colour of the argmax logit. Backward: as if the output were the softmax(logits / T)
-    mixture of palette colours.
+    """Forward: the palette colour of the argmax logit (or, with `soft`, the softmax(logits / T) mixture of
+    palette colours itself). Backward: as if the output were that mixture.
 
     The head runs on every pixel, so its cost is set by how often a (pixels, K) block is read. Nothing of that
     size is kept for the backward pass: it recomputes the logits of a block of rows (a cheap E-wide matmul)
@@ -135,11 +143,14 @@ class _StraightThroughChoice(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, pixels, weight, bias, palette, temperature):
+    def forward(ctx, pixels, weight, bias, palette, temperature, soft=False):
         # fp32 throughout: argmax and softmax over bf16 rows run several times slower on CPU than over fp32
         k = len(palette)
         weight_p, bias_p, palette_p = _padded(weight, bias, palette)
-        out = palette[_argmax_blocks(pixels, weight_p, bias_p)]  # (M, C), exact colours
+        if soft:
+            out = _mixture_blocks(pixels, weight_p, bias_p, palette_p, temperature)
+        else:
+            out = palette[_argmax_blocks(pixels, weight_p, bias_p)]  # (M, C), exact colours
         sample = pixels[:: max(1, len(pixels) // 4096)]
         logits = torch.addmm(bias_p, sample, weight_p.t()) / temperature
         confidence = torch.softmax(logits, dim=1).amax(1).mean()
@@ -168,7 +179,21 @@ class _StraightThroughChoice(torch.autograd.Function):
             grad_weight.addmm_(a.t(), x)
             grad_bias.add_(a.sum(0))
         k = ctx.k
-        return grad_pixels / t, grad_weight[:k] / t, grad_bias[:k] / t, None, None
+        return grad_pixels / t, grad_weight[:k] / t, grad_bias[:k] / t, None, None, None
+
+
+def _mixture_blocks(
+    pixels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, palette: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """The softmax(logits / T) mixture of palette colours of each pixel row, block by block (padded inputs)."""
+    out = pixels.new_empty(len(pixels), palette.shape[1])
+    rows = _block_rows(pixels)
+    for start in range(0, len(pixels), rows):
+        logits = torch.addmm(bias, pixels[start : start + rows], weight.t())
+        if temperature != 1.0:
+            logits.div_(temperature)
+        torch.mm(torch.softmax(logits, dim=1), palette, out=out[start : start + rows])
+    return out
 
 
 class SnapHead(nn.Module):
@@ -226,7 +251,13 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
         )
     if cfg.head == "palette":
         body = build_body(replace(cfg, head="features", channels=cfg.palette_embed))
-        head = PaletteHead(cfg.palette_embed, cfg.palette_colors, cfg.channels, cfg.palette_temperature)
+        head = PaletteHead(
+            cfg.palette_embed,
+            cfg.palette_colors,
+            cfg.channels,
+            cfg.palette_temperature,
+            cfg.palette_train_mix,
+        )
     else:
         body = build_body(replace(cfg, head="rgb"))
         head = SnapHead(cfg.palette_colors, cfg.channels)
