@@ -148,6 +148,30 @@ def test_trainer_applies_the_schedules(tmp_path):
     assert tr.gamma_now(t.r1_gamma) == pytest.approx(t.r1_gamma * t.schedule_gamma_end)
 
 
+def test_schedules_setting_picks_what_follows_the_cosine(tmp_path):
+    from spritegan.data.dataset import open_from_config
+    from spritegan.errors import SpriteganError
+    from spritegan.train.ema import ema_beta
+    from spritegan.train.loop import Trainer, fit_model_to_data
+
+    over = {"data.source": "builtin:sprites:16", "train.batch_size": 4, "train.schedule_kimg": 0.008}
+    cfg = build_config(
+        "sprite", {**over, "train.schedules": "lr", "train.threads": 1, "train.diffaug": "translation"}
+    )
+    assert cfg.train.schedules == ["lr"]
+    data = open_from_config(cfg.data)
+    fit_model_to_data(cfg, data, False)
+    tr = Trainer(cfg, data, tmp_path)
+    for _ in range(3):
+        tr.train_step()
+    t = cfg.train
+    assert tr.opt_g.param_groups[0]["lr"] == pytest.approx(t.lr_g * t.schedule_lr_end)  # lr followed it
+    assert tr.ada_p == 1.0 and tr.beta == pytest.approx(ema_beta(4, t.ema_half_life_kimg))  # the rest did not
+    assert tr.gamma_now(t.r1_gamma) == t.r1_gamma
+    with pytest.raises(SpriteganError, match="train.schedules: unknown value 'momentum'"):
+        build_config("sprite", {"train.schedules": "lr,momentum"})
+
+
 def test_preset_trains_via_the_cli_and_generates(tmp_path):
     from spritegan.cli import main
     from spritegan.generate.pipeline import SpritePipeline

@@ -352,22 +352,27 @@ class Trainer:
     def apply_schedules(self) -> dict[str, torch.Tensor]:
         """Cosine schedules over train.schedule_kimg (R3GAN): both learning rates down to schedule_lr_end of
         their start, the EMA half-life up from 0 and the diffaug probability up from 0 to schedule_aug_end
-        (unless ADA drives it); gammas follow `gamma_now`. Stateless in the images seen, so resuming is exact."""
+        (unless ADA drives it); gammas follow `gamma_now`; `train.schedules` names which of these follow it.
+        Stateless in the images seen, so resuming is exact."""
         t = self.cfg.train
         if t.schedule_kimg <= 0:
             return {}
         done, horizon = self.images_seen, t.schedule_kimg * 1000.0
-        for opt, lr in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
-            for group in opt.param_groups:
-                group["lr"] = schedule_value(lr, lr * t.schedule_lr_end, done, horizon)
-        self.beta = ema_beta(t.batch_size, schedule_value(0.0, t.ema_half_life_kimg, done, horizon))
-        if t.diffaug and t.ada_target <= 0:
+        if "lr" in t.schedules:
+            for opt, lr in ((self.opt_g, t.lr_g), (self.opt_d, t.lr_d)):
+                for group in opt.param_groups:
+                    group["lr"] = schedule_value(lr, lr * t.schedule_lr_end, done, horizon)
+        if "ema" in t.schedules:
+            self.beta = ema_beta(t.batch_size, schedule_value(0.0, t.ema_half_life_kimg, done, horizon))
+        if t.diffaug and t.ada_target <= 0 and "augment" in t.schedules:
             self.ada_p = schedule_value(0.0, t.schedule_aug_end, done, horizon)
         return {"lr_d": torch.tensor(self.opt_d.param_groups[0]["lr"]), "augment_p": torch.tensor(self.ada_p)}
 
     def gamma_now(self, gamma: float) -> float:
         """An R1/R2 weight at this point of the cosine schedule (down to schedule_gamma_end of it)."""
         t = self.cfg.train
+        if "gamma" not in t.schedules:
+            return gamma
         return schedule_value(gamma, gamma * t.schedule_gamma_end, self.images_seen, t.schedule_kimg * 1000.0)
 
     def apply_growth(self) -> None:
