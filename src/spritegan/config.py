@@ -74,9 +74,7 @@ class ModelConfig:
     palette_colors: int = 0  # head=palette/snap: palette size; set from the data
     palette_embed: int = 16  # head=palette: feature channels per pixel (colour embedding size)
     palette_temperature: float = 1.0  # head=palette: softmax temperature of the straight-through gradient
-    palette_train_mix: bool = (
-        False  # head=palette: training output is the softmax mixture; sampling the argmax
-    )
+    palette_train_mix: bool = False  # head=palette: train on the softmax colour mixture, sample the argmax
     palette_kmeans: int = 64  # head=palette/snap on data with > 256 colours: k-means palette size
 
 
@@ -295,6 +293,7 @@ CHOICES: dict[str, Collection[object]] = {
     "train.loss": ("bce", "ns", "hinge", "rpgan"),
     "train.balance": ("none", "class"),
     "train.amp": ("auto", "on", "off"),
+    "train.schedules": SCHEDULED,
     "data.fit": ("stretch", "pad"),
     "data.csv_channels": ("auto", "1", "3", "4"),
     "data.csv_header": ("auto", "yes", "no"),
@@ -320,12 +319,10 @@ def apply_overrides(cfg: RunConfig, overrides: dict[str, Any]) -> RunConfig:
             raise SpriteganError(f"unknown setting {key!r}")
         kind, item, default = _field(target, name)
         value = _coerce(value, kind, item, key)
-        if key == "train.schedules":
-            for word in value or []:
-                if word not in SCHEDULED:
-                    raise SpriteganError(f"{key}: unknown value {word!r}; choose from {', '.join(SCHEDULED)}")
-        elif key in CHOICES and value not in CHOICES[key]:
-            raise SpriteganError(unknown_choice(key, value))
+        if key in CHOICES:  # a list setting: each of its words
+            for word in value if isinstance(value, list) else [value]:
+                if word not in CHOICES[key]:
+                    raise SpriteganError(unknown_choice(key, word))
         check_value(key, value, kind, item, default)
         setattr(target, name, value)
     return cfg
