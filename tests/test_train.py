@@ -229,3 +229,25 @@ def test_ema_statistics_refreshed_once_per_step(tmp_path, monkeypatch):
     monkeypatch.setattr(loop, "recalibrate_batchnorm", counting)
     train_tiny(tmp_path / "r", steps=4)  # sample sheet and checkpoint both due at steps 2 and 4
     assert len(calls) == 2
+
+
+def test_channels_last_is_the_same_training_in_another_layout(tmp_path):
+    """train.channels_last only changes how weights sit in memory: two steps give the same generator."""
+    from spritegan.train.loop import Trainer
+
+    cfg = tiny_config(**{"train.channels_last": True})
+    assert cfg.train.channels_last  # the sprite preset's default
+    train_tiny(tmp_path / "last", steps=2, **{"train.channels_last": True})
+    train_tiny(tmp_path / "plain", steps=2, **{"train.channels_last": False})
+    a, b = (load_file(tmp_path / x / "generator.safetensors") for x in ("last", "plain"))
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=1e-5, rtol=1e-4)
+    from spritegan.data.dataset import open_dataset
+    from spritegan.train.loop import fit_model_to_data
+
+    ds = open_dataset(cfg.data.source)
+    fit_model_to_data(cfg, ds, conditional=False)
+    trainer = Trainer(cfg, ds, tmp_path / "layout")
+    convs = [m.weight for m in trainer.G.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)

@@ -242,3 +242,35 @@ def test_free_sampling_draws_each_seeds_traits_from_the_data_independent_of_batc
     assert torch.equal(traits_for_seeds([5, 17], table), many[[5, 17]])
     zombie_share = float(many[:, 1].mean())
     assert abs(zombie_share - 4 / 9) < 0.04
+
+
+def test_free_slot_rows_follow_the_data_not_the_balanced_draws(tmp_path: Path) -> None:
+    """With train.balance=class, the rows trained without labels are drawn uniformly from the data, so free
+    sampling keeps the data's trait shares (balanced draws leaked rare classes into the free slot)."""
+    from conftest import tiny_config
+    from spritegan.data.dataset import open_dataset
+    from spritegan.tensors import to_model
+    from spritegan.train.loop import Trainer, fit_model_to_data
+
+    cfg = tiny_config(
+        **{"train.balance": "class", "train.cond_drop": 0.5, "data.source": "builtin:sprites:256"}
+    )
+    ds = open_dataset(cfg.data.source)
+    fit_model_to_data(cfg, ds, conditional=True)
+    trainer = Trainer(cfg, ds, tmp_path / "run")
+    trainer._weights = torch.zeros(len(ds.images))
+    trainer._weights[0] = 1.0  # the balanced draws only ever pick image 0
+    first = to_model(ds.images[:1])
+    free = kept = free_first = 0
+    for _ in range(20):
+        x, lab = trainer.real_batch()
+        is_free = lab.abs().sum(1) == 0
+        is_first = (x - first).abs().flatten(1).amax(1) < 1e-6
+        assert bool(is_first[~is_free].all())  # rows with labels: the balanced draw
+        free, kept, free_first = (
+            free + int(is_free.sum()),
+            kept + int((~is_free).sum()),
+            free_first + int(is_first[is_free].sum()),
+        )
+    assert 0.35 < free / (free + kept) < 0.65
+    assert free_first / free < 0.05  # uniform over 256 images: about 0.4%

@@ -155,6 +155,9 @@ class Trainer:
             print(init_from(t.init_from, self.G, self.D))
         if palette is not None:
             self.G.set_palette(palette)
+        if t.channels_last:  # the same maths in another memory layout: oneDNN's convolutions run faster on it
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         if t.freeze_d:
             freeze_first_layers(self.D, t.freeze_d)
@@ -239,17 +242,28 @@ class Trainer:
         return self.labels[idx].to(self.device)
 
     def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        idx = self._next_indices(self.cfg.train.batch_size)  # the global batch, the same on every rank
+        t = self.cfg.train
+        idx = self._next_indices(t.batch_size)  # the global batch, the same on every rank
+        keep = None
+        if (
+            self.labels is not None and t.cond_drop > 0
+        ):  # rows trained without labels (the free-sampling slot)
+            keep = torch.rand(len(idx), generator=self.rng_data) >= t.cond_drop
+            if (
+                t.balance == "class"
+            ):  # the free slot learns the data's own trait shares, not the balanced draws'
+                uniform = torch.randint(len(self.images), idx.shape, generator=self.rng_data)
+                idx = torch.where(keep, idx, uniform)
         if self.dist.enabled:
             share = len(idx) // self.dist.world
-            idx = idx[self.dist.rank * share : (self.dist.rank + 1) * share]
+            part = slice(self.dist.rank * share, (self.dist.rank + 1) * share)
+            idx, keep = idx[part], (keep[part] if keep is not None else None)
         x = to_model(self.images[idx])
         if self.augment is not None:
             x = self.augment(x, self.rng_aug)
         lab = self.labels[idx] if self.labels is not None else None
-        if lab is not None and self.cfg.train.cond_drop > 0:
-            keep = torch.rand(len(idx), 1, generator=self.rng_aug) >= self.cfg.train.cond_drop
-            lab = lab * keep
+        if lab is not None and keep is not None:
+            lab = lab * keep[:, None]
         return x.to(self.device, non_blocking=True), (lab.to(self.device) if lab is not None else None)
 
     def noise(self, n: int) -> torch.Tensor:
