@@ -11,7 +11,6 @@ only `train.channels_last` switched. The figure goes into docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from spritegan.bench import cpu_name, loadavg, markdown_table  # noqa: E402
+from spritegan.bench import cpu_name, interleave, loadavg, markdown_table, median  # noqa: E402
 from spritegan.precision import bf16_autocast_ok  # noqa: E402
 
 # name: (data, size, batch); None is the CryptoPunks sheet in ../shared/datasets
@@ -30,20 +29,26 @@ CASES = {
     "sprites": ("builtin:sprites:2048", 32, 64),
     "walkers": ("builtin:walkers:512", 64, 32),
 }
+LAYOUTS = ("default", "channels_last")
 
 
-def step_fn(data: str | None, size: int, batch: int, channels_last: bool) -> Callable[[], None]:
-    """One training step of the `sprite` preset through the Trainer."""
+def step_rate(
+    data: str | None, size: int, batch: int, channels_last: bool, steps: int
+) -> Callable[[], float]:
+    """Training steps per CPU-second of the `sprite` preset through the Trainer, over `steps` steps a call."""
     from train_throughput import Case, Runner
 
-    over = {"train.channels_last": channels_last, "train.amp": "on"}
+    over = {"train.channels_last": channels_last}
     runner = Runner(
         Case("sprite", "ours", "sprite", size, batch, 1, amp=True, data=data, overrides=over), "cpu"
     )
     runner.trainer.train_step()
 
-    def run() -> None:
-        runner.trainer.train_step()  # the closure keeps the runner (and its temporary folder) alive
+    def run() -> float:  # the closure keeps the runner (and its temporary folder) alive
+        start = time.process_time()
+        for _ in range(steps):
+            runner.trainer.train_step()
+        return steps / (time.process_time() - start)
 
     return run
 
@@ -60,16 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.cases.split(","):
         data, size, batch = CASES[name]
-        fns = {cl: step_fn(data, size, batch, cl) for cl in (False, True)}
-        times: dict[bool, list[float]] = {False: [], True: []}
-        for _ in range(args.repeats):
-            for cl, fn in fns.items():
-                start = time.process_time()
-                for _ in range(args.steps):
-                    fn()
-                times[cl].append((time.process_time() - start) / args.steps)
-        plain, last = statistics.median(times[False]), statistics.median(times[True])
-        ratios = sorted(a / b for a, b in zip(times[False], times[True], strict=True))
+        cases = {lay: step_rate(data, size, batch, lay == "channels_last", args.steps) for lay in LAYOUTS}
+        rates = interleave(cases, args.repeats)
+        plain, last = 1 / median(rates["default"]), 1 / median(rates["channels_last"])
+        ratios = sorted(b / a for a, b in zip(rates["default"], rates["channels_last"], strict=True))
         rows.append(
             [
                 f"{name} {size}x{size}, batch {batch}",
@@ -88,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print(markdown_table(headers, rows))
     print(
-        f"median CPU ms per step over {args.repeats} interleaved repeats of {args.steps} steps; load after: {loadavg()}"
+        f"median CPU ms per step over {args.repeats} interleaved (rotating) repeats of {args.steps} steps; load after: {loadavg()}"
     )
     return 0
 

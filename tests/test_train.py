@@ -233,7 +233,8 @@ def test_ema_statistics_refreshed_once_per_step(tmp_path, monkeypatch):
 
 def test_channels_last_is_the_same_training_in_another_layout(tmp_path):
     """train.channels_last only changes how weights sit in memory: two steps give the same generator."""
-    from spritegan.train.loop import Trainer
+    from spritegan.data.dataset import open_dataset
+    from spritegan.train.loop import Trainer, fit_model_to_data
 
     cfg = tiny_config(**{"train.channels_last": True})
     assert cfg.train.channels_last  # the sprite preset's default
@@ -243,9 +244,6 @@ def test_channels_last_is_the_same_training_in_another_layout(tmp_path):
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], atol=1e-5, rtol=1e-4)
-    from spritegan.data.dataset import open_dataset
-    from spritegan.train.loop import fit_model_to_data
-
     ds = open_dataset(cfg.data.source)
     fit_model_to_data(cfg, ds, conditional=False)
     trainer = Trainer(cfg, ds, tmp_path / "layout")

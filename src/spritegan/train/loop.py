@@ -244,14 +244,10 @@ class Trainer:
     def real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         t = self.cfg.train
         idx = self._next_indices(t.batch_size)  # the global batch, the same on every rank
-        keep = None
-        if (
-            self.labels is not None and t.cond_drop > 0
-        ):  # rows trained without labels (the free-sampling slot)
+        keep = None  # rows trained with their labels; the others train the free-sampling slot
+        if self.labels is not None and t.cond_drop > 0:
             keep = torch.rand(len(idx), generator=self.rng_data) >= t.cond_drop
-            if (
-                t.balance == "class"
-            ):  # the free slot learns the data's own trait shares, not the balanced draws'
+            if t.balance == "class":  # the free slot learns the data's trait shares, not the balanced draws'
                 uniform = torch.randint(len(self.images), idx.shape, generator=self.rng_data)
                 idx = torch.where(keep, idx, uniform)
         if self.dist.enabled:
