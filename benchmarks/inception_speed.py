@@ -2,7 +2,8 @@
 
 Speed: batches of real punks go through three paths, interleaved (rotating order, median of the repeats):
 "before" (per-image, per-channel PIL resize, fp32 network on contiguous inputs: the code before the
-batched preprocessing), "fp32" (batched resize, channels_last) and "bf16" (the same under bf16 autocast).
+batched preprocessing), "fp32" (batched resize, channels_last, TorchScript), "bf16" (the same under bf16
+autocast) and "onnxruntime" (batched resize, fp32 on ONNX Runtime: the default engine where it is installed).
 FID: features of two disjoint halves of the real punks (a random split, seed 0) and of a generated set
 (seeds 0..n-1 of a trained run) in fp32 and bf16; the table gives FID(A, B) and FID(generated, A) per mode
 and bf16's relative change.
@@ -38,7 +39,7 @@ def before_features(model, images: np.ndarray) -> np.ndarray:
 def speed(
     real: np.ndarray, batches: int, batch_size: int, repeats: int, log=print, clock=time.perf_counter
 ) -> dict[str, list[float]]:
-    """Images/s of before / fp32 / bf16, each repeat timing every mode on the same batches.
+    """Images/s of before / fp32 / bf16 / onnxruntime, each repeat timing every mode on the same batches.
 
     clock=time.process_time counts this process's CPU seconds: with 1 thread on a shared machine that is
     far less sensitive to the other jobs than the wall clock."""
@@ -60,16 +61,24 @@ def speed(
     cases = {
         "before": rate(lambda x: before_features(model, x)),
         "fp32": rate(
-            lambda x: inception_features(x, batch_size=batch_size, precision="fp32", progress=False)
+            lambda x: inception_features(
+                x, batch_size=batch_size, precision="fp32", engine="torch", progress=False
+            )
         ),
         "bf16": rate(
             lambda x: inception_features(x, batch_size=batch_size, precision="bf16", progress=False)
         ),
+        "onnxruntime": rate(
+            lambda x: inception_features(
+                x, batch_size=batch_size, precision="fp32", engine="onnxruntime", progress=False
+            )
+        ),
     }
     # warm-up: oneDNN primitive caches and the resize matrices
     inception_features(chunk[:2], precision="bf16", progress=False)
-    inception_features(chunk[:2], precision="fp32", progress=False)
-    log(f"timing {len(chunk)} images x 3 modes x {repeats} repeats")
+    inception_features(chunk[:2], precision="fp32", engine="torch", progress=False)
+    inception_features(chunk[:2], precision="fp32", engine="onnxruntime", progress=False)
+    log(f"timing {len(chunk)} images x {len(cases)} modes x {repeats} repeats")
     return interleave(cases, repeats)
 
 
@@ -85,7 +94,8 @@ def fid_table(real: np.ndarray, fake: np.ndarray | None, n: int, batch_size: int
     for mode in ("fp32", "bf16"):
         t0 = time.perf_counter()
         feats[mode] = {
-            k: inception_features(v, batch_size=batch_size, precision=mode) for k, v in sets.items()
+            k: inception_features(v, batch_size=batch_size, precision=mode, engine="torch")
+            for k, v in sets.items()
         }
         log(f"{mode}: features of {sum(map(len, sets.values()))} images in {time.perf_counter() - t0:.0f} s")
     rows = []

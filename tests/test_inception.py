@@ -144,3 +144,64 @@ def test_real_punks_halves_are_closer_than_noise():
     same = evaluate(imgs[:20], imgs[20:], metrics=["fid"], use_cache=False)["metrics"]["fid"]
     far = evaluate(noise, imgs[20:], metrics=["fid"], use_cache=False)["metrics"]["fid"]
     assert same < far
+
+
+def test_engine_choice(monkeypatch):
+    from spritegan.errors import SpriteganError
+    from spritegan.metrics import features
+
+    monkeypatch.delenv("SPRITEGAN_FID_ENGINE", raising=False)
+    assert features.resolve_engine(engine="torch") == "torch"
+    assert features.resolve_engine(precision="fp32", engine="auto") in ("torch", "onnxruntime")
+    monkeypatch.setenv("SPRITEGAN_FID_ENGINE", "torch")
+    assert features.resolve_engine() == "torch"
+    with pytest.raises(SpriteganError, match="choose from"):
+        features.resolve_engine(engine="tensorrt")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime is not installed")
+def test_onnx_engine_matches_torchscript(tmp_path, monkeypatch):
+    import torch
+
+    from spritegan.metrics import features
+
+    monkeypatch.setenv("SPRITEGAN_MODEL_CACHE", str(tmp_path))
+    features._onnx_session.cache_clear()
+    try:
+        torch.set_num_threads(1)
+        images = np.random.default_rng(5).integers(0, 256, size=(3, 4, 24, 24), dtype=np.uint8)
+        assert features.resolve_engine(precision="fp32") == "onnxruntime"
+        assert features.onnx_model_path().parent == tmp_path and features.onnx_model_path().is_file()
+        onnx = features.inception_features(images, batch_size=2, engine="onnxruntime")
+        script = features.inception_features(images, batch_size=2, engine="torch")
+        assert onnx.shape == (3, 2048) and onnx.dtype == np.float64
+        # the same network: only float summation order differs (measured 1.5e-6 of the largest feature)
+        assert np.abs(onnx - script).max() <= 1e-4 * np.abs(script).max()
+        assert not np.array_equal(onnx, np.zeros_like(onnx))
+        # a damaged cached graph is exported again, not trusted
+        features._onnx_session.cache_clear()
+        features.onnx_model_path().write_bytes(b"not an onnx graph")
+        again = features.inception_features(images[:1], engine="onnxruntime")
+        np.testing.assert_allclose(again[0], onnx[0], rtol=0, atol=1e-4 * np.abs(script).max())
+    finally:
+        features._onnx_session.cache_clear()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime is not installed")
+def test_onnx_failure_falls_back_to_torchscript(tmp_path, monkeypatch):
+    from spritegan.errors import SpriteganError
+    from spritegan.metrics import features
+
+    def broken(path):
+        raise RuntimeError("exporter missing")
+
+    monkeypatch.setenv("SPRITEGAN_MODEL_CACHE", str(tmp_path))
+    monkeypatch.setattr(features, "_export_onnx", broken)
+    features._onnx_session.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="exporter missing"):
+            assert features.resolve_engine(precision="fp32") == "torch"
+        with pytest.raises(SpriteganError, match="onnxruntime"):
+            features.resolve_engine(engine="onnxruntime")
+    finally:
+        features._onnx_session.cache_clear()

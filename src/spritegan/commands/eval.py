@@ -117,6 +117,8 @@ def format_table(result: dict) -> str:
             rows.append((name, text, _text(floors[key]) if key in floors else ""))
     if "extractor" in result:
         rows.append(("extractor", result["extractor"], ""))
+    if "engine" in result:
+        rows.append(("Inception engine", result["engine"], ""))
     if "real_cache" in result:
         rows.append(("real features", f"cache {result['real_cache']}", ""))
     parts = ", ".join(f"{k} {v:.1f}" for k, v in result["timings_s"].items())

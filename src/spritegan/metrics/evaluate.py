@@ -180,6 +180,7 @@ def evaluate(
         out["preprocessing"] = features.CONVENTION
         out["preprocessing_text"] = features.CONVENTION_TEXT
         out["extractor"] = features.extractor_id()
+        out["engine"] = features.resolve_engine()  # fp32 engines agree to float summation order
         t0 = time.perf_counter()
         ctx.real_features, out["real_cache"] = real_features(
             real_np, batch_size=batch_size, cache_dir=cache_dir, use_cache=use_cache, progress=progress
