@@ -1,7 +1,7 @@
 """Inception features on ONNX Runtime against TorchScript: speed in one interleaved run, and FID on named pairs.
 
-Speed: the same batches of real images through both engines (fp32, rotating order, median of the repeats),
-in images per second of this process's CPU time. FID: every real image and `--n` samples of a run (seeds
+Speed: `inception_speed.speed` on the same batches of real images (every mode of that script, rotating
+order, median of the repeats), in images per second of this process's CPU time, against TorchScript fp32. FID: every real image and `--n` samples of a run (seeds
 0..n-1, as `spritegan eval RUN` draws them) through both engines; the table gives FID of two random halves
 of the real data (split 0 of benchmarks/real_floor.py) and FID-n of the run against all real images, per
 engine, with the relative change. The real TorchScript features come from the eval cache when they are
@@ -16,29 +16,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def speed(real: np.ndarray, batches: int, repeats: int, batch_size: int = 32) -> dict[str, list[float]]:
-    """Images per CPU-second of each engine on the same `batches` batches, interleaved."""
-    from spritegan.bench import interleave
-    from spritegan.metrics.features import inception_features
-
-    chunk = real[: batches * batch_size]
-
-    def rate(engine: str):
-        def run() -> float:
-            t0 = time.process_time()
-            inception_features(chunk, batch_size=batch_size, engine=engine, progress=False)
-            return len(chunk) / (time.process_time() - t0)
-
-        return run
-
-    for engine in ("torch", "onnxruntime"):  # warm-up: export/check, oneDNN primitive caches
-        inception_features(chunk[:2], engine=engine, progress=False)
-    return interleave({"torch": rate("torch"), "onnxruntime": rate("onnxruntime")}, repeats)
+from inception_speed import speed  # noqa: E402  (the interleaved speed of every mode, one implementation)
 
 
 def torch_real_features(real: np.ndarray) -> tuple[np.ndarray, str]:
@@ -90,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
 
         real = open_dataset(spec, **training_data_options(pipe.manifest)).images.numpy()
 
-    rates = speed(real, args.batches, args.repeats)
-    base = median(rates["torch"])
-    print("| engine (fp32) | img per CPU-s | min-max | x TorchScript |\n| --- | ---: | ---: | ---: |")
+    rates = speed(real, args.batches, 32, args.repeats, clock=time.process_time)
+    base = median(rates["fp32"])
+    print("| mode | img per CPU-s | min-max | x TorchScript fp32 |\n| --- | ---: | ---: | ---: |")
     for name, values in rates.items():
         print(
             f"| {name} | {median(values):.2f} | {min(values):.2f}-{max(values):.2f} | {median(values) / base:.2f} |"
