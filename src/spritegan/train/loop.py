@@ -32,7 +32,7 @@ from spritegan.metrics.monitor import Alarms, TrainingMonitor
 from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
 from spritegan.models.progressive import Growth, fade_reals, growth_at, phase_size
-from spritegan.precision import bf16_autocast_ok
+from spritegan.precision import bf16_autocast_ok, cpu_bf16_reason
 from spritegan.tensors import to_model
 from spritegan.train import checkpoint as ckpt
 from spritegan.train import distributed
@@ -633,6 +633,8 @@ def _open_run(cfg: RunConfig, dataset: Any, run_dir: Path, resume: bool, progres
         for line in speed_advice(ips, tuple(cfg.model.image_size), cfg.train.batch_size):
             print(line)
     trainer = Trainer(cfg, dataset, run_dir, resume=resume)  # reads only: a refusal leaves no folder behind
+    if progress and trainer.dist.is_main and cfg.train.amp == "on" and trainer.device.type == "cpu":
+        print(f"precision: {'bf16 autocast' if trainer.amp else 'fp32'} ({cpu_bf16_reason()})")
     if trainer.dist.is_main:  # rank 0 alone writes logs, samples and checkpoints
         run_dir.mkdir(parents=True, exist_ok=True)
         if resume:
