@@ -182,6 +182,8 @@ class DCGANDiscriminator(nn.Module):
         self.fc = maybe_spectral(nn.Linear(feat_dim, 1), cfg.d_norm)
         if cfg.cond_dim:
             self.project = maybe_spectral(nn.Linear(cfg.cond_dim, feat_dim, bias=False), cfg.d_norm)
+        # the free slot's own projection (zeros at the start: the plain unconditional score)
+        self.free_project = nn.Parameter(torch.zeros(feat_dim)) if cfg.cond_dim and cfg.d_free_head else None
         self.classify = (
             maybe_spectral(nn.Linear(feat_dim, cfg.cond_dim), cfg.d_norm)
             if cfg.cond_dim and cfg.cond_aux
@@ -213,6 +215,9 @@ class DCGANDiscriminator(nn.Module):
         out = self.fc(h).squeeze(1)  # (N,)
         if self.cond_dim and labels is not None:
             out = out + (self.project(labels) * h).sum(dim=1)
+            if self.free_project is not None:  # rows with the all-zero label: the free-sampling slot
+                free = (labels == 0).all(dim=1).to(h.dtype)
+                out = out + free * (h @ self.free_project.to(h.dtype))
         if with_logits:
             return out, (self.classify(h) if self.classify is not None else None)
         return out
