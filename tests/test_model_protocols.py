@@ -32,7 +32,7 @@ def test_a_new_row_is_a_model_arch_without_a_second_list(monkeypatch) -> None:
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_every_architecture_keeps_the_protocols(arch: str) -> None:
-    cfg = replace(TINY, arch=arch, mlp_hidden=[16, 16])
+    cfg = replace(TINY, arch=arch, mlp_hidden=[16, 16], pose_grid=[2, 2])  # posed: four 8x8 frames
     G, D = build_generator(cfg), build_discriminator(cfg)
     assert isinstance(G, Generator) and isinstance(D, Discriminator)
     assert isinstance(G, StyleGenerator) == ARCHITECTURES[arch].style

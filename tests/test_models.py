@@ -8,7 +8,7 @@ from spritegan.models.dcgan import ConditionalNorm
 from spritegan.models.layers import MinibatchStd, plan_resolution
 
 
-@pytest.mark.parametrize("size", [16, 24, 25, 32, 48, 64, 80, 100, 128, 256])
+@pytest.mark.parametrize("size", [8, 12, 16, 24, 25, 32, 48, 64, 80, 100, 128, 256])
 def test_plan_resolution_covers_size(size):
     h0, w0, n, pad = plan_resolution((size, size))
     assert h0 * 2**n == size + pad and w0 * 2**n == size + pad

@@ -52,6 +52,8 @@ class ModelConfig:
     minibatch_std: bool = False  # append a minibatch-stddev feature in D (fights collapse)
     d_dropout: float = 0.0  # dropout before D's last layer
     mlp_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])  # arch=mlp only
+    # arch=posed: the character sheet's (rows, columns) of frames; set from the data's sheet layout
+    pose_grid: list[int] = field(default_factory=lambda: [4, 4])
     cond_dim: int = 0  # size of the label vector (0: unconditional); set from the data's labels
     cond_embed: int = 32  # size of the label embedding fed to G
     cond_aux: bool = False  # D also classifies the labels; G is trained to make them classifiable (AC-GAN)

@@ -49,6 +49,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         discriminators={"dcgan": ("spritegan.models.dcgan", "DCGANDiscriminator")},
     ),
     "r3gan": Architecture("spritegan.models.r3gan", "R3GANGenerator", "R3GANDiscriminator"),
+    # character sheets drawn frame by frame from one latent and a pose (models/posed.py); D on whole sheets
+    "posed": Architecture("spritegan.models.posed", "PosedGenerator", "PosedDiscriminator"),
 }
 register_choices("model.arch", ARCHITECTURES.keys())  # live: a row added later is a valid model.arch too
 

@@ -27,6 +27,8 @@ def plan_resolution(
     if best is not None and best[2] >= 2:
         return best
     ph, pw = math.ceil(h / 8) * 8, math.ceil(w / 8) * 8
+    if (ph, pw) == (h, w):  # 8 pixels cannot halve twice from a start of 3: grow to the next multiple of 8
+        ph, pw = h + 8, w + 8
     start_h, start_w, n, _ = plan_resolution((ph, pw), min_start, max_start)
     return start_h, start_w, n, max(ph - h, pw - w)
 

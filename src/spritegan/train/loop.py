@@ -97,6 +97,14 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
                 f"{loss['rgb_mae']:.1f}/255 per channel on average{alpha}); --set model.palette_kmeans=256 "
                 "keeps more shades, --set model.head=rgb keeps full colour"
             )
+    if cfg.model.arch == "posed":
+        layout = dataset.manifest.get("sheet") or {}
+        if not (layout.get("rows") and layout.get("columns")):
+            raise SpriteganError(
+                "model.arch=posed draws character sheets: use builtin:walkers, or frames with a labels CSV "
+                "of character, direction and frame columns"
+            )
+        cfg.model.pose_grid = [len(layout["rows"]), len(layout["columns"])]
     if conditional:
         spec = dataset.manifest.get("labels")
         if not label_dim(spec):

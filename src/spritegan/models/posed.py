@@ -1,0 +1,74 @@
+"""Pose-conditional generator for character sheets: one frame network, one identity latent, every pose.
+
+A character sheet (rows = directions, columns = walk-cycle frames) is drawn frame by frame: the frame network
+(the DCGAN generator at frame size) takes the character's latent z, the same for all its frames, and a one-hot
+pose (the sheet cell), and the frames are laid back out as the sheet. So identity lives in z alone, a frame's
+pose in the label, and the network that draws a frame is shared by every pose, where the sheet-as-one-image G
+must learn each cell's drawing at its own place. The discriminator is the DCGAN's, on whole sheets: it sees
+the set of a character's frames and judges whether they belong together. Everything that takes a sheet run
+(palette head, EMA, sample sheets, `generate --atlas`, walk GIFs, ONNX) works unchanged, because G still maps
+(z, labels) to sheets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+from spritegan.config import ModelConfig
+from spritegan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+
+# D sees whole sheets: the set of one character's frames
+PosedDiscriminator = DCGANDiscriminator
+
+
+def frame_config(cfg: ModelConfig) -> ModelConfig:
+    """The frame network's config: frame size, and the run's labels followed by a one-hot pose."""
+    rows, cols = pose_grid(cfg)
+    h, w = cfg.image_size
+    return replace(
+        cfg,
+        arch="dcgan",
+        image_size=[h // rows, w // cols],
+        cond_dim=cfg.cond_dim + rows * cols,
+    )
+
+
+def pose_grid(cfg: ModelConfig) -> tuple[int, int]:
+    """(rows, columns) of the sheet; the image must split into equal frames of at least 8x8."""
+    if len(cfg.pose_grid) != 2 or min(cfg.pose_grid) < 1:
+        raise ValueError(f"model.pose_grid must be [rows, columns], got {cfg.pose_grid}")
+    rows, cols = cfg.pose_grid
+    h, w = cfg.image_size
+    if h % rows or w % cols or h // rows < 8 or w // cols < 8:
+        raise ValueError(f"a {w}x{h} sheet does not split into {cols}x{rows} frames of at least 8x8")
+    return rows, cols
+
+
+class PosedGenerator(nn.Module):
+    """(z (N, z_dim), labels (N, cond_dim) or None) -> sheets (N, channels, H, W), drawn frame by frame."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim = cfg.z_dim
+        self.cond_dim = cfg.cond_dim
+        self.grid = pose_grid(cfg)
+        self.frames = DCGANGenerator(frame_config(cfg))
+        self.register_buffer("poses", torch.eye(self.grid[0] * self.grid[1]), persistent=False)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        n, k = z.shape[0], len(self.poses)
+        pose = self.poses.to(z.dtype).repeat(n, 1)  # (n * k, k): cell 0..k-1 of each sheet, row by row
+        cond = pose
+        if self.cond_dim:
+            if labels is None:
+                labels = z.new_zeros(n, self.cond_dim)
+            cond = torch.cat([labels.to(z.dtype).repeat_interleave(k, dim=0), pose], dim=1)
+        frames = self.frames(z.repeat_interleave(k, dim=0), cond)  # (n * k, C, fh, fw)
+        rows, cols = self.grid
+        _, c, fh, fw = frames.shape
+        sheets = frames.reshape(n, rows, cols, c, fh, fw).permute(0, 3, 1, 4, 2, 5)
+        return sheets.reshape(n, c, rows * fh, cols * fw)
