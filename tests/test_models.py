@@ -77,7 +77,7 @@ def test_free_slot_has_its_own_projection_in_d():
     """Rows with the all-zero label get D's free projection; labelled rows never see it."""
     base = dict(image_size=[16, 16], channels=4, z_dim=8, g_width=4, d_width=4, max_channels=16, cond_dim=3)
     torch.manual_seed(0)
-    d = build_discriminator(ModelConfig(**base))
+    d = build_discriminator(ModelConfig(d_free_head=True, **base))
     x = torch.randn(4, 4, 16, 16)
     labels = torch.tensor([[1.0, 0, 0], [0, 0, 0], [0, 1.0, 1.0], [0, 0, 0]])
     before = d(x, labels).detach()
@@ -89,17 +89,8 @@ def test_free_slot_has_its_own_projection_in_d():
     assert torch.equal(after[~free], before[~free]) and not torch.allclose(after[free], before[free])
     d(x, labels).sum().backward()
     assert d.free_project.grad is not None and d.free_project.grad.abs().sum() > 0
-    plain = build_discriminator(ModelConfig(d_free_head=False, **base))
+    plain = build_discriminator(ModelConfig(**base))  # off by default: the D of earlier runs
     assert plain.free_project is None and "free_project" not in plain.state_dict()
-
-
-def test_conditional_config_saved_before_the_free_head_loads_without_it():
-    from spritegan.config import RunConfig
-
-    old = RunConfig.from_dict({"model": {"cond_dim": 3}})
-    assert old.model.d_free_head is False
-    assert RunConfig.from_dict({"model": {"cond_dim": 3, "d_free_head": True}}).model.d_free_head
-    assert RunConfig().model.d_free_head
 
 
 def test_conditional_batch_norm_reaches_every_block():

@@ -59,8 +59,8 @@ class ModelConfig:
     cond_aux: bool = False  # D also classifies the labels; G is trained to make them classifiable (AC-GAN)
     cond_mode: str = "input"  # dcgan: input (embedding joins z) | cbn (also label-driven norm gains/biases)
     # dcgan D: rows with the all-zero label (the free slot) get a learned projection of their own, so D can
-    # judge free samples against the data's trait shares, not the balanced draws of the labelled rows
-    d_free_head: bool = True
+    # judge free samples against the data's trait shares; opt-in: mixed on the punks (docs/conditional.md)
+    d_free_head: bool = False
     w_dim: int = 128  # arch=stylegan: size of the intermediate latent W
     mapping_layers: int = 4  # arch=stylegan: depth of the mapping network z -> w
     style_upsample: str = "bilinear"  # arch=stylegan: bilinear (StyleGAN2-like) | nearest (hard pixel edges)
@@ -148,9 +148,6 @@ class RunConfig:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
         cfg = cls(preset=str(raw.get("preset", "custom")))
-        model = raw.get("model")
-        if isinstance(model, dict) and model.get("cond_dim") and "d_free_head" not in model:
-            cfg.model.d_free_head = False  # a conditional run saved before the free head: its D has none
         for section in ("data", "model", "train"):
             values = raw.get(section) or {}
             if not isinstance(values, dict):
