@@ -16,7 +16,7 @@ EXAMPLES = """  spritegan train --data builtin:sprites --preset sprite --out run
   spritegan train --resume runs/sprites               # continue where it stopped (also after kill -9)
   spritegan train --data builtin:sprites --set train.lr_g=0.001 --dry-run
   spritegan train --data builtin:tiles --tileable --conditional --out runs/tiles   # seamless ground tiles
-  spritegan train --data builtin:walkers --set model.head=palette --lr 0.001 --batch-size 32 --out runs/walkers
+  spritegan train --data builtin:walkers --set model.arch=posed --set model.cond_mode=cbn --batch-size 32 --out runs/walkers
   spritegan train --data my_frames/ --labels frames.csv --out runs/heroes   # CSV: file,character,direction,frame
   spritegan train --data my_art/ --resize 32 --init-from runs/sprites --freeze-d 2 --out runs/art-tl
   torchrun --nproc_per_node 2 -m spritegan train --data builtin:sprites --out runs/ddp --device cpu
