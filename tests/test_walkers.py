@@ -399,6 +399,34 @@ def test_posed_generator_draws_each_cell_with_one_frame_network_from_one_latent(
         assert len({cell.numpy().tobytes() for cell in cells}) == 16  # the pose changes the frame
 
 
+def test_posed_frame_discriminator_adds_each_frames_pose_conditional_score() -> None:
+    """model.posed_frame_d: D's score is the sheet D's plus the mean of a pose-conditional D over the frames,
+    and the sheet D's parameters keep their names (runs without the frame D still load)."""
+    import torch
+
+    from spritegan.config import ModelConfig
+    from spritegan.models import build_discriminator
+
+    base = dict(
+        arch="posed", image_size=[32, 64], pose_grid=[2, 4], channels=4, z_dim=8, d_width=4, max_channels=16
+    )
+    torch.manual_seed(0)
+    plain = build_discriminator(ModelConfig(**base))
+    framed = build_discriminator(ModelConfig(**base, posed_frame_d=True))
+    assert set(plain.state_dict()) == {k for k in framed.state_dict() if not k.startswith("frame_d.")}
+    framed.load_state_dict({**framed.state_dict(), **plain.state_dict()})
+    sheets = torch.randn(3, 4, 32, 64)
+    with torch.no_grad():
+        frames = sheets.reshape(3, 4, 2, 16, 4, 16).permute(0, 2, 4, 1, 3, 5).reshape(24, 4, 16, 16)
+        poses = torch.eye(8).repeat(3, 1)  # 2 rows x 4 columns of 16x16 frames
+        want = plain(sheets) + framed.frame_d(frames, poses).view(3, 8).mean(1)
+        torch.testing.assert_close(framed(sheets), want)
+        # the frame D is told the pose: the same frame in another cell scores differently
+        swapped = sheets.clone()
+        swapped[:, :, :16, :16], swapped[:, :, :16, 16:32] = sheets[:, :, :16, 16:32], sheets[:, :, :16, :16]
+        assert not torch.allclose(framed.frame_scores(swapped), framed.frame_scores(sheets))
+
+
 def test_posed_run_takes_its_grid_from_the_data_and_refuses_single_sprites(tmp_path) -> None:
     from spritegan.config import build_config
     from spritegan.errors import SpriteganError

@@ -61,6 +61,7 @@ class ModelConfig:
     # dcgan D: rows with the all-zero label (the free slot) get a learned projection of their own, so D can
     # judge free samples against the data's trait shares; opt-in: mixed on the punks (docs/conditional.md)
     d_free_head: bool = False
+    posed_frame_d: bool = False  # arch=posed: a second, pose-conditional D on every frame beside the sheet D
     w_dim: int = 128  # arch=stylegan: size of the intermediate latent W
     mapping_layers: int = 4  # arch=stylegan: depth of the mapping network z -> w
     style_upsample: str = "bilinear"  # arch=stylegan: bilinear (StyleGAN2-like) | nearest (hard pixel edges)

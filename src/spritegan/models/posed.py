@@ -5,7 +5,9 @@ A character sheet (rows = directions, columns = walk-cycle frames) is drawn fram
 pose (the sheet cell), and the frames are laid back out as the sheet. So identity lives in z alone, a frame's
 pose in the label, and the network that draws a frame is shared by every pose, where the sheet-as-one-image G
 must learn each cell's drawing at its own place. The discriminator is the DCGAN's, on whole sheets: it sees
-the set of a character's frames and judges whether they belong together. Everything that takes a sheet run
+the set of a character's frames and judges whether they belong together. With `model.posed_frame_d` a second
+DCGAN discriminator also judges every frame alone, told its pose (projection), and its mean score over a
+sheet's frames is added to the sheet's score: a signal per frame that says "this is a valid frame in pose p". Everything that takes a sheet run
 (palette head, EMA, sample sheets, `generate --atlas`, walk GIFs, ONNX) works unchanged, because G still maps
 (z, labels) to sheets.
 """
@@ -20,8 +22,44 @@ from torch import nn
 from spritegan.config import ModelConfig
 from spritegan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 
-# D sees whole sheets: the set of one character's frames
-PosedDiscriminator = DCGANDiscriminator
+
+class PosedDiscriminator(DCGANDiscriminator):
+    """The DCGAN discriminator on whole sheets (the set of one character's frames), plus, with
+    `model.posed_frame_d`, a pose-conditional discriminator on each frame. The sheet D's parameters keep their
+    names, so runs made without the frame D load unchanged."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__(cfg)
+        self.grid = pose_grid(cfg)
+        self.frame_d = (
+            DCGANDiscriminator(replace(frame_config(cfg), cond_aux=False, d_free_head=False))
+            if cfg.posed_frame_d
+            else None
+        )
+        self.register_buffer("poses", torch.eye(self.grid[0] * self.grid[1]), persistent=False)
+
+    def forward(
+        self, x: torch.Tensor, labels: torch.Tensor | None = None, with_logits: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+        out = super().forward(x, labels, with_logits)
+        if self.frame_d is None:
+            return out
+        score = (out[0] if with_logits else out) + self.frame_scores(x, labels)
+        return (score, out[1]) if with_logits else score
+
+    def frame_scores(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, C, H, W) sheets -> (N,): the frame D's mean score over each sheet's frames, each with its pose."""
+        rows, cols = self.grid
+        n, c, h, w = x.shape
+        k = rows * cols
+        frames = x.reshape(n, c, rows, h // rows, cols, w // cols).permute(0, 2, 4, 1, 3, 5)
+        frames = frames.reshape(n * k, c, h // rows, w // cols)
+        cond = self.poses.to(x.dtype).repeat(n, 1)
+        if self.cond_dim:
+            if labels is None:
+                labels = x.new_zeros(n, self.cond_dim)
+            cond = torch.cat([labels.to(x.dtype).repeat_interleave(k, dim=0), cond], dim=1)
+        return self.frame_d(frames, cond).view(n, k).mean(1)
 
 
 def frame_config(cfg: ModelConfig) -> ModelConfig:
