@@ -1,4 +1,4 @@
-"""Conversions between stored uint8 images (N, C, H, W) and model space (float in [-1, 1])."""
+"""Conversions between stored uint8 images (N, C, H, W) and model space (float in [-1, 1]), and sheet cutting."""
 
 import torch
 
@@ -16,3 +16,12 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 def to_hwc_numpy(images: torch.Tensor):
     """uint8 (N, C, H, W) tensor -> numpy (N, H, W, C) for PIL."""
     return images.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+def cut_frames(sheets: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """(N, C, H, W) sheets -> (N, rows * cols, C, H / rows, W / cols) frames, row by row."""
+    n, c, h, w = sheets.shape
+    if h % rows or w % cols:
+        raise ValueError(f"a {w}x{h} image does not split into {cols}x{rows} frames")
+    cells = sheets.reshape(n, c, rows, h // rows, cols, w // cols).permute(0, 2, 4, 1, 3, 5)
+    return cells.reshape(n, rows * cols, c, h // rows, w // cols)

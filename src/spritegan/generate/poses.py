@@ -13,6 +13,7 @@ from PIL import Image
 from spritegan import storage
 from spritegan.generate.postprocess import upscale
 from spritegan.generate.sheet import to_pil
+from spritegan.tensors import cut_frames
 
 WALK_FRAME_MS = 150  # one walk-cycle frame: about 6.7 frames a second, a common pace for 4-frame walks
 
@@ -25,12 +26,7 @@ def sheet_layout(manifest: dict | None) -> dict | None:
 
 def cut_sheets(images: torch.Tensor, layout: dict) -> torch.Tensor:
     """(N, C, H, W) sheets -> (N, rows * columns, C, H / rows, W / columns) frames, row by row."""
-    n, c, h, w = images.shape
-    rows, cols = len(layout["rows"]), len(layout["columns"])
-    if h % rows or w % cols:
-        raise ValueError(f"a {w}x{h} image does not split into {cols}x{rows} frames")
-    cells = images.reshape(n, c, rows, h // rows, cols, w // cols).permute(0, 2, 4, 1, 3, 5)
-    return cells.reshape(n, rows * cols, c, h // rows, w // cols)
+    return cut_frames(images, len(layout["rows"]), len(layout["columns"]))
 
 
 def character_name(seed: int) -> str:

@@ -7,9 +7,8 @@ pose in the label, and the network that draws a frame is shared by every pose, w
 must learn each cell's drawing at its own place. The discriminator is the DCGAN's, on whole sheets: it sees
 the set of a character's frames and judges whether they belong together. With `model.posed_frame_d` a second
 DCGAN discriminator also judges every frame alone, told its pose (projection), and its mean score over a
-sheet's frames is added to the sheet's score: a signal per frame that says "this is a valid frame in pose p". Everything that takes a sheet run
-(palette head, EMA, sample sheets, `generate --atlas`, walk GIFs, ONNX) works unchanged, because G still maps
-(z, labels) to sheets.
+sheet's frames is added to the sheet's score. Everything that takes a sheet run (palette head, EMA, sample
+sheets, `generate --atlas`, walk GIFs, ONNX) works unchanged, because G still maps (z, labels) to sheets.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from torch import nn
 
 from spritegan.config import ModelConfig
 from spritegan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from spritegan.tensors import cut_frames
 
 
 class PosedDiscriminator(DCGANDiscriminator):
@@ -49,17 +49,24 @@ class PosedDiscriminator(DCGANDiscriminator):
 
     def frame_scores(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """(N, C, H, W) sheets -> (N,): the frame D's mean score over each sheet's frames, each with its pose."""
-        rows, cols = self.grid
-        n, c, h, w = x.shape
-        k = rows * cols
-        frames = x.reshape(n, c, rows, h // rows, cols, w // cols).permute(0, 2, 4, 1, 3, 5)
-        frames = frames.reshape(n * k, c, h // rows, w // cols)
-        cond = self.poses.to(x.dtype).repeat(n, 1)
-        if self.cond_dim:
-            if labels is None:
-                labels = x.new_zeros(n, self.cond_dim)
-            cond = torch.cat([labels.to(x.dtype).repeat_interleave(k, dim=0), cond], dim=1)
+        n, k = len(x), len(self.poses)
+        frames = cut_frames(x, *self.grid).flatten(0, 1)  # (n * k, C, fh, fw)
+        cond = frame_conditions(self.poses, labels, n, self.cond_dim, x)
         return self.frame_d(frames, cond).view(n, k).mean(1)
+
+
+def frame_conditions(
+    poses: torch.Tensor, labels: torch.Tensor | None, n: int, cond_dim: int, like: torch.Tensor
+) -> torch.Tensor:
+    """The frame network's label rows for n sheets, (n * k, cond_dim + k): each sheet's labels (zeros when
+    None) followed by the one-hot pose of cell 0..k-1, row by row; in `like`'s dtype."""
+    k = len(poses)
+    pose = poses.to(like.dtype).repeat(n, 1)
+    if not cond_dim:
+        return pose
+    if labels is None:
+        labels = like.new_zeros(n, cond_dim)
+    return torch.cat([labels.to(like.dtype).repeat_interleave(k, dim=0), pose], dim=1)
 
 
 def frame_config(cfg: ModelConfig) -> ModelConfig:
@@ -99,12 +106,7 @@ class PosedGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         n, k = z.shape[0], len(self.poses)
-        pose = self.poses.to(z.dtype).repeat(n, 1)  # (n * k, k): cell 0..k-1 of each sheet, row by row
-        cond = pose
-        if self.cond_dim:
-            if labels is None:
-                labels = z.new_zeros(n, self.cond_dim)
-            cond = torch.cat([labels.to(z.dtype).repeat_interleave(k, dim=0), pose], dim=1)
+        cond = frame_conditions(self.poses, labels, n, self.cond_dim, z)
         frames = self.frames(z.repeat_interleave(k, dim=0), cond)  # (n * k, C, fh, fw)
         rows, cols = self.grid
         _, c, fh, fw = frames.shape
