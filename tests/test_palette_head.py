@@ -265,3 +265,112 @@ def test_painted_data_note_says_what_the_kmeans_palette_costs():
     assert cfg.model.palette_colors == 8
     assert "8-colour k-means palette" in note and "per channel on average" in note
     assert "alpha levels become" in note and "model.head=rgb" in note
+
+
+def test_agreeing_choice_flips_an_unsure_lone_pixel_and_keeps_a_confident_one():
+    from spritegan.models.palette_head import agreeing_choice
+
+    logits = torch.zeros(1, 2, 3, 3)
+    logits[0, 0] = 1.0
+    logits[0, 1, 1, 1] = 1.5  # centre prefers colour 1 by a log-probability margin of 0.5
+    assert agreeing_choice(logits, 0.0)[0, 1, 1] == 1  # strength 0: the plain argmax
+    assert agreeing_choice(logits, 0.05)[0, 1, 1] == 1  # 4 x 0.05 = 0.2 < 0.5: kept
+    flipped = agreeing_choice(logits, 0.5)  # 4 x 0.5 = 2.0 > 0.5: joins its neighbours
+    assert torch.equal(flipped, torch.zeros(1, 3, 3, dtype=torch.long))
+
+
+def test_agreeing_choice_keeps_a_confident_outline_and_is_the_argmax_where_all_agree():
+    from spritegan.models.palette_head import agreeing_choice
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 5, 8, 8)
+    logits[:, 3, :, 4] = 20.0  # a one-pixel vertical line the head is sure of
+    index = agreeing_choice(logits, 0.5, steps=3)
+    assert (index[:, :, 4] == 3).all()
+    flat = torch.zeros(1, 5, 4, 4)
+    flat[:, 2] = 3.0
+    assert (agreeing_choice(flat, 1.0) == 2).all()
+
+
+def test_head_with_agreement_samples_palette_colours_and_trains_unchanged():
+    head = _head()
+    f = torch.randn(3, 6, 7, 9) * 0.3  # features the head is unsure of: small margins between colours
+    with torch.no_grad():
+        plain = head(f)
+    head.agree = 2.0
+    with torch.no_grad():
+        agreed = head(f)
+        index = agreeing_choice_of(head, f)
+    assert _colours(to_uint8(agreed)) <= {tuple(p) for p in PALETTE.tolist()}
+    assert torch.equal(agreed, head.palette[index].permute(0, 3, 1, 2))
+    assert not torch.equal(agreed, plain)
+    g = f.clone().requires_grad_(True)
+    assert torch.equal(head(g).detach(), plain)  # training keeps the per-pixel choice
+
+
+def agreeing_choice_of(head: PaletteHead, f: torch.Tensor) -> torch.Tensor:
+    from spritegan.models.palette_head import agreeing_choice
+
+    return agreeing_choice(head.logits(f), head.agree, head.agree_steps)
+
+
+def test_sprite_prior_starts_as_the_plain_head_and_learns_a_per_sprite_shift():
+    torch.manual_seed(0)
+    plain = PaletteHead(6, len(PALETTE), 4, soft_training=True)
+    plain.set_palette(PALETTE)
+    torch.manual_seed(0)
+    prior = PaletteHead(6, len(PALETTE), 4, soft_training=True, sprite_prior=3)
+    prior.set_palette(PALETTE)
+    prior.keys.data.copy_(plain.keys.data)
+    f = torch.randn(2, 6, 4, 5)
+    assert torch.equal(prior.logits(f), plain.logits(f))  # the prior's last layer starts at zero
+    f.requires_grad_(True)
+    prior.train()
+    prior(f).square().sum().backward()
+    assert prior.prior.mlp[2].weight.grad.abs().sum() > 0  # it can learn
+    with torch.no_grad():
+        prior.prior.mlp[2].bias.copy_(torch.tensor([1.0, -2.0, 0.5]))
+        shift = prior.logits(f) - plain.logits(f)
+    expected = prior.prior.weight @ torch.tensor([1.0, -2.0, 0.5])  # V u, the same at every pixel
+    assert torch.allclose(shift, expected.view(1, -1, 1, 1).expand_as(shift), atol=1e-5)
+
+
+def test_onnx_export_keeps_the_neighbour_agreement(tmp_path):
+    import numpy as np
+    import pytest
+    from PIL import Image
+
+    ort = pytest.importorskip("onnxruntime")
+    from spritegan.export.onnx import export_onnx
+    from spritegan.storage import save_generator
+
+    cfg = _model_config("dcgan")
+    cfg.palette_agree = 1.0
+    torch.manual_seed(0)
+    G = build_generator(cfg)
+    G.set_palette(PALETTE)
+    with torch.no_grad():  # an untrained G draws flat images: make its colour choice unsure and varied
+        for p in G.body.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+        G.head.log_scale.fill_(0.0)
+    manifest = {"alpha_levels": [0, 128, 255], "channels": 4, "mode": "RGBA", "size": [12, 20]}
+    run = tmp_path / "run"
+    save_generator(run / "generator.safetensors", G, {"model_config": cfg.__dict__, "manifest": manifest})
+    export_onnx(run, tmp_path / "g.onnx")
+    pipe = SpritePipeline.from_run(run)
+    plain = SpritePipeline.from_run(run, agree=0.0)
+    seeds = list(range(9))
+    assert not torch.equal(pipe(seeds), plain(seeds))  # the agreement changes some pixels here
+    sess = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"z": pipe.latents(seeds).numpy(), "truncation": np.array([1.0], np.float32)}
+    out = torch.from_numpy(sess.run(["sprites"], feeds)[0]).permute(0, 3, 1, 2)
+    assert _colours(out) <= {tuple(p) for p in PALETTE.tolist()}
+    assert (out != pipe(seeds)).float().mean() < 0.01
+    from spritegan.cli import main
+    from spritegan.errors import SpriteganError
+
+    assert main(["generate", str(run), "--seeds", "0,1", "--agree", "0", "--out", str(tmp_path / "g")]) == 0
+    written = torch.from_numpy(np.array(Image.open(tmp_path / "g" / "seed000001.png"))).permute(2, 0, 1)
+    assert torch.equal(written, plain([1])[0])
+    with pytest.raises(SpriteganError, match="--agree"):
+        SpritePipeline.from_run(run, agree=-1.0)

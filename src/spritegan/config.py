@@ -82,6 +82,9 @@ class ModelConfig:
     palette_temperature: float = 1.0  # head=palette: softmax temperature of the straight-through gradient
     palette_train_mix: bool = False  # head=palette: train on the softmax colour mixture, sample the argmax
     palette_kmeans: int = 64  # head=palette/snap on data with > 256 colours: k-means palette size
+    palette_agree: float = 0.0  # head=palette, sampling: bonus per agreeing 4-neighbour (0: plain argmax)
+    palette_agree_steps: int = 3  # head=palette, sampling: passes of that neighbour agreement
+    palette_sprite_prior: int = 0  # head=palette: rank of a per-sprite colour prior on the logits (0: off)
 
 
 # what train.schedule_kimg's cosine moves: learning rates, R1/R2 gammas, the EMA half-life, diffaug probability

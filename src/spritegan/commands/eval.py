@@ -59,6 +59,11 @@ def register(subparsers) -> None:
     parser.add_argument("--pairs", help="write a PNG of the closest generated/real pairs here (--fake mode)")
     parser.add_argument("--json", dest="json_out", help="also write the result as JSON to this file")
     parser.add_argument(
+        "--agree",
+        type=float,
+        help="palette head: sample with this neighbour agreement (0: per-pixel argmax; default: the run's)",
+    )
+    parser.add_argument(
         "--no-progress", action="store_true", help="no progress bars or status lines on stderr"
     )
     parser.set_defaults(func=run_eval)
@@ -115,6 +120,8 @@ def format_table(result: dict) -> str:
             name, text = "KID", f"{value:.5f} +- {result['metrics']['kid_std']:.5f}"
         if key != "kid_std":
             rows.append((name, text, _text(floors[key]) if key in floors else ""))
+    if "palette_agree" in result:
+        rows.append(("palette neighbour agreement", _text(result["palette_agree"]), ""))
     if "extractor" in result:
         rows.append(("extractor", result["extractor"], ""))
     if "engine" in result:
@@ -186,6 +193,7 @@ def run_eval(args: argparse.Namespace) -> int:
             ppl_samples=args.ppl_samples,
             kid_subset_size=args.kid_subset_size,
             progress=not args.no_progress,
+            agree=args.agree,
         )
     else:
         raise SpriteganError("give a RUN folder, or --fake DIR_OR_SHEET --real DATA")

@@ -32,6 +32,12 @@ def register(subparsers) -> None:
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi (<1: safer, less varied)")
     p.add_argument("--palette", action="store_true", help="snap every pixel to the dataset's palette")
     p.add_argument("--no-snap", action="store_true", help="keep raw alpha (no snap to the dataset's levels)")
+    p.add_argument(
+        "--agree",
+        type=float,
+        help="palette head: how strongly a pixel's colour follows its 4 neighbours' (0: per-pixel argmax; "
+        "default: the run's model.palette_agree)",
+    )
     p.add_argument("--sheet-only", action="store_true", help="write only sheet.png")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument(
@@ -171,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     check_device(args.device)
     out = Path(args.out)
     check_output_folder(out)
-    pipe = SpritePipeline.from_run(args.run, device=args.device)
+    pipe = SpritePipeline.from_run(args.run, device=args.device, agree=args.agree)
     layout = sheet_layout(pipe.manifest)  # each image a character's sheet: cut into its frames
     if args.atlas and layout:
         check_atlas(

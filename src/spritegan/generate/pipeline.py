@@ -57,12 +57,21 @@ class SpritePipeline:
         self.source: str | None = None  # the run folder or file it was loaded from (finds the label table)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> SpritePipeline:
-        """Load `generator.safetensors` from a run folder (or the file itself) with no training state."""
+    def from_pretrained(
+        cls, path: str | Path, device: str | torch.device = "cpu", agree: float | None = None
+    ) -> SpritePipeline:
+        """Load `generator.safetensors` from a run folder (or the file itself) with no training state.
+
+        `agree` overrides the palette head's neighbour agreement at sampling (model.palette_agree; 0 is
+        the per-pixel argmax); None keeps the run's own setting."""
         file = resolve_generator_path(path)
         weights, meta = load_generator_file(file)
         if "model_config" not in meta:
             raise RunError(f"{file}: generator file has no model_config metadata")
+        if agree is not None:
+            if not 0.0 <= agree <= 100.0:
+                raise SpriteganError(f"--agree {agree}: choose 0 (per-pixel argmax) to 100")
+            meta = {**meta, "model_config": {**meta["model_config"], "palette_agree": float(agree)}}
         try:
             generator = build_generator(ModelConfig(**meta["model_config"]))
             generator.load_state_dict(weights)

@@ -259,6 +259,7 @@ def evaluate_run(
     kid_subset_size: int | None = None,
     write: bool = True,
     progress: bool | None = None,
+    agree: float | None = None,
 ) -> dict:
     """Sample `samples` images from a run and evaluate them; appends one JSON line to run_dir/metrics.jsonl.
 
@@ -269,7 +270,7 @@ def evaluate_run(
     """
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
-    pipe = SpritePipeline.from_run(run_dir)
+    pipe = SpritePipeline.from_run(run_dir, agree=agree)
     manifest = dict(getattr(pipe, "manifest", None) or {})
     spec = real_spec or manifest.get("source")
     if not spec:
@@ -305,6 +306,8 @@ def evaluate_run(
         ppl_samples=ppl_samples,
     )
     result["timings_s"]["load_and_sample"] = load_s
+    if pipe.model_config.head == "palette":
+        result["palette_agree"] = pipe.model_config.palette_agree
     result["seconds"] = round(time.perf_counter() - t0, 3)
     result = make_record(result, real_matches_training=matches, run=str(run_dir), real=str(spec))
     if write:

@@ -31,8 +31,12 @@ class PaletteHead(nn.Module):
         channels: int,
         temperature: float = 1.0,
         soft_training: bool = False,
+        agree: float = 0.0,
+        agree_steps: int = 3,
+        sprite_prior: int = 0,
     ) -> None:
         super().__init__()
+        self.agree, self.agree_steps = agree, agree_steps  # sampling only: see agreeing_choice
         if colours < 1:
             raise ValueError("a palette head needs at least one colour (model.palette_colors)")
         self.channels, self.temperature, self.soft_training = channels, temperature, soft_training
@@ -42,6 +46,7 @@ class PaletteHead(nn.Module):
         self.log_scale = nn.Parameter(torch.tensor(2.0))  # sharpness of the distance logits, learned
         self.register_buffer("confidence", torch.zeros(()), persistent=False)  # mean max-probability
         nn.init.normal_(self.keys[:, channels:], std=0.1)
+        self.prior = SpritePrior(embed_dim, colours, sprite_prior) if sprite_prior > 0 else None
 
     @torch.no_grad()
     def set_palette(self, palette_uint8: torch.Tensor) -> None:
@@ -68,7 +73,11 @@ class PaletteHead(nn.Module):
     def logits(self, features: torch.Tensor) -> torch.Tensor:
         """(N, E, H, W) -> (N, K, H, W), for inspection; the forward pass works on (pixels, K) rows."""
         n, e, h, w = features.shape
-        rows = self.pixel_logits(features.permute(0, 2, 3, 1).reshape(-1, e))
+        pixels = features.permute(0, 2, 3, 1).reshape(-1, e)
+        weight, bias = self._affine()
+        if self.prior is not None:
+            pixels, weight = self.prior.extend(features, pixels, weight)
+        rows = torch.addmm(bias, pixels, weight.t())
         return rows.reshape(n, h, w, -1).permute(0, 3, 1, 2)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -77,15 +86,67 @@ class PaletteHead(nn.Module):
             # pixels as rows, colours along the contiguous last axis: argmax and softmax run along memory
             pixels = features.float().permute(0, 2, 3, 1).reshape(-1, e)  # (N*H*W, E)
             weight, bias = self._affine()
+            if self.prior is not None:  # per-sprite colour prior: extra columns of pixels and weight
+                pixels, weight = self.prior.extend(features.float(), pixels, weight)
+                e = pixels.shape[1]
             if torch.is_grad_enabled() and (pixels.requires_grad or weight.requires_grad):
                 soft = self.soft_training and self.training
                 out, confidence = _StraightThroughChoice.apply(
                     pixels, weight, bias, self.palette, self.temperature, soft
                 )
                 self.confidence = confidence
+            elif self.agree > 0:
+                logits = torch.addmm(bias, pixels, weight.t()).reshape(n, h, w, -1).permute(0, 3, 1, 2)
+                step = n if _tracing() else max(1, AGREE_ELEMENTS // logits[0].numel())
+                index = torch.cat(
+                    [
+                        agreeing_choice(logits[i : i + step], self.agree, self.agree_steps)
+                        for i in range(0, n, step)
+                    ]
+                )
+                out = self.palette[index]  # (N, H, W, C), exact colours
             else:
                 out = self.palette[choose_colours(pixels, weight, bias)]  # exact colours
             return out.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+
+class SpritePrior(nn.Module):
+    """A per-sprite log-prior over the palette, added to every pixel's logits (model.palette_sprite_prior).
+
+    The per-pixel head picks each pixel's colour alone, so a region whose features sit between two colours
+    comes out patchy. This adds V u(n) to the logits of every pixel of sprite n, where u(n) (D values) is an
+    MLP of the sprite's pooled features (mean and max): near-tied pixels lean towards the colours the
+    sprite as a whole uses. The MLP's last layer starts at zero, so training starts from the plain head.
+    Implemented as D extra feature columns (u broadcast over pixels) and D extra weight columns (V).
+    """
+
+    def __init__(self, embed_dim: int, colours: int, dims: int, hidden: int = 64) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2 * embed_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, dims))
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+        self.weight = nn.Parameter(torch.randn(colours, dims) * 0.1)  # V (K, D)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, E, H, W) -> u (N, D)."""
+        return self.mlp(torch.cat([features.mean((2, 3)), features.amax((2, 3))], dim=1))
+
+    def extend(
+        self, features: torch.Tensor, pixels: torch.Tensor, weight: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixel rows (N*H*W, E) and weight (K, E) with the prior's columns appended: rows (N*H*W, E+D)."""
+        n, _, h, w = features.shape
+        u = self(features)
+        rows = u.repeat_interleave(h * w, dim=0)
+        return torch.cat([pixels, rows], dim=1), torch.cat([weight, self.weight], dim=1)
+
+
+# Logits handled at a time by the neighbour-agreement choice (each pass makes a few temporaries this size).
+AGREE_ELEMENTS = 1 << 22
+
+
+def _tracing() -> bool:
+    return torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()
 
 
 # Rows of the (pixels, K) logit block handled at a time on a CPU: 1,024 x 224 fp32 logits are under 1 MB,
@@ -116,7 +177,7 @@ def _block_rows(pixels: torch.Tensor) -> int:
 def choose_colours(pixels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """The argmax colour index of each pixel row (M, E) under logits pixels @ weight.T + bias, block by block
     (one block when traced for export: a traced loop would fix the batch size)."""
-    if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
+    if _tracing():
         return torch.addmm(bias, pixels, weight.t()).argmax(1)
     weight, bias, _ = _padded(weight, bias)
     return _argmax_blocks(pixels, weight, bias)
@@ -257,8 +318,41 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
             cfg.channels,
             cfg.palette_temperature,
             cfg.palette_train_mix,
+            cfg.palette_agree,
+            cfg.palette_agree_steps,
+            cfg.palette_sprite_prior,
         )
     else:
         body = build_body(replace(cfg, head="rgb"))
         head = SnapHead(cfg.palette_colors, cfg.channels)
     return PaletteGenerator(body, head)
+
+
+def agreeing_choice(logits: torch.Tensor, strength: float, steps: int = 3) -> torch.Tensor:
+    """Colour indices (N, H, W) from logits (N, K, H, W) that favour agreeing with the 4 neighbours.
+
+    A Potts-model MAP estimate by iterated conditional modes (Besag 1986): start at the argmax, then
+    `steps` times give each pixel the colour maximising log softmax(logits) + strength * (number of its 4
+    neighbours with that colour). Lone pixels the head was unsure of join their surroundings; confident
+    single pixels (eyes, outline corners) stay when their log-probability margin exceeds the bonus.
+    strength 0 is the plain argmax.
+    """
+    index = logits.argmax(1)
+    if strength <= 0 or steps <= 0:
+        return index
+    unary = torch.log_softmax(logits.float(), dim=1)
+    colours = torch.arange(logits.shape[1], device=logits.device).view(1, -1, 1, 1)
+    tracing = _tracing()
+    for _ in range(steps):
+        padded = torch.nn.functional.pad(index, (1, 1, 1, 1), value=-1).unsqueeze(1)  # (N, 1, H+2, W+2)
+        agree = (
+            (padded[..., :-2, 1:-1] == colours).to(unary.dtype)
+            + (padded[..., 2:, 1:-1] == colours).to(unary.dtype)
+            + (padded[..., 1:-1, :-2] == colours).to(unary.dtype)
+            + (padded[..., 1:-1, 2:] == colours).to(unary.dtype)
+        )
+        new = (unary + strength * agree).argmax(1)
+        if not tracing and torch.equal(new, index):
+            break
+        index = new
+    return index
