@@ -336,6 +336,8 @@ def test_sprite_prior_starts_as_the_plain_head_and_learns_a_per_sprite_shift():
 
 
 def test_onnx_export_keeps_the_neighbour_agreement(tmp_path):
+    import json
+
     import numpy as np
     import pytest
     from PIL import Image
@@ -372,5 +374,6 @@ def test_onnx_export_keeps_the_neighbour_agreement(tmp_path):
     assert main(["generate", str(run), "--seeds", "0,1", "--agree", "0", "--out", str(tmp_path / "g")]) == 0
     written = torch.from_numpy(np.array(Image.open(tmp_path / "g" / "seed000001.png"))).permute(2, 0, 1)
     assert torch.equal(written, plain([1])[0])
+    assert json.loads((tmp_path / "g" / "generation.json").read_text())["palette_agree"] == 0.0
     with pytest.raises(SpriteganError, match="--agree"):
         SpritePipeline.from_run(run, agree=-1.0)

@@ -11,6 +11,7 @@ from spritegan.commands import add_command
 EXAMPLES = """  spritegan generate runs/demo -n 100 --seed 0 --out out/demo      # runs/demo: made by `spritegan demo`
   spritegan generate runs/demo --seeds 3,17,42 --scale 8 --out out/favourites
   spritegan generate runs/demo -n 64 --palette --truncation 0.8 --out out/clean
+  spritegan generate runs/demo -n 64 --agree 0.5 --out out/fewer-specks   # colours follow their neighbours
   spritegan generate runs/sprites-cond --traits hair=long -n 16 --out out/long-hair   # a --conditional run
   spritegan generate runs/sprites-cond --traits random -n 64 --out out/mixed
   spritegan generate runs/demo -n 16 --atlas --out out/atlas    # + atlas.png, atlas.json (Phaser, PixiJS)
@@ -223,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
         "snap_alpha": not args.no_snap,
         "scale": args.scale,
         "step": pipe.meta.get("step"),
+        **({"palette_agree": pipe.model_config.palette_agree} if pipe.model_config.head == "palette" else {}),
         **({"tile_repeat": args.tile_repeat} if args.tile_repeat > 1 else {}),
         **({"sheet": layout} if layout else {}),
     }
