@@ -377,3 +377,16 @@ def test_onnx_export_keeps_the_neighbour_agreement(tmp_path):
     assert json.loads((tmp_path / "g" / "generation.json").read_text())["palette_agree"] == 0.0
     with pytest.raises(SpriteganError, match="--agree"):
         SpritePipeline.from_run(run, agree=-1.0)
+
+
+def test_agreeing_choice_on_tiles_wraps_around_the_edges():
+    from spritegan.models.palette_head import agreeing_choice
+
+    torch.manual_seed(1)
+    logits = torch.randn(3, 4, 6, 7) * 0.5
+    base = agreeing_choice(logits, 1.0, wrap=True)
+    rolled = agreeing_choice(logits.roll((2, 3), (2, 3)), 1.0, wrap=True)
+    assert torch.equal(rolled, base.roll((2, 3), (1, 2)))  # a torus: no edge is special
+    assert not torch.equal(
+        agreeing_choice(logits.roll((2, 3), (2, 3)), 1.0), agreeing_choice(logits, 1.0).roll((2, 3), (1, 2))
+    )

@@ -34,9 +34,14 @@ class PaletteHead(nn.Module):
         agree: float = 0.0,
         agree_steps: int = 3,
         sprite_prior: int = 0,
+        tileable: bool = False,
     ) -> None:
         super().__init__()
-        self.agree, self.agree_steps = agree, agree_steps  # sampling only: see agreeing_choice
+        self.agree, self.agree_steps, self.tileable = (
+            agree,
+            agree_steps,
+            tileable,
+        )  # sampling only: see agreeing_choice
         if colours < 1:
             raise ValueError("a palette head needs at least one colour (model.palette_colors)")
         self.channels, self.temperature, self.soft_training = channels, temperature, soft_training
@@ -100,7 +105,7 @@ class PaletteHead(nn.Module):
                 step = n if _tracing() else max(1, AGREE_ELEMENTS // logits[0].numel())
                 index = torch.cat(
                     [
-                        agreeing_choice(logits[i : i + step], self.agree, self.agree_steps)
+                        agreeing_choice(logits[i : i + step], self.agree, self.agree_steps, self.tileable)
                         for i in range(0, n, step)
                     ]
                 )
@@ -321,6 +326,7 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
             cfg.palette_agree,
             cfg.palette_agree_steps,
             cfg.palette_sprite_prior,
+            cfg.tileable,
         )
     else:
         body = build_body(replace(cfg, head="rgb"))
@@ -328,14 +334,17 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
     return PaletteGenerator(body, head)
 
 
-def agreeing_choice(logits: torch.Tensor, strength: float, steps: int = 3) -> torch.Tensor:
+def agreeing_choice(
+    logits: torch.Tensor, strength: float, steps: int = 3, wrap: bool = False
+) -> torch.Tensor:
     """Colour indices (N, H, W) from logits (N, K, H, W) that favour agreeing with the 4 neighbours.
 
     A Potts-model MAP estimate by iterated conditional modes (Besag 1986): start at the argmax, then
     `steps` times give each pixel the colour maximising log softmax(logits) + strength * (number of its 4
     neighbours with that colour). Lone pixels the head was unsure of join their surroundings; confident
     single pixels (eyes, outline corners) stay when their log-probability margin exceeds the bonus.
-    strength 0 is the plain argmax.
+    strength 0 is the plain argmax. `wrap`: the image is a tile, so edge pixels' neighbours are across the
+    opposite edge (a tileable G stays a torus).
     """
     index = logits.argmax(1)
     if strength <= 0 or steps <= 0:
@@ -344,7 +353,11 @@ def agreeing_choice(logits: torch.Tensor, strength: float, steps: int = 3) -> to
     colours = torch.arange(logits.shape[1], device=logits.device).view(1, -1, 1, 1)
     tracing = _tracing()
     for _ in range(steps):
-        padded = torch.nn.functional.pad(index, (1, 1, 1, 1), value=-1).unsqueeze(1)  # (N, 1, H+2, W+2)
+        if wrap:  # (N, 1, H+2, W+2): one row and column from the opposite edge on each side
+            padded = torch.cat([index[:, -1:], index, index[:, :1]], dim=1)
+            padded = torch.cat([padded[:, :, -1:], padded, padded[:, :, :1]], dim=2).unsqueeze(1)
+        else:
+            padded = torch.nn.functional.pad(index, (1, 1, 1, 1), value=-1).unsqueeze(1)
         agree = (
             (padded[..., :-2, 1:-1] == colours).to(unary.dtype)
             + (padded[..., 2:, 1:-1] == colours).to(unary.dtype)
