@@ -201,3 +201,9 @@ def test_traits_shares_cli_on_a_conditional_run(tmp_path: Path, capsys) -> None:
         result = json.loads((run / "trait-shares.json").read_text())
         assert result["conditioning"] == mode and result["n_generated"] == 6 and result["passes"] is True
         (run / "trait-shares.json").rename(out)
+    for agree in ("0", "2.5"):
+        out = tmp_path / f"agree{agree}.json"
+        argv = ["traits", "shares", str(run), "--judge", str(judge), "-n", "4", "--agree", agree]
+        assert main(argv + ["--out", str(out)]) == 0
+        assert f"palette neighbour agreement {agree}" in capsys.readouterr().out
+        assert json.loads(out.read_text())["palette_agree"] == float(agree)

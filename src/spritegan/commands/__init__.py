@@ -38,6 +38,16 @@ def _writable_folder(path, option: str, shown=None) -> None:
         raise SpriteganError(f"{option} {shown}: cannot write in {folder} (permission denied)")
 
 
+def add_agree_argument(parser: argparse.ArgumentParser) -> None:
+    """--agree: the palette head's neighbour agreement at sampling, for every command that samples a run."""
+    parser.add_argument(
+        "--agree",
+        type=float,
+        help="palette head: how strongly a pixel's colour follows its 4 neighbours' (0: per-pixel argmax; "
+        "default: the run's model.palette_agree)",
+    )
+
+
 def check_output_folder(path, option: str = "--out") -> None:
     """An output folder must be a folder (or not exist yet) somewhere we can write; checked before any work."""
     from pathlib import Path

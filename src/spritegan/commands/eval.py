@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from spritegan.commands import add_command
+from spritegan.commands import add_agree_argument, add_command
 from spritegan.errors import SpriteganError
 
 EXAMPLES = """  spritegan eval runs/punks                    # FID-5k, KID, pixel-art measures vs all training images
@@ -58,11 +58,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--pairs", help="write a PNG of the closest generated/real pairs here (--fake mode)")
     parser.add_argument("--json", dest="json_out", help="also write the result as JSON to this file")
-    parser.add_argument(
-        "--agree",
-        type=float,
-        help="palette head: sample with this neighbour agreement (0: per-pixel argmax; default: the run's)",
-    )
+    add_agree_argument(parser)
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bars or status lines on stderr"
     )

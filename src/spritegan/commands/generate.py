@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from spritegan.commands import add_command
+from spritegan.commands import add_agree_argument, add_command
 
 EXAMPLES = """  spritegan generate runs/demo -n 100 --seed 0 --out out/demo      # runs/demo: made by `spritegan demo`
   spritegan generate runs/demo --seeds 3,17,42 --scale 8 --out out/favourites
@@ -33,12 +33,7 @@ def register(subparsers) -> None:
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi (<1: safer, less varied)")
     p.add_argument("--palette", action="store_true", help="snap every pixel to the dataset's palette")
     p.add_argument("--no-snap", action="store_true", help="keep raw alpha (no snap to the dataset's levels)")
-    p.add_argument(
-        "--agree",
-        type=float,
-        help="palette head: how strongly a pixel's colour follows its 4 neighbours' (0: per-pixel argmax; "
-        "default: the run's model.palette_agree)",
-    )
+    add_agree_argument(p)
     p.add_argument("--sheet-only", action="store_true", help="write only sheet.png")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument(
