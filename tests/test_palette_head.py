@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from spritegan.config import ModelConfig
@@ -192,7 +193,6 @@ def test_rgb_head_state_dict_is_unchanged():
 
 def test_onnx_export_keeps_palette_exact_output(tmp_path):
     import numpy as np
-    import pytest
 
     ort = pytest.importorskip("onnxruntime")
     from spritegan.export.onnx import export_onnx
@@ -339,7 +339,6 @@ def test_onnx_export_keeps_the_neighbour_agreement(tmp_path):
     import json
 
     import numpy as np
-    import pytest
     from PIL import Image
 
     ort = pytest.importorskip("onnxruntime")
@@ -390,3 +389,66 @@ def test_agreeing_choice_on_tiles_wraps_around_the_edges():
     assert not torch.equal(
         agreeing_choice(logits.roll((2, 3), (2, 3)), 1.0), agreeing_choice(logits, 1.0).roll((2, 3), (1, 2))
     )
+
+
+def test_identity_codes_are_fixed_distinct_and_scaled():
+    from spritegan.models.palette_head import identity_codes
+
+    codes = identity_codes(48, 16)
+    assert codes.shape == (48, 16) and torch.equal(codes, identity_codes(48, 16))
+    assert torch.allclose(codes.norm(dim=1), torch.full((48,), 2.0))  # 0.5 * sqrt(16)
+    gaps = torch.cdist(codes, codes) + torch.eye(48) * 99
+    assert gaps.min() > 0.5  # every two colours are apart, however close their RGB values are
+    assert identity_codes(5, 0).shape == (5, 0)
+
+
+def test_training_output_carries_the_chosen_colours_codes_and_sampling_does_not():
+    torch.manual_seed(0)
+    head = PaletteHead(6, len(PALETTE), 4, identity=3, soft_training=False)
+    head.set_palette(PALETTE)
+    f = (torch.randn(2, 6, 5, 4) * 3).requires_grad_(True)
+    out = head(f)
+    assert out.shape == (2, 7, 5, 4)
+    chosen = head.logits(f.detach()).argmax(1)  # (N, H, W)
+    assert torch.equal(out[:, 4:].detach(), head.identity[chosen].permute(0, 3, 1, 2))
+    assert torch.equal(out[:, :4].detach(), head.palette[chosen].permute(0, 3, 1, 2))
+    out[:, 4:].sum().backward()  # the codes pass the straight-through gradient to G's features
+    assert f.grad is not None and f.grad.abs().sum() > 0
+    with torch.no_grad():
+        assert head.eval()(f).shape == (2, 4, 5, 4)  # samples: colours only
+    assert "identity" not in head.state_dict()  # rebuilt from the sizes, never saved
+
+
+def test_real_images_get_the_codes_of_their_exact_colours():
+    head = PaletteHead(6, len(PALETTE), 4, identity=3)
+    head.set_palette(PALETTE)
+    index = torch.tensor([[[0, 1], [3, 2]]])  # (1, 2, 2)
+    real = PALETTE[index].permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    seen = head.identity_channels(real)
+    assert seen.shape == (1, 7, 2, 2) and torch.equal(seen[:, :4], real)
+    assert torch.allclose(seen[:, 4:], head.identity[index].permute(0, 3, 1, 2))
+    assert PaletteHead(6, len(PALETTE), 4).identity_channels(real) is real  # off: unchanged
+
+
+def test_a_run_with_colour_codes_trains_and_its_d_reads_them(tmp_path, capsys):
+    from spritegan.cli import main
+    from spritegan.train.checkpoint import load_checkpoint
+
+    argv = ["train", "--data", "builtin:sprites:32", "--steps", "2", "--no-progress", "--out"]
+    small = [
+        "--set",
+        "train.batch_size=8",
+        "--set",
+        "train.sample_grid=4",
+        "--set",
+        "model.palette_identity=5",
+    ]
+    assert main(argv + [str(tmp_path / "run")] + small) == 0
+    pipe = SpritePipeline.from_run(tmp_path / "run")
+    assert pipe(n=2).shape == (2, 4, 32, 32)
+    state = load_checkpoint(next((tmp_path / "run" / "checkpoints").glob("*.safetensors")))["modules"]["D"]
+    first = [v for k, v in state.items() if v.dim() == 4][0]
+    assert first.shape[1] == 4 + 5
+    capsys.readouterr()
+    assert main(argv + [str(tmp_path / "c")] + small + ["--set", "train.diffaug=color,translation"]) == 2
+    assert "train.diffaug=color" in capsys.readouterr().err

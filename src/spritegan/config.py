@@ -85,6 +85,9 @@ class ModelConfig:
     palette_agree: float = 0.0  # head=palette, sampling: bonus per agreeing 4-neighbour (0: plain argmax)
     palette_agree_steps: int = 3  # head=palette, sampling: passes of that neighbour agreement
     palette_sprite_prior: int = 0  # head=palette: rank of a per-sprite colour prior on the logits (0: off)
+    # head=palette, training: D also sees each pixel's colour identity (a fixed code of this many channels
+    # per palette entry), so colours close in RGB (an outline and black hair) are far apart for D (0: off)
+    palette_identity: int = 0
 
 
 # what train.schedule_kimg's cosine moves: learning rates, R1/R2 gammas, the EMA half-life, diffaug probability

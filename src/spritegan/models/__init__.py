@@ -8,7 +8,7 @@ row here; the config accepts its name as model.arch because this table registers
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import import_module
 
 from torch import nn
@@ -71,8 +71,11 @@ def build_generator(cfg: ModelConfig) -> nn.Module:
 
 
 def build_discriminator(cfg: ModelConfig) -> nn.Module:
-    """Discriminator for `cfg.arch`; maps (images, labels=None) to one score per image."""
+    """Discriminator for `cfg.arch`; maps (images, labels=None) to one score per image. With a palette
+    head's `palette_identity` codes it takes that many input channels more than the images have."""
     _check(cfg)
+    if cfg.head == "palette" and cfg.palette_identity > 0:
+        cfg = replace(cfg, channels=cfg.channels + cfg.palette_identity)
     return architecture(cfg).build_discriminator(cfg)
 
 

@@ -22,7 +22,7 @@ from torch import nn
 
 
 class PaletteHead(nn.Module):
-    constant_buffers = ("palette",)  # the same on every rank: never averaged (train.distributed)
+    constant_buffers = ("palette", "identity")  # the same on every rank: never averaged (train.distributed)
 
     def __init__(
         self,
@@ -35,6 +35,7 @@ class PaletteHead(nn.Module):
         agree_steps: int = 3,
         sprite_prior: int = 0,
         tileable: bool = False,
+        identity: int = 0,
     ) -> None:
         super().__init__()
         self.agree, self.agree_steps, self.tileable = (
@@ -52,6 +53,8 @@ class PaletteHead(nn.Module):
         self.register_buffer("confidence", torch.zeros(()), persistent=False)  # mean max-probability
         nn.init.normal_(self.keys[:, channels:], std=0.1)
         self.prior = SpritePrior(embed_dim, colours, sprite_prior) if sprite_prior > 0 else None
+        # a fixed code per colour (not saved: rebuilt the same from the sizes), see identity_channels
+        self.register_buffer("identity", identity_codes(colours, identity), persistent=False)
 
     @torch.no_grad()
     def set_palette(self, palette_uint8: torch.Tensor) -> None:
@@ -96,8 +99,11 @@ class PaletteHead(nn.Module):
                 e = pixels.shape[1]
             if torch.is_grad_enabled() and (pixels.requires_grad or weight.requires_grad):
                 soft = self.soft_training and self.training
+                values = self.palette  # what each colour contributes to the output, per channel
+                if self.training and self.identity.shape[1]:  # D's extra channels: the colour's code
+                    values = torch.cat([self.palette, self.identity], dim=1)
                 out, confidence = _StraightThroughChoice.apply(
-                    pixels, weight, bias, self.palette, self.temperature, soft
+                    pixels, weight, bias, values, self.temperature, soft
                 )
                 self.confidence = confidence
             elif self.agree > 0:
@@ -113,6 +119,27 @@ class PaletteHead(nn.Module):
             else:
                 out = self.palette[choose_colours(pixels, weight, bias)]  # exact colours
             return out.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+    def identity_channels(self, images: torch.Tensor) -> torch.Tensor:
+        """Real images (N, C, H, W) in [-1, 1] with their colour codes appended (N, C + identity, H, W): what
+        D sees of a real sprite when the training G's output carries its colours' codes. Each pixel takes
+        the code of its nearest palette colour (exact for data of at most 256 colours)."""
+        if not self.identity.shape[1]:
+            return images
+        n, c, h, w = images.shape
+        pixels = images.float().permute(0, 2, 3, 1).reshape(-1, c)
+        nearest = torch.cdist(pixels, self.palette).argmin(1)
+        codes = self.identity[nearest].reshape(n, h, w, -1).permute(0, 3, 1, 2).to(images.dtype)
+        return torch.cat([images, codes], dim=1)
+
+
+def identity_codes(colours: int, dims: int) -> torch.Tensor:
+    """(colours, dims) fixed codes, one per palette entry: seeded Gaussian rows scaled to norm sqrt(dims)/2,
+    so each channel has the spread of a colour channel in [-1, 1] and different colours are far apart."""
+    if dims <= 0:
+        return torch.zeros(colours, 0)
+    codes = torch.randn(colours, dims, generator=torch.Generator().manual_seed(colours * 1000 + dims))
+    return codes * (0.5 * dims**0.5 / codes.norm(dim=1, keepdim=True))
 
 
 class SpritePrior(nn.Module):
@@ -327,6 +354,7 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
             cfg.palette_agree_steps,
             cfg.palette_sprite_prior,
             cfg.tileable,
+            cfg.palette_identity,
         )
     else:
         body = build_body(replace(cfg, head="rgb"))

@@ -188,6 +188,13 @@ class Trainer:
         if cfg.model.tileable:  # D sees reals and fakes at random torus offsets: no seam hides at an edge
             augment_after_roll = self.diffaug
             self.diffaug = lambda x: augment_after_roll(torus_roll(x))
+        self.real_view = lambda x: x  # what D sees of a real batch
+        if cfg.model.head == "palette" and cfg.model.palette_identity > 0:
+            if "color" in t.diffaug.split(","):
+                raise SpriteganError(
+                    "model.palette_identity: D's colour codes cannot take train.diffaug=color; drop color"
+                )
+            self.real_view = self.G.head.identity_channels  # reals with their colours' codes, as G's fakes
         self.images = dataset.images  # uint8 (N, C, H, W), kept in memory
         self.labels = None
         if cfg.model.cond_dim:
@@ -290,7 +297,7 @@ class Trainer:
         do_r1 = t.r1_gamma > 0 and self.step % t.r1_every == 0
         do_r2 = t.r2_gamma > 0 and self.step % t.r1_every == 0  # R2: R1's penalty on fakes, same steps
         fake = fake.detach().requires_grad_(do_r2)
-        real = real.detach().requires_grad_(do_r1)
+        real = self.real_view(real).detach().requires_grad_(do_r1)
         self._real = real.detach() if t.loss == "rpgan" else None  # g_step pairs its fakes with these
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
             s_real, logits = self.D(self.diffaug(real), labels, with_logits=True)
