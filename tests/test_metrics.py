@@ -268,3 +268,25 @@ def test_eval_run_records_counts_seconds_and_floors(tiny_run, capsys):
     assert record["real_floor"]["pixelart_off_palette"] == 0.0
     assert record["real_floor"]["sprite_valid_share"] == 1.0
     assert 0.0 <= record["metrics"]["pixelart_stray"] <= 1.0
+
+
+def test_colour_confusions_name_a_near_colour_swap_and_where_it_is():
+    import numpy as np
+
+    from spritegan.data import procedural as P
+    from spritegan.metrics.sprites import colour_confusions
+
+    traits = P.traits_from_index(123)
+    hwc = P.render_sprite(traits).copy()  # (32, 32, 4)
+    outline = np.all(hwc == P.PALETTE[P._IDX["outline"]], axis=2)
+    rows = np.nonzero(outline.any(1))[0]
+    swapped = outline & (np.arange(32)[:, None] == rows[0])  # the top outline row in the glasses' black
+    hwc[swapped] = P.PALETTE[P._IDX["glasses"]]
+    exact = np.transpose(P.render_sprite(traits), (2, 0, 1))
+    result = colour_confusions(np.stack([np.transpose(hwc, (2, 0, 1)), exact]))
+    n = int(swapped.sum())
+    assert result["confusions"] == [{"drawn": "glasses", "wanted": "outline", "share": 1.0}]
+    assert abs(result["mean_agreement"] - (1 - n / 1024 / 2)) < 1e-9
+    assert (
+        abs(result["wrong_by_row"][rows[0]] - n / 32 / 2) < 1e-9 and sum(result["wrong_by_row"]) * 32 * 2 == n
+    )

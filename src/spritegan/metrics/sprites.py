@@ -82,3 +82,30 @@ def is_builtin_sprites(images, manifest: dict | None = None) -> bool:
         return True
     source = str(manifest.get("source", ""))
     return "procedural" in source or source.startswith("builtin") or source.startswith("sprites")
+
+
+def colour_confusions(images) -> dict:
+    """Where generated built-in sprites (N, 4, 32, 32 uint8) differ from their nearest valid sprite: the mean
+    agreement, the share of wrong pixels per row, and every (drawn colour, wanted colour) pair by palette
+    name with its share of the wrong pixels. Shows whether misses are shapes or near-colour swaps."""
+    names = {index: name for name, index in procedural._IDX.items()}
+    arr = np.asarray(images)
+    wrong_rows = np.zeros(arr.shape[2])
+    pairs: dict[tuple[str, str], int] = {}
+    agreements = []
+    for image in arr:
+        hwc = np.transpose(image, (1, 2, 0))
+        traits, agreement = procedural.nearest_traits(hwc)
+        agreements.append(agreement)
+        drawn, wanted = procedural.snap_to_palette(hwc), procedural.render_indices(traits)
+        miss = drawn != wanted
+        wrong_rows += miss.mean(1)
+        for d, w in zip(drawn[miss].tolist(), wanted[miss].tolist(), strict=True):
+            pairs[(names[d], names[w])] = pairs.get((names[d], names[w]), 0) + 1
+    total = max(1, sum(pairs.values()))
+    ranked = sorted(pairs.items(), key=lambda item: -item[1])
+    return {
+        "mean_agreement": float(np.mean(agreements)),
+        "wrong_by_row": (wrong_rows / len(arr)).tolist(),
+        "confusions": [{"drawn": d, "wanted": w, "share": n / total} for (d, w), n in ranked],
+    }
