@@ -34,6 +34,8 @@ SHARES_EXAMPLES = """examples:
   spritegan traits shares runs/punks --judge judges/punks.safetensors -n 10000 --threads 1
   spritegan traits shares runs/punks-cond --judge judges/punks.safetensors --traits random \\
       --out out/shares-random.json --overwrite
+  spritegan traits shares runs/punks --judge judges/punks.safetensors --agree 0 \\
+      --out out/shares-per-pixel.json       # sampled without neighbour agreement
 """
 
 
