@@ -136,7 +136,7 @@ def test_demo_command_end_to_end(tmp_path, capsys):
     assert "generated sheet" in capsys.readouterr().out
     # the demo's palette head: every visible pixel is one of the data's colours, every alpha one of its levels
     pipe = SpritePipeline.from_run(tmp_path / "demo")
-    assert pipe.model_config.palette_identity == 16  # the demo's recipe: D sees the colours' codes
+    assert pipe.model_config.palette_identity == 16  # the sprite preset: D sees the colours' codes
     images = pipe(n=16, seed=0, snap=False)
     pixels = images.permute(0, 2, 3, 1).reshape(-1, 4)
     visible = {tuple(p) for p in pixels[pixels[:, 3] > 0].tolist()}

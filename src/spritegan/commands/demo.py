@@ -62,9 +62,6 @@ def run(args: argparse.Namespace) -> int:
             "train.steps": args.steps,
             "train.seed": args.seed,
             "train.sample_every": 250,
-            # D sees each colour's code, not only its RGB: readable 0% -> 98% / 94% at this budget
-            # (two seeds, docs/pixel-exact.md)
-            "model.palette_identity": 16,
         },
     )
     dataset = open_dataset(cfg.data.source)

@@ -110,15 +110,17 @@ def run(args: argparse.Namespace) -> int:
         raise SpriteganError("--maps: 1 to 64; --cell: 8 to 256")
     D, cfg = load_discriminator(args.run)
     size = (cfg.image_size[0], cfg.image_size[1])
-    if args.image:
-        image = load_image(args.image, cfg.channels, size)
-    else:
-        from spritegan.generate.pipeline import SpritePipeline
+    from spritegan.generate.pipeline import SpritePipeline
 
-        image = SpritePipeline.from_run(args.run)([args.seed])
+    pipe = SpritePipeline.from_run(args.run)
+    image = load_image(args.image, cfg.channels, size) if args.image else pipe([args.seed])
+    x = to_model(image)
+    head = getattr(pipe.generator, "head", None)
+    if hasattr(head, "identity_channels"):  # a palette head's D also reads each colour's code
+        x = head.identity_channels(x)
     with torch.no_grad():
-        maps = D.feature_maps(to_model(image))  # models/protocols.py: every Discriminator has them
-        score = float(D(to_model(image))[0])
+        maps = D.feature_maps(x)  # models/protocols.py: every Discriminator has them
+        score = float(D(x)[0])
     out = Path(args.out)
     save_png(render_maps(image, maps, args.maps, args.cell), out)
     shapes = ", ".join(f"{m.shape[1]}x{m.shape[2]}x{m.shape[3]}" for m in maps)

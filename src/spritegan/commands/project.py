@@ -39,9 +39,11 @@ def feature_loss_fn(run_dir: str | Path, target):
     from spritegan.errors import RunError
 
     try:
-        D, _ = load_discriminator(run_dir)
+        D, cfg = load_discriminator(run_dir)
     except RunError:
         return None
+    if cfg.head == "palette" and cfg.palette_identity > 0:
+        return None  # this D also reads colour codes, which a soft projected image does not have
     with torch.no_grad():
         goal = [m.detach() for m in D.feature_maps(target)]
 

@@ -144,18 +144,27 @@ DIFF_AUGMENTS = {"color": _diff_color, "translation": _diff_translation, "cutout
 
 
 def diff_augment(
-    x: torch.Tensor, policy: str = "color,translation,cutout", generator: torch.Generator | None = None
+    x: torch.Tensor,
+    policy: str = "color,translation,cutout",
+    generator: torch.Generator | None = None,
+    image_channels: int | None = None,
 ) -> torch.Tensor:
     """Differentiable augmentation (DiffAugment) of a discriminator input batch; apply to real and fake alike.
 
     Cut-out and shifted-in pixels become -1 (transparent, or black without alpha); gradients flow to x.
+    With `image_channels`, channels after the image's own (a palette head's colour codes) move with the
+    spatial policies but are not recoloured.
     """
     for name in [p.strip() for p in policy.split(",") if p.strip()]:
         if name not in DIFF_AUGMENTS:
             raise SpriteganError(
                 f"unknown DiffAugment policy {name!r}; choose from {', '.join(DIFF_AUGMENTS)}"
             )
-        x = DIFF_AUGMENTS[name](x, generator)
+        if name == "color" and image_channels is not None and image_channels < x.shape[1]:
+            recoloured = DIFF_AUGMENTS[name](x[:, :image_channels], generator)
+            x = torch.cat([recoloured, x[:, image_channels:]], dim=1)
+        else:
+            x = DIFF_AUGMENTS[name](x, generator)
     return x
 
 
@@ -185,12 +194,16 @@ def build_augment(names: list[str]) -> Augment:
 
 
 def diff_augment_p(
-    x: torch.Tensor, policy: str, p: float, generator: torch.Generator | None = None
+    x: torch.Tensor,
+    policy: str,
+    p: float,
+    generator: torch.Generator | None = None,
+    image_channels: int | None = None,
 ) -> torch.Tensor:
     """DiffAugment applied to each image with probability p (ADA-style, Karras et al. 2020); p=1 is all."""
     if p <= 0.0:
         return x
-    augmented = diff_augment(x, policy, generator)
+    augmented = diff_augment(x, policy, generator, image_channels)
     if p >= 1.0:
         return augmented
     keep = torch.rand(x.shape[0], 1, 1, 1, generator=generator).to(x.device) < p

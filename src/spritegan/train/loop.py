@@ -184,16 +184,19 @@ class Trainer:
             )
         self.ada_p = 0.0 if t.ada_target > 0 else 1.0
         self._ada_signs: list[torch.Tensor] = []
-        self.diffaug = (lambda x: diff_augment_p(x, t.diffaug, self.ada_p)) if t.diffaug else (lambda x: x)
+        image_channels = (
+            cfg.model.channels
+        )  # colour codes after them (model.palette_identity) keep their values
+        self.diffaug = (
+            (lambda x: diff_augment_p(x, t.diffaug, self.ada_p, image_channels=image_channels))
+            if t.diffaug
+            else (lambda x: x)
+        )
         if cfg.model.tileable:  # D sees reals and fakes at random torus offsets: no seam hides at an edge
             augment_after_roll = self.diffaug
             self.diffaug = lambda x: augment_after_roll(torus_roll(x))
         self.real_view = lambda x: x  # what D sees of a real batch
         if cfg.model.head == "palette" and cfg.model.palette_identity > 0:
-            if "color" in t.diffaug.split(","):
-                raise SpriteganError(
-                    "model.palette_identity: D's colour codes cannot take train.diffaug=color; drop color"
-                )
             self.real_view = self.G.head.identity_channels  # reals with their colours' codes, as G's fakes
         self.images = dataset.images  # uint8 (N, C, H, W), kept in memory
         self.labels = None
