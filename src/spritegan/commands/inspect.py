@@ -111,13 +111,14 @@ def run(args: argparse.Namespace) -> int:
     D, cfg = load_discriminator(args.run)
     size = (cfg.image_size[0], cfg.image_size[1])
     from spritegan.generate.pipeline import SpritePipeline
+    from spritegan.models.palette_head import colour_code_channels
 
-    pipe = SpritePipeline.from_run(args.run)
+    codes = colour_code_channels(cfg) > 0  # this D also reads each pixel's colour code: G's head makes them
+    pipe = SpritePipeline.from_run(args.run) if codes or not args.image else None
     image = load_image(args.image, cfg.channels, size) if args.image else pipe([args.seed])
     x = to_model(image)
-    head = getattr(pipe.generator, "head", None)
-    if hasattr(head, "identity_channels"):  # a palette head's D also reads each colour's code
-        x = head.identity_channels(x)
+    if codes:
+        x = pipe.generator.head.identity_channels(x)
     with torch.no_grad():
         maps = D.feature_maps(x)  # models/protocols.py: every Discriminator has them
         score = float(D(x)[0])

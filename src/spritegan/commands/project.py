@@ -37,12 +37,13 @@ def feature_loss_fn(run_dir: str | Path, target):
 
     from spritegan.commands.inspect import load_discriminator
     from spritegan.errors import RunError
+    from spritegan.models.palette_head import colour_code_channels
 
     try:
         D, cfg = load_discriminator(run_dir)
     except RunError:
         return None
-    if cfg.head == "palette" and cfg.palette_identity > 0:
+    if colour_code_channels(cfg):
         return None  # this D also reads colour codes, which a soft projected image does not have
     with torch.no_grad():
         goal = [m.detach() for m in D.feature_maps(target)]

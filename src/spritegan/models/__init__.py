@@ -15,7 +15,7 @@ from torch import nn
 
 from spritegan.config import ModelConfig, register_choices, unknown_choice
 from spritegan.errors import SpriteganError
-from spritegan.models.palette_head import palette_generator
+from spritegan.models.palette_head import colour_code_channels, palette_generator
 from spritegan.models.progressive import check_progressive
 
 
@@ -74,8 +74,8 @@ def build_discriminator(cfg: ModelConfig) -> nn.Module:
     """Discriminator for `cfg.arch`; maps (images, labels=None) to one score per image. With a palette
     head's `palette_identity` codes it takes that many input channels more than the images have."""
     _check(cfg)
-    if cfg.head == "palette" and cfg.palette_identity > 0:
-        cfg = replace(cfg, channels=cfg.channels + cfg.palette_identity)
+    if colour_code_channels(cfg):
+        cfg = replace(cfg, channels=cfg.channels + colour_code_channels(cfg))
     return architecture(cfg).build_discriminator(cfg)
 
 

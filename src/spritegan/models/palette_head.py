@@ -68,35 +68,33 @@ class PaletteHead(nn.Module):
         self.palette.copy_(colours)
         self.keys[:, : self.channels].copy_(colours)
 
-    def pixel_logits(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(M, E) -> (M, K): -scale * ||f - key_k||^2 + bias_k, dropping ||f||^2 (equal for all k)."""
-        weight, bias = self._affine()
-        return torch.addmm(bias, pixels, weight.t())
-
     def _affine(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The distance logits as one linear map: weight (K, E) = 2 scale keys, bias_k - scale ||key_k||^2."""
         scale = self.log_scale.exp()
         return (2 * scale) * self.keys, self.bias - scale * self.keys.square().sum(1)
 
-    def logits(self, features: torch.Tensor) -> torch.Tensor:
-        """(N, E, H, W) -> (N, K, H, W), for inspection; the forward pass works on (pixels, K) rows."""
-        n, e, h, w = features.shape
+    def _rows(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(N, E, H, W) fp32 features -> pixels as rows (N*H*W, E'), weight (K, E'), bias (K,): the logits
+        are bias + pixels @ weight.T (E' > E with the per-sprite colour prior's extra columns)."""
+        e = features.shape[1]
+        # pixels as rows, colours along the contiguous last axis: argmax and softmax run along memory
         pixels = features.permute(0, 2, 3, 1).reshape(-1, e)
         weight, bias = self._affine()
-        if self.prior is not None:
+        if self.prior is not None:  # per-sprite colour prior: extra columns of pixels and weight
             pixels, weight = self.prior.extend(features, pixels, weight)
+        return pixels, weight, bias
+
+    def logits(self, features: torch.Tensor) -> torch.Tensor:
+        """(N, E, H, W) -> (N, K, H, W), for inspection; the forward pass works on (pixels, K) rows."""
+        n, _, h, w = features.shape
+        pixels, weight, bias = self._rows(features.float())
         rows = torch.addmm(bias, pixels, weight.t())
         return rows.reshape(n, h, w, -1).permute(0, 3, 1, 2)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        n, e, h, w = features.shape
+        n, _, h, w = features.shape
         with torch.autocast(features.device.type, enabled=False):
-            # pixels as rows, colours along the contiguous last axis: argmax and softmax run along memory
-            pixels = features.float().permute(0, 2, 3, 1).reshape(-1, e)  # (N*H*W, E)
-            weight, bias = self._affine()
-            if self.prior is not None:  # per-sprite colour prior: extra columns of pixels and weight
-                pixels, weight = self.prior.extend(features.float(), pixels, weight)
-                e = pixels.shape[1]
+            pixels, weight, bias = self._rows(features.float())
             if torch.is_grad_enabled() and (pixels.requires_grad or weight.requires_grad):
                 soft = self.soft_training and self.training
                 values = self.palette  # what each colour contributes to the output, per channel
@@ -126,11 +124,19 @@ class PaletteHead(nn.Module):
         the code of its nearest palette colour (exact for data of at most 256 colours)."""
         if not self.identity.shape[1]:
             return images
-        n, c, h, w = images.shape
-        pixels = images.float().permute(0, 2, 3, 1).reshape(-1, c)
-        nearest = torch.cdist(pixels, self.palette).argmin(1)
-        codes = self.identity[nearest].reshape(n, h, w, -1).permute(0, 3, 1, 2).to(images.dtype)
-        return torch.cat([images, codes], dim=1)
+        codes = self.identity[nearest_colours(images.float(), self.palette)].permute(0, 3, 1, 2)
+        return torch.cat([images, codes.to(images.dtype)], dim=1)
+
+
+def colour_code_channels(cfg) -> int:
+    """How many colour-code channels D reads beside the image (model.palette_identity with a palette head)."""
+    return cfg.palette_identity if cfg.head == "palette" else 0
+
+
+def nearest_colours(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """Index (N, H, W) of each pixel's nearest palette colour; images (N, C, H, W), palette (K, C)."""
+    n, c, h, w = images.shape
+    return torch.cdist(images.permute(0, 2, 3, 1).reshape(-1, c), palette).argmin(1).reshape(n, h, w)
 
 
 def identity_codes(colours: int, dims: int) -> torch.Tensor:
@@ -305,10 +311,7 @@ class SnapHead(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         with torch.autocast(image.device.type, enabled=False):
             image = image.float()
-            n, c, h, w = image.shape
-            flat = image.permute(0, 2, 3, 1).reshape(-1, c)
-            nearest = torch.cdist(flat, self.palette).argmin(1)
-            hard = self.palette[nearest].reshape(n, h, w, c).permute(0, 3, 1, 2)
+            hard = self.palette[nearest_colours(image, self.palette)].permute(0, 3, 1, 2)
             return image + (hard - image).detach() if image.requires_grad else hard
 
 

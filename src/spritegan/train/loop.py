@@ -31,6 +31,7 @@ from spritegan.metrics.evaluate import evaluate
 from spritegan.metrics.monitor import Alarms, TrainingMonitor
 from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
+from spritegan.models.palette_head import colour_code_channels
 from spritegan.models.progressive import Growth, fade_reals, growth_at, phase_size
 from spritegan.precision import bf16_autocast_ok, cpu_bf16_reason
 from spritegan.tensors import to_model
@@ -196,7 +197,7 @@ class Trainer:
             augment_after_roll = self.diffaug
             self.diffaug = lambda x: augment_after_roll(torus_roll(x))
         self.real_view = lambda x: x  # what D sees of a real batch
-        if cfg.model.head == "palette" and cfg.model.palette_identity > 0:
+        if colour_code_channels(cfg.model):
             self.real_view = self.G.head.identity_channels  # reals with their colours' codes, as G's fakes
         self.images = dataset.images  # uint8 (N, C, H, W), kept in memory
         self.labels = None
