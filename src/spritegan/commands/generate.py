@@ -219,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
         "snap_alpha": not args.no_snap,
         "scale": args.scale,
         "step": pipe.meta.get("step"),
-        **({"palette_agree": pipe.model_config.palette_agree} if pipe.model_config.head == "palette" else {}),
+        **pipe.sampling_record,
         **({"tile_repeat": args.tile_repeat} if args.tile_repeat > 1 else {}),
         **({"sheet": layout} if layout else {}),
     }

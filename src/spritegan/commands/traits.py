@@ -221,8 +221,7 @@ def run_eval(args: argparse.Namespace) -> int:
         min_agreement=args.min_agreement,
         log=print,
     )
-    if pipe.model_config.head == "palette":
-        result["palette_agree"] = pipe.model_config.palette_agree
+    result.update(pipe.sampling_record)
     out = Path(args.out or Path(args.run) / "traits-eval")
     out.mkdir(parents=True, exist_ok=True)
     (out / "traits.json").write_text(json.dumps(result, indent=1))
@@ -353,9 +352,9 @@ def run_shares(args: argparse.Namespace) -> int:
         judge_report=report,
     )
     result.update(run=str(args.run), step=pipe.meta.get("step"), judge=str(args.judge))
-    if pipe.model_config.head == "palette":
-        result["palette_agree"] = pipe.model_config.palette_agree
-        print(f"palette neighbour agreement {pipe.model_config.palette_agree:g}")
+    result.update(pipe.sampling_record)
+    if "palette_agree" in result:
+        print(f"palette neighbour agreement {result['palette_agree']:g}")
     print(shares_markdown(result, all_traits=args.all_traits), end="")
     near = result["near_copies"]
     print(

@@ -96,6 +96,14 @@ class SpritePipeline:
         return self.model_config.z_dim
 
     @property
+    def sampling_record(self) -> dict[str, float]:
+        """What a result file records of how this pipeline samples: the palette head's neighbour agreement
+        (the run's, or the override given to from_pretrained); empty for other heads."""
+        if self.model_config.head != "palette":
+            return {}
+        return {"palette_agree": self.model_config.palette_agree}
+
+    @property
     def label_spec(self) -> dict | None:
         return self.manifest.get("labels") if self.model_config.cond_dim else None
 

@@ -306,8 +306,7 @@ def evaluate_run(
         ppl_samples=ppl_samples,
     )
     result["timings_s"]["load_and_sample"] = load_s
-    if pipe.model_config.head == "palette":
-        result["palette_agree"] = pipe.model_config.palette_agree
+    result.update(pipe.sampling_record)
     result["seconds"] = round(time.perf_counter() - t0, 3)
     result = make_record(result, real_matches_training=matches, run=str(run_dir), real=str(spec))
     if write:

@@ -38,11 +38,8 @@ class PaletteHead(nn.Module):
         identity: int = 0,
     ) -> None:
         super().__init__()
-        self.agree, self.agree_steps, self.tileable = (
-            agree,
-            agree_steps,
-            tileable,
-        )  # sampling only: see agreeing_choice
+        # sampling only: see agreeing_choice
+        self.agree, self.agree_steps, self.tileable = agree, agree_steps, tileable
         if colours < 1:
             raise ValueError("a palette head needs at least one colour (model.palette_colors)")
         self.channels, self.temperature, self.soft_training = channels, temperature, soft_training

@@ -185,9 +185,8 @@ class Trainer:
             )
         self.ada_p = 0.0 if t.ada_target > 0 else 1.0
         self._ada_signs: list[torch.Tensor] = []
-        image_channels = (
-            cfg.model.channels
-        )  # colour codes after them (model.palette_identity) keep their values
+        # colour codes after the image's channels (model.palette_identity) are not recoloured
+        image_channels = cfg.model.channels
         self.diffaug = (
             (lambda x: diff_augment_p(x, t.diffaug, self.ada_p, image_channels=image_channels))
             if t.diffaug
