@@ -88,6 +88,9 @@ class ModelConfig:
     # head=palette, training: D also sees each pixel's colour identity (a fixed code of this many channels
     # per palette entry), so colours close in RGB (an outline and black hair) are far apart for D (0: off)
     palette_identity: int = 0
+    # head=palette, sampling: remove visible parts of at most this many pixels that touch nothing visible
+    # (0: off); -1: set at the start of training to one less than the data's smallest part (at most 8)
+    palette_despeckle: int = -1
 
 
 # what train.schedule_kimg's cosine moves: learning rates, R1/R2 gammas, the EMA half-life, diffaug probability

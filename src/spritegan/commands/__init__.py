@@ -38,13 +38,20 @@ def _writable_folder(path, option: str, shown=None) -> None:
         raise SpriteganError(f"{option} {shown}: cannot write in {folder} (permission denied)")
 
 
-def add_agree_argument(parser: argparse.ArgumentParser) -> None:
-    """--agree: the palette head's neighbour agreement at sampling, for every command that samples a run."""
+def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
+    """--agree and --despeckle: how a palette head samples, for every command that samples a run."""
     parser.add_argument(
         "--agree",
         type=float,
         help="palette head: how strongly a pixel's colour follows its 4 neighbours' (0: per-pixel argmax; "
         "default: the run's model.palette_agree)",
+    )
+    parser.add_argument(
+        "--despeckle",
+        type=int,
+        metavar="PIXELS",
+        help="palette head: remove visible parts of at most this many pixels that touch nothing else (0: "
+        "keep them; default: the run's model.palette_despeckle, set from its data)",
     )
 
 

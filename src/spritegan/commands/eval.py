@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from spritegan.commands import add_agree_argument, add_command
+from spritegan.commands import add_command, add_sampling_arguments
 from spritegan.errors import SpriteganError
 
 EXAMPLES = """  spritegan eval runs/punks                    # FID-5k, KID, pixel-art measures vs all training images
@@ -58,7 +58,7 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--pairs", help="write a PNG of the closest generated/real pairs here (--fake mode)")
     parser.add_argument("--json", dest="json_out", help="also write the result as JSON to this file")
-    add_agree_argument(parser)
+    add_sampling_arguments(parser)
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bars or status lines on stderr"
     )
@@ -118,6 +118,8 @@ def format_table(result: dict) -> str:
             rows.append((name, text, _text(floors[key]) if key in floors else ""))
     if "palette_agree" in result:
         rows.append(("palette neighbour agreement", _text(result["palette_agree"]), ""))
+    if result.get("palette_despeckle"):
+        rows.append(("palette specks removed (pixels)", _text(result["palette_despeckle"]), ""))
     if "extractor" in result:
         rows.append(("extractor", result["extractor"], ""))
     if "engine" in result:
@@ -190,6 +192,7 @@ def run_eval(args: argparse.Namespace) -> int:
             kid_subset_size=args.kid_subset_size,
             progress=not args.no_progress,
             agree=args.agree,
+            despeckle=args.despeckle,
         )
     else:
         raise SpriteganError("give a RUN folder, or --fake DIR_OR_SHEET --real DATA")

@@ -6,12 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
-from spritegan.commands import add_agree_argument, add_command
+from spritegan.commands import add_command, add_sampling_arguments
 
 EXAMPLES = """  spritegan generate runs/demo -n 100 --seed 0 --out out/demo      # runs/demo: made by `spritegan demo`
   spritegan generate runs/demo --seeds 3,17,42 --scale 8 --out out/favourites
   spritegan generate runs/demo -n 64 --palette --truncation 0.8 --out out/clean
   spritegan generate runs/demo -n 64 --agree 0.5 --out out/fewer-specks   # colours follow their neighbours
+  spritegan generate runs/demo -n 64 --despeckle 0 --out out/raw   # keep the lone specks G draws
   spritegan generate runs/sprites-cond --traits hair=long -n 16 --out out/long-hair   # a --conditional run
   spritegan generate runs/sprites-cond --traits random -n 64 --out out/mixed
   spritegan generate runs/demo -n 16 --atlas --out out/atlas    # + atlas.png, atlas.json (Phaser, PixiJS)
@@ -33,7 +34,7 @@ def register(subparsers) -> None:
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi (<1: safer, less varied)")
     p.add_argument("--palette", action="store_true", help="snap every pixel to the dataset's palette")
     p.add_argument("--no-snap", action="store_true", help="keep raw alpha (no snap to the dataset's levels)")
-    add_agree_argument(p)
+    add_sampling_arguments(p)
     p.add_argument("--sheet-only", action="store_true", help="write only sheet.png")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument(
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     check_device(args.device)
     out = Path(args.out)
     check_output_folder(out)
-    pipe = SpritePipeline.from_run(args.run, device=args.device, agree=args.agree)
+    pipe = SpritePipeline.from_run(args.run, device=args.device, agree=args.agree, despeckle=args.despeckle)
     layout = sheet_layout(pipe.manifest)  # each image a character's sheet: cut into its frames
     if args.atlas and layout:
         check_atlas(

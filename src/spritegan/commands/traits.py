@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from spritegan.commands import add_agree_argument, add_command
+from spritegan.commands import add_command, add_sampling_arguments
 
 EXAMPLES = """  spritegan traits list runs/punks-cond
   spritegan traits judge --data my_sheet.png --tile 24 \\
@@ -74,7 +74,7 @@ def register(subparsers) -> None:
         "1.0: pixel-perfect only)",
     )
     ev.add_argument("--out", help="folder for traits.json and traits.md (default: RUN/traits-eval)")
-    add_agree_argument(ev)
+    add_sampling_arguments(ev)
     ev.set_defaults(func=run_eval)
     sh = sub.add_parser("sheet", help="a sheet with one row per class of a categorical column (or per trait)")
     sh.add_argument("run", help="run folder or generator.safetensors")
@@ -129,15 +129,15 @@ def register(subparsers) -> None:
     sr.add_argument("--all-traits", action="store_true", help="list traits under 0.5%% of real images too")
     sr.add_argument("--out", help="JSON to write (default: RUN/trait-shares.json)")
     sr.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    add_agree_argument(sr)
+    add_sampling_arguments(sr)
     sr.set_defaults(func=run_shares)
 
 
-def _pipeline(path: str, agree: float | None = None):
+def _pipeline(path: str, agree: float | None = None, despeckle: int | None = None):
     from spritegan.errors import SpriteganError
     from spritegan.generate.pipeline import SpritePipeline
 
-    pipe = SpritePipeline.from_run(path, agree=agree)
+    pipe = SpritePipeline.from_run(path, agree=agree, despeckle=despeckle)
     if not pipe.label_spec:
         raise SpriteganError(f"{path}: this model is unconditional (train with --conditional to use traits)")
     return pipe
@@ -201,7 +201,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from spritegan.generate.traits import load_label_table
     from spritegan.metrics.traits import evaluate_conditioning, open_judge, pct, report_markdown
 
-    pipe = _pipeline(args.run, args.agree)
+    pipe = _pipeline(args.run, args.agree, args.despeckle)
     judge, held = open_judge(args.judge, pipe, args.min_agreement, args.run)
     table = load_label_table(args.run, pipe.meta)
     if table is None:
@@ -335,7 +335,7 @@ def run_shares(args: argparse.Namespace) -> int:
         else (run_dir if run_dir.is_dir() else run_dir.parent) / "trait-shares.json"
     )
     check_output_file(out, "--out", overwrite=args.overwrite)
-    pipe = SpritePipeline.from_run(args.run, agree=args.agree)
+    pipe = SpritePipeline.from_run(args.run, agree=args.agree, despeckle=args.despeckle)
     if args.traits == "random" and not pipe.label_spec:
         raise SpriteganError(f"--traits random: {args.run} is unconditional; its samples take no traits")
     judge, report = load_judge(args.judge)
@@ -355,6 +355,8 @@ def run_shares(args: argparse.Namespace) -> int:
     result.update(pipe.sampling_record)
     if "palette_agree" in result:
         print(f"palette neighbour agreement {result['palette_agree']:g}")
+    if result.get("palette_despeckle"):
+        print(f"palette specks removed: parts of at most {result['palette_despeckle']} pixels")
     print(shares_markdown(result, all_traits=args.all_traits), end="")
     near = result["near_copies"]
     print(

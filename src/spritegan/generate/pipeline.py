@@ -30,6 +30,7 @@ from spritegan.generate.latent import broadcast, is_style_generator, require_sty
 from spritegan.generate.postprocess import snap_alpha, snap_palette
 from spritegan.generate.sheet import to_pil
 from spritegan.models import build_generator
+from spritegan.models.despeckle import LIMIT as SPECK_LIMIT
 from spritegan.storage import GENERATOR_FILE, load_generator_file, resolve_generator_path, save_generator
 from spritegan.tensors import to_hwc_numpy, to_uint8
 
@@ -58,12 +59,17 @@ class SpritePipeline:
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path, device: str | torch.device = "cpu", agree: float | None = None
+        cls,
+        path: str | Path,
+        device: str | torch.device = "cpu",
+        agree: float | None = None,
+        despeckle: int | None = None,
     ) -> SpritePipeline:
         """Load `generator.safetensors` from a run folder (or the file itself) with no training state.
 
         `agree` overrides the palette head's neighbour agreement at sampling (model.palette_agree; 0 is
-        the per-pixel argmax); None keeps the run's own setting."""
+        the per-pixel argmax), `despeckle` the largest lone part it removes (model.palette_despeckle, in
+        pixels; 0 keeps them); None keeps the run's own setting."""
         file = resolve_generator_path(path)
         weights, meta = load_generator_file(file)
         if "model_config" not in meta:
@@ -72,6 +78,12 @@ class SpritePipeline:
             if not 0.0 <= agree <= 100.0:
                 raise SpriteganError(f"--agree {agree}: choose 0 (per-pixel argmax) to 100")
             meta = {**meta, "model_config": {**meta["model_config"], "palette_agree": float(agree)}}
+        if despeckle is not None:
+            if not 0 <= despeckle <= SPECK_LIMIT:
+                raise SpriteganError(
+                    f"--despeckle {despeckle}: choose 0 (keep specks) to {SPECK_LIMIT} pixels"
+                )
+            meta = {**meta, "model_config": {**meta["model_config"], "palette_despeckle": int(despeckle)}}
         try:
             generator = build_generator(ModelConfig(**meta["model_config"]))
             generator.load_state_dict(weights)
@@ -98,10 +110,12 @@ class SpritePipeline:
     @property
     def sampling_record(self) -> dict[str, float]:
         """What a result file records of how this pipeline samples: the palette head's neighbour agreement
-        (the run's, or the override given to from_pretrained); empty for other heads."""
+        and the speck size it removes (the run's, or the overrides given to from_pretrained); empty for
+        other heads."""
         if self.model_config.head != "palette":
             return {}
-        return {"palette_agree": self.model_config.palette_agree}
+        c = self.model_config
+        return {"palette_agree": c.palette_agree, "palette_despeckle": max(0, c.palette_despeckle)}
 
     @property
     def label_spec(self) -> dict | None:

@@ -260,6 +260,7 @@ def evaluate_run(
     write: bool = True,
     progress: bool | None = None,
     agree: float | None = None,
+    despeckle: int | None = None,
 ) -> dict:
     """Sample `samples` images from a run and evaluate them; appends one JSON line to run_dir/metrics.jsonl.
 
@@ -270,7 +271,7 @@ def evaluate_run(
     """
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
-    pipe = SpritePipeline.from_run(run_dir, agree=agree)
+    pipe = SpritePipeline.from_run(run_dir, agree=agree, despeckle=despeckle)
     manifest = dict(getattr(pipe, "manifest", None) or {})
     spec = real_spec or manifest.get("source")
     if not spec:

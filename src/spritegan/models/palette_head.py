@@ -20,6 +20,8 @@ from dataclasses import replace
 import torch
 from torch import nn
 
+from spritegan.models.despeckle import remove_specks
+
 
 class PaletteHead(nn.Module):
     constant_buffers = ("palette", "identity")  # the same on every rank: never averaged (train.distributed)
@@ -36,10 +38,12 @@ class PaletteHead(nn.Module):
         sprite_prior: int = 0,
         tileable: bool = False,
         identity: int = 0,
+        despeckle: int = 0,
     ) -> None:
         super().__init__()
-        # sampling only: see agreeing_choice
+        # sampling only: see agreeing_choice and despeckle.remove_specks
         self.agree, self.agree_steps, self.tileable = agree, agree_steps, tileable
+        self.despeckle = max(0, despeckle)
         if colours < 1:
             raise ValueError("a palette head needs at least one colour (model.palette_colors)")
         self.channels, self.temperature, self.soft_training = channels, temperature, soft_training
@@ -101,19 +105,26 @@ class PaletteHead(nn.Module):
                     pixels, weight, bias, values, self.temperature, soft
                 )
                 self.confidence = confidence
-            elif self.agree > 0:
-                logits = torch.addmm(bias, pixels, weight.t()).reshape(n, h, w, -1).permute(0, 3, 1, 2)
-                step = n if _tracing() else max(1, AGREE_ELEMENTS // logits[0].numel())
-                index = torch.cat(
-                    [
-                        agreeing_choice(logits[i : i + step], self.agree, self.agree_steps, self.tileable)
-                        for i in range(0, n, step)
-                    ]
-                )
-                out = self.palette[index]  # (N, H, W, C), exact colours
             else:
-                out = self.palette[choose_colours(pixels, weight, bias)]  # exact colours
+                out = self.palette[self._sampled_index(pixels, weight, bias, (n, h, w))]  # exact colours
             return out.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+
+    def _sampled_index(self, pixels, weight, bias, shape: tuple[int, int, int]) -> torch.Tensor:
+        """Palette indices (N, H, W) at sampling: the argmax, or the neighbour-agreeing choice, then the
+        specks the data never shows removed."""
+        n, h, w = shape
+        if self.agree > 0:
+            logits = torch.addmm(bias, pixels, weight.t()).reshape(n, h, w, -1).permute(0, 3, 1, 2)
+            step = n if _tracing() else max(1, AGREE_ELEMENTS // logits[0].numel())
+            index = torch.cat(
+                [
+                    agreeing_choice(logits[i : i + step], self.agree, self.agree_steps, self.tileable)
+                    for i in range(0, n, step)
+                ]
+            )
+        else:
+            index = choose_colours(pixels, weight, bias).reshape(n, h, w)
+        return remove_specks(index, self.palette, self.despeckle, self.tileable)
 
     def identity_channels(self, images: torch.Tensor) -> torch.Tensor:
         """Real images (N, C, H, W) in [-1, 1] with their colour codes appended (N, C + identity, H, W): what
@@ -355,6 +366,7 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
             cfg.palette_sprite_prior,
             cfg.tileable,
             cfg.palette_identity,
+            cfg.palette_despeckle,
         )
     else:
         body = build_body(replace(cfg, head="rgb"))

@@ -31,6 +31,7 @@ from spritegan.metrics.evaluate import evaluate
 from spritegan.metrics.monitor import Alarms, TrainingMonitor
 from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
+from spritegan.models.despeckle import data_speck_size
 from spritegan.models.palette_head import colour_code_channels
 from spritegan.models.progressive import Growth, fade_reals, growth_at, phase_size
 from spritegan.precision import bf16_autocast_ok, cpu_bf16_reason
@@ -97,6 +98,13 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
                 f"k-means palette (model.palette_kmeans; the real images quantised to it are off by "
                 f"{loss['rgb_mae']:.1f}/255 per channel on average{alpha}); --set model.palette_kmeans=256 "
                 "keeps more shades, --set model.head=rgb keeps full colour"
+            )
+    if cfg.model.head == "palette" and cfg.model.palette_despeckle < 0:
+        cfg.model.palette_despeckle = data_speck_size(torch.as_tensor(dataset.images))
+        if cfg.model.palette_despeckle:
+            notes.append(
+                f"the data has no part of {cfg.model.palette_despeckle} pixels or fewer apart from the rest, so "
+                "such specks G draws are removed at sampling (model.palette_despeckle=0 keeps them)"
             )
     if cfg.model.arch == "posed":
         layout = dataset.manifest.get("sheet") or {}
