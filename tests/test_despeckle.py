@@ -1,5 +1,5 @@
-"""Speck removal at sampling: visible parts of a few pixels, found by 8-connectivity, removed only up to the
-size the training data never shows."""
+"""Speck removal at sampling: visible parts of a few pixels, found by 8-connectivity, removed except where
+the training data has such parts too."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from spritegan.config import ModelConfig
 from spritegan.generate.pipeline import SpritePipeline
 from spritegan.metrics.pixelart import pixel_counts
 from spritegan.models import build_generator
-from spritegan.models.despeckle import data_speck_size, remove_specks, speck_mask
+from spritegan.models.despeckle import data_speck_sites, remove_specks, sites_map, speck_mask
 
 PALETTE = torch.tensor(
     [[9, 9, 9, 255], [0, 0, 0, 0], [255, 0, 0, 255], [10, 200, 30, 128]], dtype=torch.uint8
@@ -106,14 +106,29 @@ def _rgba(mask: torch.Tensor) -> torch.Tensor:
     return torch.cat([torch.full((mask.shape[0], 3, *mask.shape[1:]), 40, dtype=torch.uint8), alpha], dim=1)
 
 
-def test_data_speck_size_is_one_less_than_the_datas_smallest_part():
+def test_data_speck_sites_are_where_the_data_has_small_parts():
     body = _mask(["....", ".##.", ".##.", "...."])
-    assert data_speck_size(_rgba(body)) == 3
-    assert data_speck_size(_rgba(torch.ones(1, 5, 5, dtype=torch.bool))) == 8  # at most AUTO_MAX
-    pair = _mask(["##..", "....", "...#", "...#"])  # two lone pairs, no lone pixel
-    assert data_speck_size(_rgba(torch.cat([body, pair]))) == 1
-    assert data_speck_size(_rgba(torch.cat([body, SCENE[:, :4, :4]]))) == 0
-    assert data_speck_size(_rgba(body)[:, :3]) == 0  # no alpha: no background for specks to float in
+    assert data_speck_sites(_rgba(body), 3) == []
+    assert data_speck_sites(_rgba(body), 4) == [5, 6, 9, 10]  # y * W + x
+    pair = _mask(["##..", "....", "...#", "...#"])
+    assert data_speck_sites(_rgba(torch.cat([body, pair])), 2) == [0, 1, 11, 15]
+    assert torch.equal(sites_map([0, 1, 11, 15], (4, 4)), pair[0])
+
+
+def test_train_resolves_the_speck_size_and_finds_the_sites():
+    from spritegan.train.loop import fit_speck_removal
+
+    lone = _mask(["#...", "....", ".##.", ".##."])
+    cfg = ModelConfig()
+    (note,) = fit_speck_removal(cfg, _rgba(lone))
+    assert cfg.palette_despeckle == 8 and cfg.palette_speck_sites == [0, 9, 10, 13, 14]
+    assert "except at the 5 positions" in note
+    cfg = ModelConfig()
+    assert fit_speck_removal(cfg, _rgba(lone)[:, :3]) == []  # RGB: no background, nothing removed
+    assert cfg.palette_despeckle == 0 and cfg.palette_speck_sites == []
+    cfg = ModelConfig(palette_despeckle=1)  # asked for: lone pixels only
+    fit_speck_removal(cfg, _rgba(lone))
+    assert cfg.palette_speck_sites == [0]
 
 
 def test_remove_specks_clears_them_to_the_transparent_colour_and_keeps_the_rest():
@@ -125,8 +140,14 @@ def test_remove_specks_clears_them_to_the_transparent_colour_and_keeps_the_rest(
     assert out[0, 3, 2] == 3
     assert torch.equal(remove_specks(index, model_palette, 0), index)
     assert torch.equal(remove_specks(index, model_palette[:, :3], 2), index)  # RGB: nothing to clear to
+    keep = torch.zeros(8, 8, dtype=torch.bool)
+    keep[6, 6] = True  # the data has a small part here: the diagonal pair stays, whole
+    kept = remove_specks(index, model_palette, 2, keep=keep)
+    assert kept[0, 5, 5] == 2 and kept[0, 6, 6] == 2 and kept[0, 0, 0] == 1
+    assert torch.equal(remove_specks(index, model_palette, 2, keep=keep[:4]), out)  # another size: ignored
 
 
+SITES = list(range(0, 240, 7))  # positions where "the data" had small parts: G's specks there stay
 CLEAR_BIAS = 4.0  # an untrained G then draws 60 lone pixels and 25 lone pairs in 12 samples
 
 
@@ -144,6 +165,7 @@ def _run(tmp_path, despeckle: int):
         head="palette",
         palette_colors=len(PALETTE),
         palette_despeckle=despeckle,
+        palette_speck_sites=SITES,
     )
     torch.manual_seed(0)
     G = build_generator(cfg)
@@ -169,10 +191,11 @@ def test_pipeline_cli_and_onnx_remove_the_specks(tmp_path):
     seeds = list(range(12))
     pipe, plain = SpritePipeline.from_run(run), SpritePipeline.from_run(run, despeckle=0)
     clean, raw = pipe(seeds), plain(seeds)
-    assert pixel_counts(raw)["isolated"] > 0  # this G draws specks ...
-    assert pixel_counts(clean)["isolated"] == 0 and not speck_mask(clean[:, 3] > 0, 2).any()  # ... removed
-    changed = (clean != raw).any(1)
-    assert torch.equal(changed, speck_mask(raw[:, 3] > 0, 2))  # and nothing else changed
+    keep = sites_map(SITES, (12, 20))
+    removable = speck_mask(raw[:, 3] > 0, 2, keep=keep)
+    assert removable.sum() > 20 and speck_mask(raw[:, 3] > 0, 2).sum() > removable.sum()  # some on sites
+    assert not speck_mask(clean[:, 3] > 0, 2, keep=keep).any()  # the specks off the sites are gone ...
+    assert torch.equal((clean != raw).any(1), removable)  # ... and nothing else changed
     assert pipe.sampling_record["palette_despeckle"] == 2
 
     assert (
@@ -199,5 +222,5 @@ def test_training_sets_the_speck_size_from_the_data(tmp_path, capsys):
 
     assert main(["train", "--data", "builtin:sprites", "--dry-run", "--out", str(tmp_path / "r")]) == 0
     out = capsys.readouterr().out
-    assert "palette_despeckle: 8" in out  # every built-in sprite is one part of hundreds of pixels
-    assert "such specks G draws are removed at sampling" in out
+    assert "palette_despeckle: 8" in out and "palette_speck_sites: []" in out  # one part per sprite
+    assert "removed at sampling, as the data has none" in out

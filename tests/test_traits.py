@@ -268,3 +268,25 @@ def test_free_slot_rows_follow_the_data_not_the_balanced_draws(tmp_path: Path) -
     assert bool(is_first[~is_free].all())  # rows with labels: the balanced draw
     assert 0.35 < float(is_free.float().mean()) < 0.65
     assert float(is_first[is_free].float().mean()) < 0.05  # uniform over 256 images: about 0.4%
+
+
+def test_eval_samples_a_conditional_run_as_generate_does(cond_run: Path) -> None:
+    from spritegan.metrics.evaluate import evaluate_run
+    from spritegan.metrics.pixelart import pixelart_metrics
+
+    pipe = SpritePipeline.from_run(cond_run)
+    seeds = list(range(6))
+    drawn = pipe(seeds, labels=pipe.labels_for(None, seeds))  # generate without --traits
+    free = pipe(seeds)  # the unconditional slot
+    assert not torch.equal(drawn, free)
+    keys = ("pixelart_stray", "pixelart_visible_share")
+    assert pixelart_metrics(drawn)["pixelart_stray"] != pixelart_metrics(free)["pixelart_stray"]
+    for traits, images, text in (
+        (None, drawn, "each seed's traits drawn from the training labels"),
+        ("none", free, "unconditional slot"),
+    ):
+        result = evaluate_run(
+            cond_run, samples=6, metrics=["pixelart"], write=False, progress=False, traits=traits
+        )
+        assert result["conditioning"] == text
+        assert {k: result["metrics"][k] for k in keys} == {k: pixelart_metrics(images)[k] for k in keys}

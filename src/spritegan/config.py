@@ -89,8 +89,10 @@ class ModelConfig:
     # per palette entry), so colours close in RGB (an outline and black hair) are far apart for D (0: off)
     palette_identity: int = 0
     # head=palette, sampling: remove visible parts of at most this many pixels that touch nothing visible
-    # (0: off); -1: set at the start of training to one less than the data's smallest part (at most 8)
+    # (0: off; -1: 8 for data with alpha, else 0, set at the start of training) ...
     palette_despeckle: int = -1
+    # ... except those covering a position (y * W + x) where the training data has such a part (set with it)
+    palette_speck_sites: list[int] | None = None
 
 
 # what train.schedule_kimg's cosine moves: learning rates, R1/R2 gammas, the EMA half-life, diffaug probability

@@ -13,6 +13,7 @@ EXAMPLES = """  spritegan eval runs/punks                    # FID-5k, KID, pixe
   spritegan eval runs/punks --samples 500      # FID-500: a cheap in-training signal, not comparable
   spritegan eval runs/punks --metrics fid,kid,prdc,novelty,ppl --json out/punks_eval.json
   spritegan eval runs/sprites --metrics pixelart,sprites                    # no Inception needed
+  spritegan eval runs/sprites-cond --traits none --metrics pixelart   # a conditional run's unconditional slot
   spritegan eval --fake out/generated --real my_sprites/
   spritegan eval --fake sheet.png --fake-tile 24 --real my_sheet.png --tile 24
 """
@@ -59,6 +60,11 @@ def register(subparsers) -> None:
     parser.add_argument("--pairs", help="write a PNG of the closest generated/real pairs here (--fake mode)")
     parser.add_argument("--json", dest="json_out", help="also write the result as JSON to this file")
     add_sampling_arguments(parser)
+    parser.add_argument(
+        "--traits",
+        help="conditional runs: sample as `generate --traits` does (default: each seed's traits drawn from "
+        "the training labels, as generate without --traits; 'none': the unconditional slot)",
+    )
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bars or status lines on stderr"
     )
@@ -118,6 +124,8 @@ def format_table(result: dict) -> str:
             rows.append((name, text, _text(floors[key]) if key in floors else ""))
     if "palette_agree" in result:
         rows.append(("palette neighbour agreement", _text(result["palette_agree"]), ""))
+    if "conditioning" in result:
+        rows.append(("conditioning", result["conditioning"], ""))
     if result.get("palette_despeckle"):
         rows.append(("palette specks removed (pixels)", _text(result["palette_despeckle"]), ""))
     if "extractor" in result:
@@ -193,6 +201,7 @@ def run_eval(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             agree=args.agree,
             despeckle=args.despeckle,
+            traits=args.traits,
         )
     else:
         raise SpriteganError("give a RUN folder, or --fake DIR_OR_SHEET --real DATA")

@@ -261,8 +261,13 @@ def evaluate_run(
     progress: bool | None = None,
     agree: float | None = None,
     despeckle: int | None = None,
+    traits: str | None = None,
 ) -> dict:
     """Sample `samples` images from a run and evaluate them; appends one JSON line to run_dir/metrics.jsonl.
+
+    A conditional run is sampled as `spritegan generate` samples it: `traits` None draws each seed's traits
+    from the training labels, 'none' uses the unconditional slot, other text asks for traits (see
+    `SpritePipeline.labels_for`); the result's "conditioning" says which.
 
     The real set defaults to all of the run's training images (manifest "source", same tile size). By
     default FID, KID and the pixel-art measures are computed, plus the exact sprite metrics for the
@@ -280,7 +285,9 @@ def evaluate_run(
     real = dataset.images
     matches = image_hash(real) == manifest.get("sha256") if manifest.get("sha256") else None
     _note(progress, f"sampling {samples} images from {run_dir} (seeds {seed}..{seed + samples - 1})")
-    fake = pipe(n=samples, seed=seed)
+    seeds = list(range(seed, seed + samples))
+    labels = pipe.labels_for(traits, seeds, seed) if pipe.label_spec or traits else None
+    fake = pipe(seeds, labels=labels)
     load_s = round(time.perf_counter() - t0, 3)
     wanted = list(metrics) if metrics is not None else list(DEFAULT_METRICS)
     if metrics is None and is_builtin_sprites(fake, manifest):
@@ -308,6 +315,14 @@ def evaluate_run(
     )
     result["timings_s"]["load_and_sample"] = load_s
     result.update(pipe.sampling_record)
+    if pipe.label_spec:
+        result["conditioning"] = (
+            "unconditional slot"
+            if labels is None
+            else f"traits {traits}"
+            if traits
+            else "each seed's traits drawn from the training labels"
+        )
     result["seconds"] = round(time.perf_counter() - t0, 3)
     result = make_record(result, real_matches_training=matches, run=str(run_dir), real=str(spec))
     if write:

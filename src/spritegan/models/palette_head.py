@@ -20,11 +20,15 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from spritegan.models.despeckle import remove_specks
+from spritegan.models.despeckle import remove_specks, sites_map
 
 
 class PaletteHead(nn.Module):
-    constant_buffers = ("palette", "identity")  # the same on every rank: never averaged (train.distributed)
+    constant_buffers = (
+        "palette",
+        "identity",
+        "speck_sites",
+    )  # the same on every rank: never averaged (train.distributed)
 
     def __init__(
         self,
@@ -39,11 +43,14 @@ class PaletteHead(nn.Module):
         tileable: bool = False,
         identity: int = 0,
         despeckle: int = 0,
+        speck_sites: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         # sampling only: see agreeing_choice and despeckle.remove_specks
         self.agree, self.agree_steps, self.tileable = agree, agree_steps, tileable
         self.despeckle = max(0, despeckle)
+        # (H, W) bool: where the data has small parts too, so G's stay there (from the config: not saved)
+        self.register_buffer("speck_sites", speck_sites, persistent=False)
         if colours < 1:
             raise ValueError("a palette head needs at least one colour (model.palette_colors)")
         self.channels, self.temperature, self.soft_training = channels, temperature, soft_training
@@ -124,7 +131,7 @@ class PaletteHead(nn.Module):
             )
         else:
             index = choose_colours(pixels, weight, bias).reshape(n, h, w)
-        return remove_specks(index, self.palette, self.despeckle, self.tileable)
+        return remove_specks(index, self.palette, self.despeckle, self.tileable, self.speck_sites)
 
     def identity_channels(self, images: torch.Tensor) -> torch.Tensor:
         """Real images (N, C, H, W) in [-1, 1] with their colour codes appended (N, C + identity, H, W): what
@@ -367,6 +374,7 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
             cfg.tileable,
             cfg.palette_identity,
             cfg.palette_despeckle,
+            sites_map(cfg.palette_speck_sites, tuple(cfg.image_size)) if cfg.palette_speck_sites else None,
         )
     else:
         body = build_body(replace(cfg, head="rgb"))

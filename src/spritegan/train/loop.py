@@ -31,7 +31,8 @@ from spritegan.metrics.evaluate import evaluate
 from spritegan.metrics.monitor import Alarms, TrainingMonitor
 from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
-from spritegan.models.despeckle import data_speck_size
+from spritegan.models.despeckle import AUTO_MAX as AUTO_SPECK_SIZE
+from spritegan.models.despeckle import data_speck_sites
 from spritegan.models.palette_head import colour_code_channels
 from spritegan.models.progressive import Growth, fade_reals, growth_at, phase_size
 from spritegan.precision import bf16_autocast_ok, cpu_bf16_reason
@@ -99,13 +100,8 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
                 f"{loss['rgb_mae']:.1f}/255 per channel on average{alpha}); --set model.palette_kmeans=256 "
                 "keeps more shades, --set model.head=rgb keeps full colour"
             )
-    if cfg.model.head == "palette" and cfg.model.palette_despeckle < 0:
-        cfg.model.palette_despeckle = data_speck_size(torch.as_tensor(dataset.images))
-        if cfg.model.palette_despeckle:
-            notes.append(
-                f"the data has no part of {cfg.model.palette_despeckle} pixels or fewer apart from the rest, so "
-                "such specks G draws are removed at sampling (model.palette_despeckle=0 keeps them)"
-            )
+    if cfg.model.head == "palette" and cfg.model.palette_speck_sites is None:
+        notes += fit_speck_removal(cfg.model, dataset.images)
     if cfg.model.arch == "posed":
         layout = dataset.manifest.get("sheet") or {}
         if not (layout.get("rows") and layout.get("columns")):
@@ -120,6 +116,23 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
             raise SpriteganError("--conditional needs labels: give --labels CSV (or use builtin:sprites)")
         cfg.model.cond_dim = label_dim(spec)
     return notes
+
+
+def fit_speck_removal(model: ModelConfig, images) -> list[str]:
+    """Resolve model.palette_despeckle=-1 (8 with alpha, else 0) and find the positions where the data has
+    such small parts (model.palette_speck_sites); returns a note for the user when specks will be removed."""
+    if model.palette_despeckle < 0:
+        model.palette_despeckle = AUTO_SPECK_SIZE if images.shape[1] in (2, 4) else 0
+    if not model.palette_despeckle:
+        model.palette_speck_sites = []
+        return []
+    model.palette_speck_sites = data_speck_sites(images, model.palette_despeckle)
+    where = f"except at the {len(model.palette_speck_sites)} positions where the data has such parts"
+    return [
+        f"visible parts of at most {model.palette_despeckle} pixels that G draws apart from the rest are removed "
+        f"at sampling, {where if model.palette_speck_sites else 'as the data has none'} "
+        "(model.palette_despeckle=0 keeps them)"
+    ]
 
 
 _PALETTES: dict[tuple[str, int], tuple[torch.Tensor, bool]] = {}  # (data sha256, k) -> model_palette()
