@@ -50,20 +50,25 @@ def main() -> None:
         floors.update(result.get("real_floor") or {})
         rows.append({"agree": strength, "seconds": result["seconds"], **result["metrics"]})
         print(f"agree {strength}: {result['seconds']:.0f} s", flush=True)
+    out = Path(args.json) if args.json else Path(args.run) / "eval" / "palette_agreement.json"
+    report(args.run, args.samples, rows, floors, ("agree", "agree"), out)
+
+
+def report(run: str, samples: int, rows: list[dict], floors: dict, first: tuple[str, str], out: Path) -> None:
+    """Print one markdown table, a row per setting (`first`: its key and column title) with the measures
+    of COLUMNS that any row has and the real floor, and write the rows to `out` as JSON."""
     keys = [k for k in COLUMNS if any(k in r for r in rows)]
-    print(f"\n{args.run}, {args.samples} samples per strength (seeds 0-{args.samples - 1})\n")
-    print("| agree | " + " | ".join(COLUMNS[k] for k in keys) + " |")
+    key, title = first
+    print(f"\n{run}, {samples} samples per setting (seeds 0-{samples - 1})\n")
+    print(f"| {title} | " + " | ".join(COLUMNS[k] for k in keys) + " |")
     print("|---:|" + "---:|" * len(keys))
     for r in rows:
-        cells = [f"{r[k]:.4f}" if k in r and isinstance(r[k], float) else str(r.get(k, "")) for k in keys]
-        print(f"| {r['agree']:g} | " + " | ".join(cells) + " |")
+        cells = [f"{r[k]:.4f}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys]
+        print(f"| {r[key]:g} | " + " | ".join(cells) + " |")
     if any(k in floors for k in keys):
         print("| real floor | " + " | ".join(f"{floors[k]:.4f}" if k in floors else "" for k in keys) + " |")
-    out = Path(args.json) if args.json else Path(args.run) / "eval" / "palette_agreement.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps({"run": args.run, "samples": args.samples, "rows": rows, "floor": floors}, indent=1)
-    )
+    out.write_text(json.dumps({"run": run, "samples": samples, "rows": rows, "floor": floors}, indent=1))
     print(f"\nwrote {out}")
 
 

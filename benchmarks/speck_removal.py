@@ -11,30 +11,18 @@ usage: python benchmarks/speck_removal.py runs/punks --sizes 0,8 --metrics fid,k
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from pathlib import Path
 
 import torch
 
+from palette_agreement import report  # this folder's table of eval measures
 from spritegan.config import ModelConfig
 from spritegan.data.dataset import open_dataset
 from spritegan.metrics.evaluate import evaluate_run, training_data_options
 from spritegan.models import build_generator
 from spritegan.models.despeckle import data_speck_sites
 from spritegan.storage import load_generator_file, resolve_generator_path, save_generator
-
-COLUMNS = {
-    "fid": "FID",
-    "kid_mean": "KID",
-    "pixelart_stray": "stray-colour",
-    "pixelart_isolated": "isolated",
-    "sprite_readable_share": "readable",
-    "sprite_mean_agreement": "agreement",
-    "walker_frame_readable_share": "frames readable",
-    "walker_readable_share": "characters readable",
-    "walker_mean_agreement": "agreement",
-}
 
 
 def with_speck_removal(run: str, size: int, folder: Path) -> tuple[Path, int]:
@@ -69,23 +57,8 @@ def main() -> None:
         floors.update(result.get("real_floor") or {})
         rows.append({"size": size, "sites": n_sites, "seconds": result["seconds"], **result["metrics"]})
         print(f"speck size {size} ({n_sites} sites): {result['seconds']:.0f} s", flush=True)
-    keys = [k for k in COLUMNS if any(k in r for r in rows)]
-    print(f"\n{args.run}, {args.samples} samples per size (seeds 0-{args.samples - 1})\n")
-    print("| speck size | data sites | " + " | ".join(COLUMNS[k] for k in keys) + " |")
-    print("|---:|---:|" + "---:|" * len(keys))
-    for r in rows:
-        cells = [f"{r[k]:.4f}" if isinstance(r.get(k), float) else str(r.get(k, "")) for k in keys]
-        print(f"| {r['size']} | {r['sites']} | " + " | ".join(cells) + " |")
-    if any(k in floors for k in keys):
-        print(
-            "| real floor | | " + " | ".join(f"{floors[k]:.4f}" if k in floors else "" for k in keys) + " |"
-        )
     out = Path(args.json) if args.json else Path(args.run) / "eval" / "speck_removal.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps({"run": args.run, "samples": args.samples, "rows": rows, "floor": floors}, indent=1)
-    )
-    print(f"\nwrote {out}")
+    report(args.run, args.samples, rows, floors, ("size", "speck size"), out)
 
 
 if __name__ == "__main__":
