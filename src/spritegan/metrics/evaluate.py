@@ -286,7 +286,7 @@ def evaluate_run(
     matches = image_hash(real) == manifest.get("sha256") if manifest.get("sha256") else None
     _note(progress, f"sampling {samples} images from {run_dir} (seeds {seed}..{seed + samples - 1})")
     seeds = list(range(seed, seed + samples))
-    labels = pipe.labels_for(traits, seeds, seed) if pipe.label_spec or traits else None
+    labels = pipe.labels_for(traits, seeds, seed)  # None for an unconditional run (and for --traits none)
     fake = pipe(seeds, labels=labels)
     load_s = round(time.perf_counter() - t0, 3)
     wanted = list(metrics) if metrics is not None else list(DEFAULT_METRICS)

@@ -24,11 +24,8 @@ from spritegan.models.despeckle import remove_specks, sites_map
 
 
 class PaletteHead(nn.Module):
-    constant_buffers = (
-        "palette",
-        "identity",
-        "speck_sites",
-    )  # the same on every rank: never averaged (train.distributed)
+    # the same on every rank: never averaged (train.distributed)
+    constant_buffers = ("palette", "identity", "speck_sites")
 
     def __init__(
         self,
