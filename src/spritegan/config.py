@@ -84,6 +84,9 @@ class ModelConfig:
     palette_kmeans: int = 64  # head=palette/snap on data with > 256 colours: k-means palette size
     palette_agree: float = 0.0  # head=palette, sampling: bonus per agreeing 4-neighbour (0: plain argmax)
     palette_agree_steps: int = 3  # head=palette, sampling: passes of that neighbour agreement
+    # head=palette: colours per image, a palette swap (models/swap_head.py): each image (a whole sheet) picks
+    # this many dataset colours and each pixel one of them, so a character's frames share them (0: off)
+    palette_slots: int = 0
     palette_sprite_prior: int = 0  # head=palette: rank of a per-sprite colour prior on the logits (0: off)
     # head=palette, training: D also sees each pixel's colour identity (a fixed code of this many channels
     # per palette entry), so colours close in RGB (an outline and black hair) are far apart for D (0: off)

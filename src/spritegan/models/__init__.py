@@ -15,7 +15,8 @@ from torch import nn
 
 from spritegan.config import ModelConfig, register_choices, unknown_choice
 from spritegan.errors import SpriteganError
-from spritegan.models.palette_head import colour_code_channels, palette_generator
+from spritegan.models.heads import palette_generator
+from spritegan.models.palette_head import colour_code_channels
 from spritegan.models.progressive import check_progressive
 
 

@@ -10,17 +10,15 @@ scatter the very specks this head removes.
 `SnapHead` (model.head=snap, a baseline): the body emits an image; each pixel moves to the nearest palette
 colour with a straight-through (identity) gradient.
 
-`PaletteGenerator` wraps any generator body so the W-space tools (mapping, synthesis, truncation) keep working.
+`models/heads.py` wraps a generator body with one of these heads (or the palette-swap head).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
 from torch import nn
 
-from spritegan.models.despeckle import remove_specks, sites_map
+from spritegan.models.despeckle import remove_specks
 
 
 class PaletteHead(nn.Module):
@@ -134,10 +132,15 @@ class PaletteHead(nn.Module):
         """Real images (N, C, H, W) in [-1, 1] with their colour codes appended (N, C + identity, H, W): what
         D sees of a real sprite when the training G's output carries its colours' codes. Each pixel takes
         the code of its nearest palette colour (exact for data of at most 256 colours)."""
-        if not self.identity.shape[1]:
-            return images
-        codes = self.identity[nearest_colours(images.float(), self.palette)].permute(0, 3, 1, 2)
-        return torch.cat([images, codes.to(images.dtype)], dim=1)
+        return with_colour_codes(images, self.identity, self.palette)
+
+
+def with_colour_codes(images: torch.Tensor, identity: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """Images (N, C, H, W) with each pixel's nearest palette colour's code appended (N, C + codes, H, W)."""
+    if not identity.shape[1]:
+        return images
+    codes = identity[nearest_colours(images.float(), palette)].permute(0, 3, 1, 2)
+    return torch.cat([images, codes.to(images.dtype)], dim=1)
 
 
 def colour_code_channels(cfg) -> int:
@@ -325,58 +328,6 @@ class SnapHead(nn.Module):
             image = image.float()
             hard = self.palette[nearest_colours(image, self.palette)].permute(0, 3, 1, 2)
             return image + (hard - image).detach() if image.requires_grad else hard
-
-
-class PaletteGenerator(nn.Module):
-    """A generator body followed by a palette head; (z, labels) -> images whose pixels are palette colours."""
-
-    def __init__(self, body: nn.Module, head: nn.Module) -> None:
-        super().__init__()
-        self.body = body
-        self.head = head
-
-    def __getattr__(self, name: str):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            body = super().__getattr__("body")
-            if name == "synthesis" and hasattr(body, "synthesis"):
-                return lambda ws: self.head(body.synthesis(ws))
-            return getattr(body, name)
-
-    def set_palette(self, palette_uint8: torch.Tensor) -> None:
-        self.head.set_palette(palette_uint8)
-
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
-        return self.head(self.body(z, labels, **kwargs))
-
-
-def palette_generator(cfg, build_body) -> PaletteGenerator:
-    """Wrap the body that `build_body` makes for `cfg` with the head `cfg.head` names (palette | snap)."""
-    if cfg.palette_colors < 1:
-        raise ValueError(
-            "model.palette_colors is 0: it is set from the data's palette before the model is built"
-        )
-    if cfg.head == "palette":
-        body = build_body(replace(cfg, head="features", channels=cfg.palette_embed))
-        head = PaletteHead(
-            cfg.palette_embed,
-            cfg.palette_colors,
-            cfg.channels,
-            cfg.palette_temperature,
-            cfg.palette_train_mix,
-            cfg.palette_agree,
-            cfg.palette_agree_steps,
-            cfg.palette_sprite_prior,
-            cfg.tileable,
-            cfg.palette_identity,
-            cfg.palette_despeckle,
-            sites_map(cfg.palette_speck_sites, tuple(cfg.image_size)) if cfg.palette_speck_sites else None,
-        )
-    else:
-        body = build_body(replace(cfg, head="rgb"))
-        head = SnapHead(cfg.palette_colors, cfg.channels)
-    return PaletteGenerator(body, head)
 
 
 def agreeing_choice(

@@ -1,0 +1,84 @@
+"""A generator body with a palette-exact head: `palette_generator` picks the head `model.head` names.
+
+`PaletteGenerator` wraps any body so the W-space tools (mapping, synthesis, truncation) keep working.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from torch import nn
+
+from spritegan.models.despeckle import sites_map
+from spritegan.models.palette_head import PaletteHead, SnapHead
+from spritegan.models.swap_head import SwapPaletteHead
+
+
+class PaletteGenerator(nn.Module):
+    """A generator body followed by a palette head; (z, labels) -> images whose pixels are palette colours."""
+
+    def __init__(self, body: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+        self.head = head
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            body = super().__getattr__("body")
+            if name == "synthesis" and hasattr(body, "synthesis"):
+                return lambda ws: self.head(body.synthesis(ws))
+            return getattr(body, name)
+
+    def set_palette(self, palette_uint8: torch.Tensor) -> None:
+        self.head.set_palette(palette_uint8)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+        return self.head(self.body(z, labels, **kwargs))
+
+
+def palette_generator(cfg, build_body) -> PaletteGenerator:
+    """Wrap the body that `build_body` makes for `cfg` with the head `cfg.head` names (palette | snap)."""
+    if cfg.palette_colors < 1:
+        raise ValueError(
+            "model.palette_colors is 0: it is set from the data's palette before the model is built"
+        )
+    sites = sites_map(cfg.palette_speck_sites, tuple(cfg.image_size)) if cfg.palette_speck_sites else None
+    if cfg.head == "palette" and cfg.palette_slots > 0:
+        body = build_body(replace(cfg, head="features", channels=cfg.palette_embed))
+        head = SwapPaletteHead(
+            cfg.palette_embed,
+            cfg.palette_colors,
+            cfg.channels,
+            cfg.palette_slots,
+            cfg.palette_temperature,
+            cfg.palette_train_mix,
+            cfg.palette_agree,
+            cfg.palette_agree_steps,
+            cfg.tileable,
+            cfg.palette_identity,
+            cfg.palette_despeckle,
+            sites,
+        )
+    elif cfg.head == "palette":
+        body = build_body(replace(cfg, head="features", channels=cfg.palette_embed))
+        head = PaletteHead(
+            cfg.palette_embed,
+            cfg.palette_colors,
+            cfg.channels,
+            cfg.palette_temperature,
+            cfg.palette_train_mix,
+            cfg.palette_agree,
+            cfg.palette_agree_steps,
+            cfg.palette_sprite_prior,
+            cfg.tileable,
+            cfg.palette_identity,
+            cfg.palette_despeckle,
+            sites,
+        )
+    else:
+        body = build_body(replace(cfg, head="rgb"))
+        head = SnapHead(cfg.palette_colors, cfg.channels)
+    return PaletteGenerator(body, head)

@@ -1,0 +1,118 @@
+"""A palette-swap head: each image picks a few palette colours, each pixel one of those slots.
+
+Game characters are drawn in a handful of colours, and a variant is a palette swap: the same drawing with
+its slots recoloured. `SwapPaletteHead` (model.palette_slots = S > 0) builds an image that way. Per pixel
+the body's features give logits over S slots (a 1x1 projection); per image, an MLP of the features pooled
+over the whole image gives each slot logits over the K dataset colours. The pixel's colour is the colour of
+its slot: both choices are argmaxes, so every pixel is a dataset colour and an image uses at most S colours.
+For a character sheet (model.arch=posed) the image is the sheet, so its 16 frames share one slot table:
+a frame can put the shirt in another slot, but a slot cannot change colour between frames.
+
+Gradients flow through the mixture: with q = softmax(slot logits / T) per pixel and r_s = softmax(colour
+logits of slot s / T) per image, the soft colour is sum_s q_s sum_k r_sk p_k (straight-through for the hard
+forward, or the forward itself with model.palette_train_mix). The per-pixel cost is S-wide, not K-wide.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from spritegan.models.despeckle import remove_specks
+from spritegan.models.palette_head import agreeing_choice, identity_codes, with_colour_codes
+
+
+class SwapPaletteHead(nn.Module):
+    # the same on every rank: never averaged (train.distributed)
+    constant_buffers = ("palette", "identity", "speck_sites")
+
+    def __init__(
+        self,
+        embed_dim: int,
+        colours: int,
+        channels: int,
+        slots: int,
+        temperature: float = 1.0,
+        soft_training: bool = False,
+        agree: float = 0.0,
+        agree_steps: int = 3,
+        tileable: bool = False,
+        identity: int = 0,
+        despeckle: int = 0,
+        speck_sites: torch.Tensor | None = None,
+        hidden: int = 256,
+    ) -> None:
+        super().__init__()
+        if colours < 1 or slots < 1:
+            raise ValueError("a palette-swap head needs at least one colour and one slot")
+        self.agree, self.agree_steps, self.tileable = agree, agree_steps, tileable
+        self.despeckle = max(0, despeckle)
+        self.register_buffer("speck_sites", speck_sites, persistent=False)
+        self.channels, self.slots, self.colours = channels, slots, colours
+        self.temperature, self.soft_training = temperature, soft_training
+        self.register_buffer("palette", torch.zeros(colours, channels))  # model space, [-1, 1]
+        self.slot_logits = nn.Conv2d(embed_dim, slots, 1)
+        self.table = nn.Sequential(
+            nn.Linear(2 * embed_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, slots * colours)
+        )
+        # slots start on different colours: a random preference per slot, the same for every image
+        nn.init.normal_(self.table[2].weight, std=0.01)
+        nn.init.normal_(self.table[2].bias, std=1.0)
+        self.register_buffer("confidence", torch.zeros(()), persistent=False)  # mean max slot probability
+        self.register_buffer("identity", identity_codes(colours, identity), persistent=False)
+
+    @torch.no_grad()
+    def set_palette(self, palette_uint8: torch.Tensor) -> None:
+        """Load the colours (uint8 (K, C))."""
+        colours = palette_uint8.float().div(127.5).sub(1.0).to(self.palette.device)
+        if colours.shape != self.palette.shape:
+            raise ValueError(
+                f"palette of shape {tuple(colours.shape)}, head expects {tuple(self.palette.shape)}"
+            )
+        self.palette.copy_(colours)
+
+    def logits(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, E, H, W) -> slot logits (N, S, H, W) and each image's colour logits per slot (N, S, K)."""
+        pooled = torch.cat([features.mean((2, 3)), features.amax((2, 3))], dim=1)
+        return self.slot_logits(features), self.table(pooled).view(-1, self.slots, self.colours)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(features.device.type, enabled=False):
+            slot_logits, colour_logits = self.logits(features.float())
+            if torch.is_grad_enabled() and (features.requires_grad or self.slot_logits.weight.requires_grad):
+                return self._trained(slot_logits, colour_logits)
+            return self.palette[self.sampled_index(slot_logits, colour_logits)].permute(0, 3, 1, 2)
+
+    def _trained(self, slot_logits: torch.Tensor, colour_logits: torch.Tensor) -> torch.Tensor:
+        """The training output: the soft mixture (palette_train_mix) or the hard colours with its gradient.
+        With colour codes (model.palette_identity) each pixel carries its colour's code for D."""
+        values = self.palette
+        if self.training and self.identity.shape[1]:
+            values = torch.cat([self.palette, self.identity], dim=1)
+        t = self.temperature
+        q = torch.softmax(slot_logits / t, dim=1)  # (N, S, H, W)
+        r = torch.softmax(colour_logits / t, dim=2)  # (N, S, K)
+        self.confidence = q.detach().amax(1).mean()
+        soft = torch.einsum("nshw,nsc->nchw", q, r @ values)
+        if self.soft_training and self.training:
+            return soft
+        hard = values[slot_colours(slot_logits.argmax(1), colour_logits)].permute(0, 3, 1, 2)
+        return soft + (hard - soft).detach()
+
+    def sampled_index(self, slot_logits: torch.Tensor, colour_logits: torch.Tensor) -> torch.Tensor:
+        """Palette indices (N, H, W) at sampling: each pixel's slot (the argmax, or the neighbour-agreeing
+        choice over slots), its colour, then the specks the data never shows removed."""
+        slots = agreeing_choice(slot_logits, self.agree, self.agree_steps, self.tileable)
+        index = slot_colours(slots, colour_logits)
+        return remove_specks(index, self.palette, self.despeckle, self.tileable, self.speck_sites)
+
+    def identity_channels(self, images: torch.Tensor) -> torch.Tensor:
+        """Real images with their colour codes appended, as D sees G's training output."""
+        return with_colour_codes(images, self.identity, self.palette)
+
+
+def slot_colours(slots: torch.Tensor, colour_logits: torch.Tensor) -> torch.Tensor:
+    """Palette index (N, H, W) of each pixel: the argmax colour of its slot. slots (N, H, W), colour logits
+    (N, S, K)."""
+    table = colour_logits.argmax(2)  # (N, S)
+    return torch.gather(table, 1, slots.flatten(1)).view_as(slots)
