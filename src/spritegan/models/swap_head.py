@@ -22,6 +22,10 @@ from spritegan.models.despeckle import remove_specks
 from spritegan.models.palette_head import agreeing_choice, identity_codes, with_colour_codes
 
 
+# colour logit margin of each slot's starting colour (softmax puts about 0.95 of the slot on it with K = 48)
+START_MARGIN = 6.0
+
+
 class SwapPaletteHead(nn.Module):
     # the same on every rank: never averaged (train.distributed)
     constant_buffers = ("palette", "identity", "speck_sites")
@@ -52,12 +56,17 @@ class SwapPaletteHead(nn.Module):
         self.temperature, self.soft_training = temperature, soft_training
         self.register_buffer("palette", torch.zeros(colours, channels))  # model space, [-1, 1]
         self.slot_logits = nn.Conv2d(embed_dim, slots, 1)
+        self.log_scale = nn.Parameter(torch.tensor(2.0))  # sharpness of the slot logits, learned
         self.table = nn.Sequential(
             nn.Linear(2 * embed_dim, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, slots * colours)
         )
-        # slots start on different colours: a random preference per slot, the same for every image
+        # slots start sure of different colours (slot s of colour s, cycling), the same for every image, so
+        # the first mixtures are of a few flat colours, not the palette's mean
         nn.init.normal_(self.table[2].weight, std=0.01)
-        nn.init.normal_(self.table[2].bias, std=1.0)
+        with torch.no_grad():
+            start = torch.zeros(slots, colours)
+            start[torch.arange(slots), torch.arange(slots) % colours] = START_MARGIN
+            self.table[2].bias.copy_(start.flatten())
         self.register_buffer("confidence", torch.zeros(()), persistent=False)  # mean max slot probability
         self.register_buffer("identity", identity_codes(colours, identity), persistent=False)
 
@@ -74,7 +83,8 @@ class SwapPaletteHead(nn.Module):
     def logits(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, E, H, W) -> slot logits (N, S, H, W) and each image's colour logits per slot (N, S, K)."""
         pooled = torch.cat([features.mean((2, 3)), features.amax((2, 3))], dim=1)
-        return self.slot_logits(features), self.table(pooled).view(-1, self.slots, self.colours)
+        slot_logits = self.slot_logits(features) * self.log_scale.exp()
+        return slot_logits, self.table(pooled).view(-1, self.slots, self.colours)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         with torch.autocast(features.device.type, enabled=False):
