@@ -36,7 +36,25 @@ class PaletteGenerator(nn.Module):
         self.head.set_palette(palette_uint8)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
-        return self.head(self.body(z, labels, **kwargs))
+        features = self.body(z, labels, **kwargs)
+        if getattr(self.head, "takes_latent", False):
+            return self.head(features, swap_latent(z, labels, self.head.latent_dim))
+        return self.head(features)
+
+
+# generators whose input is (z, labels) alone, so the palette-swap head can read them
+SWAP_ARCHS = ("dcgan", "posed", "r3gan", "mlp")
+
+
+def swap_latent(z: torch.Tensor, labels: torch.Tensor | None, width: int) -> torch.Tensor:
+    """(N, z_dim + cond_dim) rows of z followed by the labels (zeros for the unconditional slot)."""
+    z = z.flatten(1)
+    missing = width - z.shape[1]
+    if missing <= 0:
+        return z
+    if labels is None:
+        labels = z.new_zeros(len(z), missing)
+    return torch.cat([z, labels.to(z.dtype)], dim=1)
 
 
 def palette_generator(cfg, build_body) -> PaletteGenerator:
@@ -47,6 +65,11 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
         )
     sites = sites_map(cfg.palette_speck_sites, tuple(cfg.image_size)) if cfg.palette_speck_sites else None
     if cfg.head == "palette" and cfg.palette_slots > 0:
+        if cfg.arch not in SWAP_ARCHS:
+            raise ValueError(
+                f"model.palette_slots needs a generator fed z directly ({', '.join(SWAP_ARCHS)}), "
+                f"not arch={cfg.arch}"
+            )
         body = build_body(replace(cfg, head="features", channels=cfg.palette_embed))
         head = SwapPaletteHead(
             cfg.palette_embed,
@@ -61,6 +84,7 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
             cfg.palette_identity,
             cfg.palette_despeckle,
             sites,
+            latent_dim=cfg.z_dim + cfg.cond_dim,
         )
     elif cfg.head == "palette":
         body = build_body(replace(cfg, head="features", channels=cfg.palette_embed))
