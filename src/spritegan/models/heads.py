@@ -64,44 +64,28 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
             "model.palette_colors is 0: it is set from the data's palette before the model is built"
         )
     sites = sites_map(cfg.palette_speck_sites, tuple(cfg.image_size)) if cfg.palette_speck_sites else None
-    if cfg.head == "palette" and cfg.palette_slots > 0:
-        if cfg.arch not in SWAP_ARCHS:
+    if cfg.head == "palette":
+        if cfg.palette_slots > 0 and cfg.arch not in SWAP_ARCHS:
             raise ValueError(
                 f"model.palette_slots needs a generator fed z directly ({', '.join(SWAP_ARCHS)}), "
                 f"not arch={cfg.arch}"
             )
         body = build_body(replace(cfg, head="features", channels=cfg.palette_embed))
-        head = SwapPaletteHead(
-            cfg.palette_embed,
-            cfg.palette_colors,
-            cfg.channels,
-            cfg.palette_slots,
-            cfg.palette_temperature,
-            cfg.palette_train_mix,
-            cfg.palette_agree,
-            cfg.palette_agree_steps,
-            cfg.tileable,
-            cfg.palette_identity,
-            cfg.palette_despeckle,
-            sites,
-            latent_dim=cfg.z_dim + cfg.cond_dim,
+        shared = dict(
+            temperature=cfg.palette_temperature,
+            soft_training=cfg.palette_train_mix,
+            agree=cfg.palette_agree,
+            agree_steps=cfg.palette_agree_steps,
+            tileable=cfg.tileable,
+            identity=cfg.palette_identity,
+            despeckle=cfg.palette_despeckle,
+            speck_sites=sites,
         )
-    elif cfg.head == "palette":
-        body = build_body(replace(cfg, head="features", channels=cfg.palette_embed))
-        head = PaletteHead(
-            cfg.palette_embed,
-            cfg.palette_colors,
-            cfg.channels,
-            cfg.palette_temperature,
-            cfg.palette_train_mix,
-            cfg.palette_agree,
-            cfg.palette_agree_steps,
-            cfg.palette_sprite_prior,
-            cfg.tileable,
-            cfg.palette_identity,
-            cfg.palette_despeckle,
-            sites,
-        )
+        sizes = (cfg.palette_embed, cfg.palette_colors, cfg.channels)
+        if cfg.palette_slots > 0:
+            head = SwapPaletteHead(*sizes, cfg.palette_slots, latent_dim=cfg.z_dim + cfg.cond_dim, **shared)
+        else:
+            head = PaletteHead(*sizes, sprite_prior=cfg.palette_sprite_prior, **shared)
     else:
         body = build_body(replace(cfg, head="rgb"))
         head = SnapHead(cfg.palette_colors, cfg.channels)

@@ -21,20 +21,21 @@ from torch import nn
 from spritegan.models.despeckle import remove_specks
 
 
-class PaletteHead(nn.Module):
+class PaletteOutput(nn.Module):
+    """What every palette-exact head shares: the palette, each colour's fixed code for D, and the sampling
+    settings (neighbour agreement, speck removal). Subclasses add how a pixel's colour is chosen."""
+
     # the same on every rank: never averaged (train.distributed)
     constant_buffers = ("palette", "identity", "speck_sites")
 
     def __init__(
         self,
-        embed_dim: int,
         colours: int,
         channels: int,
         temperature: float = 1.0,
         soft_training: bool = False,
         agree: float = 0.0,
         agree_steps: int = 3,
-        sprite_prior: int = 0,
         tileable: bool = False,
         identity: int = 0,
         despeckle: int = 0,
@@ -50,26 +51,81 @@ class PaletteHead(nn.Module):
             raise ValueError("a palette head needs at least one colour (model.palette_colors)")
         self.channels, self.temperature, self.soft_training = channels, temperature, soft_training
         self.register_buffer("palette", torch.zeros(colours, channels))  # model space, [-1, 1]
-        self.keys = nn.Parameter(torch.zeros(colours, embed_dim))
-        self.bias = nn.Parameter(torch.zeros(colours))
-        self.log_scale = nn.Parameter(torch.tensor(2.0))  # sharpness of the distance logits, learned
         self.register_buffer("confidence", torch.zeros(()), persistent=False)  # mean max-probability
-        nn.init.normal_(self.keys[:, channels:], std=0.1)
-        self.prior = SpritePrior(embed_dim, colours, sprite_prior) if sprite_prior > 0 else None
         # a fixed code per colour (not saved: rebuilt the same from the sizes), see identity_channels
         self.register_buffer("identity", identity_codes(colours, identity), persistent=False)
 
     @torch.no_grad()
     def set_palette(self, palette_uint8: torch.Tensor) -> None:
-        """Load the colours (uint8 (K, C)); the first C embedding dims start at the colours themselves, so at
-        initialisation the head picks the palette colour nearest to the body's first C channels."""
+        """Load the colours (uint8 (K, C))."""
         colours = palette_uint8.float().div(127.5).sub(1.0).to(self.palette.device)
         if colours.shape != self.palette.shape:
             raise ValueError(
                 f"palette of shape {tuple(colours.shape)}, head expects {tuple(self.palette.shape)}"
             )
         self.palette.copy_(colours)
-        self.keys[:, : self.channels].copy_(colours)
+
+    def training_values(self) -> torch.Tensor:
+        """What each colour contributes to G's training output, per channel: its colour, then its code for D
+        when D reads codes (model.palette_identity)."""
+        if self.training and self.identity.shape[1]:
+            return torch.cat([self.palette, self.identity], dim=1)
+        return self.palette
+
+    def without_specks(self, index: torch.Tensor) -> torch.Tensor:
+        """Sampled palette indices (N, H, W) with the specks the data never shows removed."""
+        return remove_specks(index, self.palette, self.despeckle, self.tileable, self.speck_sites)
+
+    def identity_channels(self, images: torch.Tensor) -> torch.Tensor:
+        """Real images (N, C, H, W) in [-1, 1] with their colour codes appended (N, C + identity, H, W): what
+        D sees of a real sprite when the training G's output carries its colours' codes. Each pixel takes
+        the code of its nearest palette colour (exact for data of at most 256 colours)."""
+        if not self.identity.shape[1]:
+            return images
+        codes = self.identity[nearest_colours(images.float(), self.palette)].permute(0, 3, 1, 2)
+        return torch.cat([images, codes.to(images.dtype)], dim=1)
+
+
+class PaletteHead(PaletteOutput):
+    def __init__(
+        self,
+        embed_dim: int,
+        colours: int,
+        channels: int,
+        temperature: float = 1.0,
+        soft_training: bool = False,
+        agree: float = 0.0,
+        agree_steps: int = 3,
+        sprite_prior: int = 0,
+        tileable: bool = False,
+        identity: int = 0,
+        despeckle: int = 0,
+        speck_sites: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__(
+            colours,
+            channels,
+            temperature,
+            soft_training,
+            agree,
+            agree_steps,
+            tileable,
+            identity,
+            despeckle,
+            speck_sites,
+        )
+        self.keys = nn.Parameter(torch.zeros(colours, embed_dim))
+        self.bias = nn.Parameter(torch.zeros(colours))
+        self.log_scale = nn.Parameter(torch.tensor(2.0))  # sharpness of the distance logits, learned
+        nn.init.normal_(self.keys[:, channels:], std=0.1)
+        self.prior = SpritePrior(embed_dim, colours, sprite_prior) if sprite_prior > 0 else None
+
+    @torch.no_grad()
+    def set_palette(self, palette_uint8: torch.Tensor) -> None:
+        """Load the colours (uint8 (K, C)); the first C embedding dims start at the colours themselves, so at
+        initialisation the head picks the palette colour nearest to the body's first C channels."""
+        super().set_palette(palette_uint8)
+        self.keys[:, : self.channels].copy_(self.palette)
 
     def _affine(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The distance logits as one linear map: weight (K, E) = 2 scale keys, bias_k - scale ||key_k||^2."""
@@ -100,11 +156,8 @@ class PaletteHead(nn.Module):
             pixels, weight, bias = self._rows(features.float())
             if torch.is_grad_enabled() and (pixels.requires_grad or weight.requires_grad):
                 soft = self.soft_training and self.training
-                values = self.palette  # what each colour contributes to the output, per channel
-                if self.training and self.identity.shape[1]:  # D's extra channels: the colour's code
-                    values = torch.cat([self.palette, self.identity], dim=1)
                 out, confidence = _StraightThroughChoice.apply(
-                    pixels, weight, bias, values, self.temperature, soft
+                    pixels, weight, bias, self.training_values(), self.temperature, soft
                 )
                 self.confidence = confidence
             else:
@@ -126,21 +179,7 @@ class PaletteHead(nn.Module):
             )
         else:
             index = choose_colours(pixels, weight, bias).reshape(n, h, w)
-        return remove_specks(index, self.palette, self.despeckle, self.tileable, self.speck_sites)
-
-    def identity_channels(self, images: torch.Tensor) -> torch.Tensor:
-        """Real images (N, C, H, W) in [-1, 1] with their colour codes appended (N, C + identity, H, W): what
-        D sees of a real sprite when the training G's output carries its colours' codes. Each pixel takes
-        the code of its nearest palette colour (exact for data of at most 256 colours)."""
-        return with_colour_codes(images, self.identity, self.palette)
-
-
-def with_colour_codes(images: torch.Tensor, identity: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
-    """Images (N, C, H, W) with each pixel's nearest palette colour's code appended (N, C + codes, H, W)."""
-    if not identity.shape[1]:
-        return images
-    codes = identity[nearest_colours(images.float(), palette)].permute(0, 3, 1, 2)
-    return torch.cat([images, codes.to(images.dtype)], dim=1)
+        return self.without_specks(index)
 
 
 def colour_code_channels(cfg) -> int:

@@ -20,17 +20,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from spritegan.models.despeckle import remove_specks
-from spritegan.models.palette_head import agreeing_choice, identity_codes, with_colour_codes
+from spritegan.models.palette_head import PaletteOutput, agreeing_choice
 
 # colour logit margin of each slot's starting colour (softmax puts about 0.95 of the slot on it with K = 48)
 START_MARGIN = 6.0
 
 
-class SwapPaletteHead(nn.Module):
+class SwapPaletteHead(PaletteOutput):
     takes_latent = True  # forward(features, latent): the generator passes its input (see models/heads.py)
-    # the same on every rank: never averaged (train.distributed)
-    constant_buffers = ("palette", "identity", "speck_sites")
 
     def __init__(
         self,
@@ -49,15 +46,21 @@ class SwapPaletteHead(nn.Module):
         latent_dim: int = 64,
         hidden: int = 256,
     ) -> None:
-        super().__init__()
-        if colours < 1 or slots < 1:
-            raise ValueError("a palette-swap head needs at least one colour and one slot")
-        self.agree, self.agree_steps, self.tileable = agree, agree_steps, tileable
-        self.despeckle = max(0, despeckle)
-        self.register_buffer("speck_sites", speck_sites, persistent=False)
-        self.channels, self.slots, self.colours, self.latent_dim = channels, slots, colours, latent_dim
-        self.temperature, self.soft_training = temperature, soft_training
-        self.register_buffer("palette", torch.zeros(colours, channels))  # model space, [-1, 1]
+        super().__init__(
+            colours,
+            channels,
+            temperature,
+            soft_training,
+            agree,
+            agree_steps,
+            tileable,
+            identity,
+            despeckle,
+            speck_sites,
+        )
+        if slots < 1:
+            raise ValueError("a palette-swap head needs at least one slot (model.palette_slots)")
+        self.slots, self.colours, self.latent_dim = slots, colours, latent_dim
         self.slot_logits = nn.Conv2d(embed_dim, slots, 1)
         self.log_scale = nn.Parameter(torch.tensor(2.0))  # sharpness of the slot logits, learned
         self.table = nn.Sequential(
@@ -70,18 +73,6 @@ class SwapPaletteHead(nn.Module):
             start = torch.zeros(slots, colours)
             start[torch.arange(slots), torch.arange(slots) % colours] = START_MARGIN
             self.table[2].bias.copy_(start.flatten())
-        self.register_buffer("confidence", torch.zeros(()), persistent=False)  # mean max slot probability
-        self.register_buffer("identity", identity_codes(colours, identity), persistent=False)
-
-    @torch.no_grad()
-    def set_palette(self, palette_uint8: torch.Tensor) -> None:
-        """Load the colours (uint8 (K, C))."""
-        colours = palette_uint8.float().div(127.5).sub(1.0).to(self.palette.device)
-        if colours.shape != self.palette.shape:
-            raise ValueError(
-                f"palette of shape {tuple(colours.shape)}, head expects {tuple(self.palette.shape)}"
-            )
-        self.palette.copy_(colours)
 
     def logits(self, features: torch.Tensor, latent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Features (N, E, H, W) and the images' latents (N, latent_dim) -> slot logits (N, S, H, W) and
@@ -99,9 +90,7 @@ class SwapPaletteHead(nn.Module):
     def _trained(self, slot_logits: torch.Tensor, colour_logits: torch.Tensor) -> torch.Tensor:
         """The training output: the soft mixture (palette_train_mix) or the hard colours with its gradient.
         With colour codes (model.palette_identity) each pixel carries its colour's code for D."""
-        values = self.palette
-        if self.training and self.identity.shape[1]:
-            values = torch.cat([self.palette, self.identity], dim=1)
+        values = self.training_values()
         t = self.temperature
         q = torch.softmax(slot_logits / t, dim=1)  # (N, S, H, W)
         r = torch.softmax(colour_logits / t, dim=2)  # (N, S, K)
@@ -116,12 +105,7 @@ class SwapPaletteHead(nn.Module):
         """Palette indices (N, H, W) at sampling: each pixel's slot (the argmax, or the neighbour-agreeing
         choice over slots), its colour, then the specks the data never shows removed."""
         slots = agreeing_choice(slot_logits, self.agree, self.agree_steps, self.tileable)
-        index = slot_colours(slots, colour_logits)
-        return remove_specks(index, self.palette, self.despeckle, self.tileable, self.speck_sites)
-
-    def identity_channels(self, images: torch.Tensor) -> torch.Tensor:
-        """Real images with their colour codes appended, as D sees G's training output."""
-        return with_colour_codes(images, self.identity, self.palette)
+        return self.without_specks(slot_colours(slots, colour_logits))
 
 
 def slot_colours(slots: torch.Tensor, colour_logits: torch.Tensor) -> torch.Tensor:
