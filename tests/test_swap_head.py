@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from spritegan.config import ModelConfig
+from spritegan.errors import SpriteganError
 from spritegan.models import build_generator
 from spritegan.models.swap_head import SwapPaletteHead, slot_colours
 
@@ -177,5 +178,16 @@ def test_the_colour_table_reads_z_and_the_labels_and_other_archs_are_refused():
         other = torch.randn(2, 8)
         # the same drawing with another latent gets another colour table: a palette swap
         assert not torch.equal(G.head(features, z), G.head(features, other))
-    with pytest.raises(ValueError, match="model.palette_slots needs a generator fed z directly"):
+    with pytest.raises(SpriteganError, match="model.palette_slots needs a generator fed z directly"):
         build_generator(ModelConfig(arch="stylegan", head="palette", palette_colors=5, palette_slots=3))
+
+
+def test_train_refuses_the_swap_head_on_a_style_generator_in_one_line(tmp_path, capsys):
+    from spritegan.cli import main
+
+    args = ["train", "--data", "builtin:sprites:64", "--preset", "stylegan", "--set", "model.head=palette"]
+    args += ["--set", "model.palette_slots=4", "--steps", "1", "--out", str(tmp_path / "run")]
+    assert main(args) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.palette_slots needs a generator fed z directly" in err[0]
+    assert "model.arch=stylegan" in err[0]

@@ -15,7 +15,7 @@ from torch import nn
 
 from spritegan.config import ModelConfig, register_choices, unknown_choice
 from spritegan.errors import SpriteganError
-from spritegan.models.heads import palette_generator
+from spritegan.models.heads import SWAP_ARCHS, palette_generator
 from spritegan.models.palette_head import colour_code_channels
 from spritegan.models.progressive import check_progressive
 
@@ -86,6 +86,11 @@ def _check(cfg: ModelConfig) -> None:
         raise SpriteganError(f"image size {h}x{w} is outside 8..512; use --resize or --pad-to")
     if cfg.channels not in (1, 3, 4) and cfg.head != "features":  # "features": a palette head's body
         raise SpriteganError(f"{cfg.channels} channels: only 1 (L), 3 (RGB) or 4 (RGBA) are supported")
+    if cfg.head == "palette" and cfg.palette_slots > 0 and cfg.arch not in SWAP_ARCHS:
+        raise SpriteganError(
+            f"model.palette_slots needs a generator fed z directly ({', '.join(SWAP_ARCHS)}), "
+            f"not model.arch={cfg.arch}"
+        )
     if cfg.tileable and cfg.arch != "dcgan":
         raise SpriteganError(
             f"model.tileable: only the dcgan networks (the sprite preset's) pad circularly; model.arch="

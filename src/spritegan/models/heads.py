@@ -65,11 +65,6 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
         )
     sites = sites_map(cfg.palette_speck_sites, tuple(cfg.image_size)) if cfg.palette_speck_sites else None
     if cfg.head == "palette":
-        if cfg.palette_slots > 0 and cfg.arch not in SWAP_ARCHS:
-            raise ValueError(
-                f"model.palette_slots needs a generator fed z directly ({', '.join(SWAP_ARCHS)}), "
-                f"not arch={cfg.arch}"
-            )
         body = build_body(replace(cfg, head="features", channels=cfg.palette_embed))
         shared = dict(
             temperature=cfg.palette_temperature,
