@@ -91,6 +91,10 @@ def _check(cfg: ModelConfig) -> None:
             f"model.palette_slots needs a generator fed z directly ({', '.join(SWAP_ARCHS)}), "
             f"not model.arch={cfg.arch}"
         )
+    if cfg.posed_hold > 0 and cfg.arch != "posed":
+        raise SpriteganError(
+            f"model.posed_hold needs character sheets drawn by model.arch=posed, not {cfg.arch}"
+        )
     if cfg.tileable and cfg.arch != "dcgan":
         raise SpriteganError(
             f"model.tileable: only the dcgan networks (the sprite preset's) pad circularly; model.arch="

@@ -41,7 +41,14 @@ from spritegan.train import checkpoint as ckpt
 from spritegan.train import distributed
 from spritegan.train.ema import ema_beta, recalibrate_batchnorm, update_ema
 from spritegan.train.logging import TrainLogger, plot_losses
-from spritegan.train.losses import d_loss, g_loss, label_classification_loss, r1_penalty, r2_penalty
+from spritegan.train.losses import (
+    d_loss,
+    frame_drift,
+    g_loss,
+    label_classification_loss,
+    r1_penalty,
+    r2_penalty,
+)
 from spritegan.train.schedules import schedule_value
 from spritegan.train.speed import probe_speed, speed_advice
 from spritegan.train.transfer import freeze_first_layers, init_from
@@ -386,6 +393,10 @@ class Trainer:
                     real = self.D(self.diffaug(self._real), labels).float()
         loss = g_loss(score, self.cfg.train.loss, real)
         stats = {"loss_g": loss.detach()}
+        if self.cfg.model.posed_hold > 0:  # one direction's frames keep their colours (train/losses.py)
+            drift = frame_drift(fake.float(), *self.cfg.model.pose_grid)
+            loss = loss + self.cfg.model.posed_hold * drift
+            stats["pose_hold"] = drift.detach()
         if logits is not None and labels is not None:
             aux = label_classification_loss(logits, labels, self.label_groups)
             loss = loss + self.cfg.train.aux_weight * aux
