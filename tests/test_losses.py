@@ -3,7 +3,7 @@ import math
 import torch
 
 from spritegan.train.ema import ema_beta, update_ema
-from spritegan.train.losses import d_loss, g_loss, label_classification_loss, r1_penalty
+from spritegan.train.losses import d_loss, frame_drift, g_loss, label_classification_loss, r1_penalty
 
 
 def test_bce_matches_closed_form():
@@ -83,3 +83,31 @@ def test_label_classification_loss_by_column_kind():
     grad_logits = logits.clone().requires_grad_(True)
     label_classification_loss(grad_logits, labels, [(0, 3)]).backward()
     assert grad_logits.grad[2].abs().sum() == 0 and grad_logits.grad[0].abs().sum() > 0
+
+
+def test_frame_drift_on_hand_made_sheets() -> None:
+    """Squared distance of each frame's mean from its row's mean, averaged over sheets, rows and frames."""
+    sheet = torch.zeros(1, 1, 4, 4)  # 2x2 frames of 2x2 pixels
+    sheet[0, 0, :2, :2] = 1.0  # top row: frame means 1 and 3, row mean 2
+    sheet[0, 0, :2, 2:] = 3.0
+    assert math.isclose(frame_drift(sheet, 2, 2).item(), (1 + 1 + 0 + 0) / 4)
+    # the same amount of a colour in every frame of a row, wherever it sits: no drift
+    moved = torch.zeros(2, 3, 4, 8)
+    for col in range(4):
+        moved[:, :, col % 2, 2 * col + col % 2] = 1.0
+    assert frame_drift(moved, 2, 4).item() == 0.0
+    # one frame's mean moves by 0.5 in two channels: deviations 3/8 (that frame) and 1/8 (its row's others)
+    changed = moved.clone()
+    changed[0, :2, :2, 4:6] += 0.5
+    expected = 2 * ((3 / 8) ** 2 + 3 * (1 / 8) ** 2) / (2 * 2 * 4)
+    assert math.isclose(frame_drift(changed, 2, 4).item(), expected, rel_tol=1e-6)
+
+
+def test_frame_drift_is_small_on_real_walkers_and_large_when_frames_change_character() -> None:
+    from spritegan.data.walkers import make_walkers
+
+    sheets = torch.tensor(make_walkers(64)[0]).permute(0, 3, 1, 2).float() / 127.5 - 1
+    real = frame_drift(sheets, 4, 4).item()
+    mixed = sheets.clone()
+    mixed[:, :, :, 16:32] = sheets.roll(1, 0)[:, :, :, 16:32]  # column 2 from another character
+    assert real < 1e-3 and frame_drift(mixed, 4, 4).item() > 20 * real

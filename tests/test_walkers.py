@@ -459,3 +459,25 @@ def test_a_posed_run_trains_and_its_atlas_keeps_one_character_per_seed(tmp_path)
     assert main(["generate", str(run), "--seeds", "1,2", "--atlas", "--out", str(out)]) == 0
     frames = json.loads((out / "atlas.json").read_text())["frames"]
     assert len(frames) == 32 and "char-0002/up-3" in frames
+
+
+def test_posed_hold_trains_logs_its_drift_and_is_refused_off_the_posed_generator(tmp_path, capsys) -> None:
+    """model.posed_hold adds the frame drift to G's loss (logged as pose_hold); other archs: a one-line error."""
+    import csv as csv_module
+
+    from spritegan.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", "--data", "builtin:walkers:8", "--batch-size", "4", "--steps", "2", "--no-progress"]
+    tiny = ["model.arch=posed", "model.g_width=8", "model.d_width=8", "train.threads=1", "model.posed_hold=5"]
+    sets = [x for kv in [*tiny, "train.log_every=1"] for x in ("--set", kv)]
+    assert main([*args, "--out", str(run), *sets]) == 0
+    with open(run / "metrics.csv", newline="") as fh:
+        drift = [float(row["pose_hold"]) for row in csv_module.DictReader(fh)]
+    assert len(drift) == 2 and all(d > 0 for d in drift)
+    capsys.readouterr()
+    sheet_g = [x for kv in ["model.arch=dcgan", "model.posed_hold=5"] for x in ("--set", kv)]
+    assert main([*args, "--out", str(tmp_path / "refused"), *sheet_g]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.posed_hold needs character sheets drawn by model.arch=posed" in err[0]
+    assert not (tmp_path / "refused" / "generator.safetensors").exists()
