@@ -4,7 +4,8 @@ bce: Goodfellow et al. 2014 with targets (real_label for reals, optional label f
 the non-saturating form. ns: the same written with softplus. hinge: Lim & Ye 2017 / Miyato et al. 2018.
 rpgan: the relativistic pairing GAN (Jolicoeur-Martineau 2019) as R3GAN uses it (Huang et al. 2024): each real
 score is paired with one fake score, D minimises softplus(-(D(real) - D(fake))) and G softplus(-(D(fake) -
-D(real))), so both batches must have the same size. R2 is R1's penalty on fakes. frame_drift: the character-sheet penalty of model.posed_hold.
+D(real))), so both batches must have the same size. R2 is R1's penalty on fakes. frame_drift: the
+character-sheet penalty of model.posed_hold.
 """
 
 from __future__ import annotations
