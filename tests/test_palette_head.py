@@ -431,6 +431,29 @@ def test_real_images_get_the_codes_of_their_exact_colours():
     assert PaletteHead(6, len(PALETTE), 4).identity_channels(real) is real  # off: unchanged
 
 
+def test_learned_colours_are_looked_up_exactly_and_unseen_ones_measured():
+    from spritegan.models.palette_head import nearest_colours
+
+    head = PaletteHead(6, len(PALETTE), 4, identity=3)
+    head.set_palette(PALETTE)
+    # the data: every palette colour plus one off-palette colour, which maps to its nearest entry
+    data = torch.cat([PALETTE, torch.tensor([[250, 5, 5, 250]], dtype=torch.uint8)])
+    images = data[torch.tensor([[[0, 1, 2], [3, 4, 1]]])].permute(0, 3, 1, 2)  # (1, 4, 2, 3) uint8
+    real = images.float().div(127.5).sub(1)
+    before = head.identity_channels(real)
+    head.learn_colours(images)
+    assert torch.equal(head.identity_channels(real), before)
+    assert torch.equal(head._lookup.index(real, head.palette), nearest_colours(real, head.palette))
+    assert int(head._lookup.index(real, head.palette)[0, 1, 1]) == 1  # (250, 5, 5, 250) -> red
+    # colours never seen (a shifted image, as after colour augmentation) take the measured path
+    shifted = (real + 0.013).clamp(-1, 1)
+    assert torch.equal(head._lookup.index(shifted, head.palette), nearest_colours(shifted, head.palette))
+    # a palette loaded later (a resumed run) is picked up, not the one first looked up with
+    swapped = PALETTE[[3, 2, 1, 0]]
+    head.set_palette(swapped)
+    assert torch.equal(head._lookup.index(real, head.palette), nearest_colours(real, head.palette))
+
+
 def test_a_run_with_colour_codes_trains_and_its_d_reads_them(tmp_path):
     from spritegan.cli import main
     from spritegan.train.checkpoint import load_checkpoint

@@ -112,3 +112,30 @@ def test_bf16_step_with_r1_keeps_fp32_weights_and_optimizer(tmp_path, cpu_bf16) 
         assert {v.dtype for s in opt.state.values() for v in s.values() if v.is_floating_point()} == {
             torch.float32
         }
+
+
+def _subnormal_survives() -> bool:
+    return bool((torch.tensor([1e-39]) * 1.0).item() != 0.0)
+
+
+def test_a_trainer_flushes_subnormal_numbers(tmp_path):
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU has no flush-to-zero mode")
+    try:
+        assert _subnormal_survives()  # the default: kept, and slow
+        _trainer(tmp_path, "off")
+        assert not _subnormal_survives()
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def test_the_cli_flushes_subnormal_numbers_before_a_command_runs(tmp_path, capsys):
+    from spritegan.cli import main
+
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU has no flush-to-zero mode")
+    try:
+        assert main(["presets"]) == 0
+        assert not _subnormal_survives()
+    finally:
+        torch.set_flush_denormal(False)

@@ -79,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    from spritegan.precision import flush_denormals
+
+    flush_denormals()  # before any tensor work starts torch's worker threads, so they inherit it
     try:
         return int(args.func(args) or 0)
     except SpriteganError as exc:

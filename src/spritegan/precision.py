@@ -24,6 +24,18 @@ import torch
 BF16_MIN_SPEEDUP = 1.15
 
 
+def flush_denormals() -> bool:
+    """Treat subnormal floats as zero on this thread and on every CPU thread it starts from now on.
+
+    A trained palette head is sure of its colours: most of its softmax probabilities fall below 1e-38,
+    and x86 CPUs (Intel's most) run arithmetic on such subnormal numbers up to 100x slower. Unflushed, a
+    `sprite` step on the punks slowed from 250 to 110 images per CPU-second within 1,500 steps, and the
+    head alone ran 10x slower (docs/benchmarks.md). Worker threads inherit the setting only when they are
+    created after it, so the CLI calls this before any tensor work. Returns False where the CPU has no
+    such mode (flushing changes results only by values below 1e-38)."""
+    return bool(torch.set_flush_denormal(True))
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_bf16_native() -> bool:
     """True when oneDNN is available and the CPU reports AVX512-BF16 or AMX tiles."""

@@ -54,6 +54,7 @@ class PaletteOutput(nn.Module):
         self.register_buffer("confidence", torch.zeros(()), persistent=False)  # mean max-probability
         # a fixed code per colour (not saved: rebuilt the same from the sizes), see identity_channels
         self.register_buffer("identity", identity_codes(colours, identity), persistent=False)
+        self._lookup: ColourLookup | None = None  # see learn_colours
 
     @torch.no_grad()
     def set_palette(self, palette_uint8: torch.Tensor) -> None:
@@ -82,8 +83,18 @@ class PaletteOutput(nn.Module):
         the code of its nearest palette colour (exact for data of at most 256 colours)."""
         if not self.identity.shape[1]:
             return images
-        codes = self.identity[nearest_colours(images.float(), self.palette)].permute(0, 3, 1, 2)
+        if self._lookup is None:
+            index = nearest_colours(images.float(), self.palette)
+        else:
+            index = self._lookup.index(images, self.palette)
+        codes = self.identity[index].permute(0, 3, 1, 2)
         return torch.cat([images, codes.to(images.dtype)], dim=1)
+
+    def learn_colours(self, images_uint8: torch.Tensor) -> None:
+        """Remember the nearest palette entry of every colour in these uint8 (N, C, H, W) images, so
+        identity_channels looks their pixels up instead of measuring distances to the whole palette (the
+        trainer calls it once with the training set; colours it has not seen still take the slow path)."""
+        self._lookup = ColourLookup(images_uint8) if self.identity.shape[1] else None
 
 
 class PaletteHead(PaletteOutput):
@@ -191,6 +202,48 @@ def nearest_colours(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor
     """Index (N, H, W) of each pixel's nearest palette colour; images (N, C, H, W), palette (K, C)."""
     n, c, h, w = images.shape
     return torch.cdist(images.permute(0, 2, 3, 1).reshape(-1, c), palette).argmin(1).reshape(n, h, w)
+
+
+class ColourLookup:
+    """The nearest palette entry of each colour a data set uses, found once and then looked up by exact
+    colour. The reals D sees each step are training images, whose colours are a fixed set; measuring every
+    pixel's distance to all K palette colours each step cost 15-20% of a `sprite` step (docs/benchmarks.md)."""
+
+    def __init__(self, images_uint8: torch.Tensor) -> None:
+        c = images_uint8.shape[1]
+        self.weights = torch.tensor([256**i for i in range(c)], dtype=torch.long)
+        pixels = images_uint8.permute(0, 2, 3, 1).reshape(-1, c).long()
+        self.keys = torch.unique(pixels @ self.weights)  # sorted
+        levels = torch.stack([(self.keys // w) % 256 for w in self.weights], dim=1)
+        self.colours = levels.float().div(127.5).sub(1.0)
+        self.palette = torch.empty(0)  # the palette self.nearest was found for
+        self.nearest = torch.empty(0, dtype=torch.long)
+
+    def index(self, images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+        """Palette index (N, H, W) of each pixel of images (N, C, H, W) in [-1, 1]: looked up for the
+        colours seen at construction, measured for any other."""
+        palette = palette.detach().float().cpu()
+        if not torch.equal(palette, self.palette):  # first use, or a palette loaded since
+            self.palette, self.nearest = palette.clone(), nearest_rows(self.colours, palette)
+        n, c, h, w = images.shape
+        flat = images.detach().permute(0, 2, 3, 1).reshape(-1, c).cpu()
+        level = flat.add(1.0).mul(127.5).round()
+        exact = (level.div(127.5).sub(1.0) - flat).abs().amax(1) < 1e-5  # a uint8 colour in model space
+        key = level.clamp(0, 255).long() @ self.weights
+        at = torch.searchsorted(self.keys, key).clamp(max=len(self.keys) - 1)
+        found = exact & (self.keys[at] == key)
+        index = self.nearest[at]
+        if not bool(found.all()):
+            index[~found] = nearest_rows(flat[~found], palette)
+        return index.reshape(n, h, w).to(images.device)
+
+
+def nearest_rows(rows: torch.Tensor, palette: torch.Tensor, chunk: int = 1 << 16) -> torch.Tensor:
+    """Index of each row's (M, C) nearest palette colour (K, C), a chunk of rows at a time."""
+    return torch.cat(
+        [torch.cdist(rows[i : i + chunk], palette).argmin(1) for i in range(0, len(rows), chunk)]
+        or [torch.empty(0, dtype=torch.long)]
+    )
 
 
 def identity_codes(colours: int, dims: int) -> torch.Tensor:

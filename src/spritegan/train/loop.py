@@ -35,7 +35,7 @@ from spritegan.models.despeckle import AUTO_MAX as AUTO_SPECK_SIZE
 from spritegan.models.despeckle import data_speck_sites
 from spritegan.models.palette_head import colour_code_channels
 from spritegan.models.progressive import Growth, fade_reals, growth_at, phase_size
-from spritegan.precision import bf16_autocast_ok, cpu_bf16_reason
+from spritegan.precision import bf16_autocast_ok, cpu_bf16_reason, flush_denormals
 from spritegan.tensors import to_model
 from spritegan.train import checkpoint as ckpt
 from spritegan.train import distributed
@@ -171,6 +171,7 @@ class Trainer:
     def __init__(self, cfg: RunConfig, dataset: Any, run_dir: Path, *, resume: bool = False) -> None:
         self.cfg, self.dataset, self.run_dir = cfg, dataset, Path(run_dir)
         t = cfg.train
+        flush_denormals()  # a sure palette head's softmax is mostly subnormal numbers: slow unflushed
         if t.threads:
             torch.set_num_threads(t.threads)
         self.device = resolve_device(t.device)
@@ -225,6 +226,7 @@ class Trainer:
             self.diffaug = lambda x: augment_after_roll(torus_roll(x))
         self.real_view = lambda x: x  # what D sees of a real batch
         if colour_code_channels(cfg.model):
+            self.G.head.learn_colours(dataset.images)  # each real colour's code, looked up from now on
             self.real_view = self.G.head.identity_channels  # reals with their colours' codes, as G's fakes
         self.images = dataset.images  # uint8 (N, C, H, W), kept in memory
         self.labels = None
