@@ -105,13 +105,20 @@ def worker(code: str, args: dict) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def add_row(rows: list[list[str]], cells: list[str]) -> None:
+    """Keep a table row and show it at once (the whole table is printed at the end)."""
+    rows.append(cells)
+    print(" | ".join(cells), flush=True)
+
+
 def head_table(repeats: int) -> list[list[str]]:
     rows = []
     for scale in (1, 10, 30, 60):
         for threads in (1, 2):
             off = worker(HEAD_WORKER, dict(scale=scale, threads=threads, flush=False, repeats=repeats))
             on = worker(HEAD_WORKER, dict(scale=scale, threads=threads, flush=True, repeats=repeats))
-            rows.append(
+            add_row(
+                rows,
                 [
                     str(scale),
                     f"{off['tiny']:.2f}",
@@ -119,9 +126,8 @@ def head_table(repeats: int) -> list[list[str]]:
                     f"{off['ms']:.1f}",
                     f"{on['ms']:.1f}",
                     f"{off['ms'] / on['ms']:.2f}",
-                ]
+                ],
             )
-            print(" | ".join(rows[-1]), flush=True)
     return rows
 
 
@@ -139,15 +145,15 @@ def step_table(run: Path, steps: int, repeats: int) -> list[list[str]]:
                     shutil.copy(copy / "config.yaml", fresh / "config.yaml")
                 args = dict(run=str(copy if resume else fresh), resume=resume, flush=flush)
                 res[flush] = worker(STEP_WORKER, dict(args, steps=steps, repeats=repeats))
-            rows.append(
+            add_row(
+                rows,
                 [
                     f"{name} (step {res[True]['step']})",
                     f"{res[False]['img_per_s']:.0f}",
                     f"{res[True]['img_per_s']:.0f}",
                     f"{res[True]['img_per_s'] / res[False]['img_per_s']:.2f}",
-                ]
+                ],
             )
-            print(" | ".join(rows[-1]), flush=True)
     return rows
 
 
@@ -183,7 +189,8 @@ def lookup_table(repeats: int) -> list[list[str]]:
 
         measured = best(nearest_colours, x, palette)
         looked = best(lookup.index, x, palette)
-        rows.append(
+        add_row(
+            rows,
             [
                 name,
                 str(len(palette)),
@@ -192,9 +199,8 @@ def lookup_table(repeats: int) -> list[list[str]]:
                 f"{measured:.1f}",
                 f"{looked:.1f}",
                 f"{measured / looked:.1f}",
-            ]
+            ],
         )
-        print(" | ".join(rows[-1]), flush=True)
     return rows
 
 

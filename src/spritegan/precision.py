@@ -29,7 +29,7 @@ def flush_denormals() -> bool:
 
     A trained palette head is sure of its colours: most of its softmax probabilities fall below 1e-38,
     and x86 CPUs (Intel's most) run arithmetic on such subnormal numbers up to 100x slower. Unflushed, a
-    `sprite` step on the punks slowed from 250 to 110 images per CPU-second within 1,500 steps, and the
+    `sprite` run on the punks slowed from 252 to 106 images per second within 1,300 steps, and the
     head alone ran 10x slower (docs/benchmarks.md). Worker threads inherit the setting only when they are
     created after it, so the CLI calls this before any tensor work. Returns False where the CPU has no
     such mode (flushing changes results only by values below 1e-38)."""

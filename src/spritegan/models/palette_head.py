@@ -201,7 +201,7 @@ def colour_code_channels(cfg) -> int:
 def nearest_colours(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
     """Index (N, H, W) of each pixel's nearest palette colour; images (N, C, H, W), palette (K, C)."""
     n, c, h, w = images.shape
-    return torch.cdist(images.permute(0, 2, 3, 1).reshape(-1, c), palette).argmin(1).reshape(n, h, w)
+    return nearest_rows(images.permute(0, 2, 3, 1).reshape(-1, c), palette).reshape(n, h, w)
 
 
 class ColourLookup:
