@@ -399,22 +399,30 @@ def test_posed_generator_draws_each_cell_with_one_frame_network_from_one_latent(
         assert len({cell.numpy().tobytes() for cell in cells}) == 16  # the pose changes the frame
 
 
+_POSED_D = dict(
+    arch="posed", image_size=[32, 64], pose_grid=[2, 4], channels=4, z_dim=8, d_width=4, max_channels=16
+)
+
+
+def _sheet_d_and_extended(prefix: str, **extra):
+    """The plain sheet D and one with an extra D (parameters under `prefix`), the sheet D's weights shared;
+    the sheet D's parameter names must be unchanged, so runs made without the extra D still load."""
+    from spritegan.config import ModelConfig
+    from spritegan.models import build_discriminator
+
+    plain = build_discriminator(ModelConfig(**_POSED_D))
+    extended = build_discriminator(ModelConfig(**_POSED_D, **extra))
+    assert set(plain.state_dict()) == {k for k in extended.state_dict() if not k.startswith(prefix + ".")}
+    extended.load_state_dict({**extended.state_dict(), **plain.state_dict()})
+    return plain, extended
+
+
 def test_posed_frame_discriminator_adds_each_frames_pose_conditional_score() -> None:
     """model.posed_frame_d: D's score is the sheet D's plus the mean of a pose-conditional D over the frames,
     and the sheet D's parameters keep their names (runs without the frame D still load)."""
     import torch
 
-    from spritegan.config import ModelConfig
-    from spritegan.models import build_discriminator
-
-    base = dict(
-        arch="posed", image_size=[32, 64], pose_grid=[2, 4], channels=4, z_dim=8, d_width=4, max_channels=16
-    )
-    torch.manual_seed(0)
-    plain = build_discriminator(ModelConfig(**base))
-    framed = build_discriminator(ModelConfig(**base, posed_frame_d=True))
-    assert set(plain.state_dict()) == {k for k in framed.state_dict() if not k.startswith("frame_d.")}
-    framed.load_state_dict({**framed.state_dict(), **plain.state_dict()})
+    plain, framed = _sheet_d_and_extended("frame_d", posed_frame_d=True)
     sheets = torch.randn(3, 4, 32, 64)
     with torch.no_grad():
         frames = sheets.reshape(3, 4, 2, 16, 4, 16).permute(0, 2, 4, 1, 3, 5).reshape(24, 4, 16, 16)
@@ -425,6 +433,43 @@ def test_posed_frame_discriminator_adds_each_frames_pose_conditional_score() -> 
         swapped = sheets.clone()
         swapped[:, :, :16, :16], swapped[:, :, :16, 16:32] = sheets[:, :, :16, 16:32], sheets[:, :, :16, :16]
         assert not torch.allclose(framed.frame_scores(swapped), framed.frame_scores(sheets))
+
+
+def test_stacked_frames_put_each_cell_in_its_own_channel_group() -> None:
+    import torch
+
+    from spritegan.models.posed import stack_frames
+
+    sheets = torch.arange(2 * 3 * 4 * 8, dtype=torch.float32).view(2, 3, 4, 8)  # 2x2 cells of 2x4 pixels
+    stacked = stack_frames(sheets, 2, 2)
+    assert stacked.shape == (2, 12, 2, 4)
+    for cell, (row, col) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        want = sheets[:, :, row * 2 : row * 2 + 2, col * 4 : col * 4 + 4]
+        torch.testing.assert_close(stacked[:, cell * 3 : cell * 3 + 3], want)
+
+
+def test_posed_stack_discriminator_adds_a_score_that_sees_every_pose_at_each_pixel() -> None:
+    """model.posed_stack_d: D's score is the sheet D's plus a D on the frames stacked as channels; the sheet
+    D's parameters keep their names; other archs refuse the setting in one line."""
+    import torch
+
+    from spritegan.config import ModelConfig
+    from spritegan.errors import SpriteganError
+    from spritegan.models import build_discriminator
+    from spritegan.models.posed import stack_frames
+
+    plain, stacked = _sheet_d_and_extended("stack_d", posed_stack_d=True)
+    assert stacked.stack_d.features[0].in_channels == 8 * 4
+    sheets = torch.randn(3, 4, 32, 64, requires_grad=True)
+    score = stacked(sheets)
+    with torch.no_grad():
+        torch.testing.assert_close(score, plain(sheets) + stacked.stack_d(stack_frames(sheets, 2, 4)))
+    score.sum().backward()
+    assert sheets.grad is not None and bool((sheets.grad[:, :, 16:, 48:] != 0).any())  # the last cell too
+    with pytest.raises(SpriteganError, match="model.posed_stack_d needs character sheets"):
+        build_discriminator(
+            ModelConfig(**{**_POSED_D, "arch": "dcgan", "image_size": [32, 32]}, posed_stack_d=True)
+        )
 
 
 def test_posed_run_takes_its_grid_from_the_data_and_refuses_single_sprites(tmp_path) -> None:

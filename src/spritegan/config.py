@@ -62,6 +62,9 @@ class ModelConfig:
     # judge free samples against the data's trait shares; opt-in: mixed on the punks (docs/conditional.md)
     d_free_head: bool = False
     posed_frame_d: bool = False  # arch=posed: a second, pose-conditional D on every frame beside the sheet D
+    # arch=posed: a second D on the frames stacked as channels (one frame-sized image, every pose at each
+    # pixel), so its first layer compares a character's poses pixel by pixel
+    posed_stack_d: bool = False
     # arch=posed, training: weight of G's penalty for colour amounts that change between the frames of one
     # row (a direction's walk cycle), train/losses.frame_drift (0: off)
     posed_hold: float = 0.0

@@ -91,10 +91,11 @@ def _check(cfg: ModelConfig) -> None:
             f"model.palette_slots needs a generator fed z directly ({', '.join(SWAP_ARCHS)}), "
             f"not model.arch={cfg.arch}"
         )
-    if cfg.posed_hold > 0 and cfg.arch != "posed":
-        raise SpriteganError(
-            f"model.posed_hold needs character sheets drawn by model.arch=posed, not {cfg.arch}"
-        )
+    for name, on in (("posed_hold", cfg.posed_hold > 0), ("posed_stack_d", cfg.posed_stack_d)):
+        if on and cfg.arch != "posed":
+            raise SpriteganError(
+                f"model.{name} needs character sheets drawn by model.arch=posed, not {cfg.arch}"
+            )
     if cfg.tileable and cfg.arch != "dcgan":
         raise SpriteganError(
             f"model.tileable: only the dcgan networks (the sprite preset's) pad circularly; model.arch="

@@ -7,7 +7,11 @@ pose in the label, and the network that draws a frame is shared by every pose, w
 must learn each cell's drawing at its own place. The discriminator is the DCGAN's, on whole sheets: it sees
 the set of a character's frames and judges whether they belong together. With `model.posed_frame_d` a second
 DCGAN discriminator also judges every frame alone, told its pose (projection), and its mean score over a
-sheet's frames is added to the sheet's score. Everything that takes a sheet run (palette head, EMA, sample
+sheet's frames is added to the sheet's score. With `model.posed_stack_d` another DCGAN discriminator sees the
+frames stacked as channels, one frame-sized image whose every pixel carries all the poses' colours there, and
+its score is added too: the sheet D relates a down frame to an up frame only in its last, coarse layers,
+while the stacked D's first layer compares them pixel by pixel (the same hair seen from the front and
+behind). Everything that takes a sheet run (palette head, EMA, sample
 sheets, `generate --atlas`, walk GIFs, ONNX) works unchanged, because G still maps (z, labels) to sheets.
 """
 
@@ -25,8 +29,9 @@ from spritegan.tensors import cut_frames
 
 class PosedDiscriminator(DCGANDiscriminator):
     """The DCGAN discriminator on whole sheets (the set of one character's frames), plus, with
-    `model.posed_frame_d`, a pose-conditional discriminator on each frame. The sheet D's parameters keep their
-    names, so runs made without the frame D load unchanged."""
+    `model.posed_frame_d`, a pose-conditional discriminator on each frame, and with `model.posed_stack_d` one
+    on the frames stacked as channels. The sheet D's parameters keep their names, so runs made without the
+    extra Ds load unchanged."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__(cfg)
@@ -36,15 +41,33 @@ class PosedDiscriminator(DCGANDiscriminator):
             if cfg.posed_frame_d
             else None
         )
-        self.register_buffer("poses", torch.eye(self.grid[0] * self.grid[1]), persistent=False)
+        k = self.grid[0] * self.grid[1]
+        self.stack_d = (
+            DCGANDiscriminator(
+                replace(
+                    frame_config(cfg),
+                    channels=cfg.channels * k,
+                    cond_dim=cfg.cond_dim,
+                    cond_aux=False,
+                    d_free_head=False,
+                )
+            )
+            if cfg.posed_stack_d
+            else None
+        )
+        self.register_buffer("poses", torch.eye(k), persistent=False)
 
     def forward(
         self, x: torch.Tensor, labels: torch.Tensor | None = None, with_logits: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
         out = super().forward(x, labels, with_logits)
-        if self.frame_d is None:
+        if self.frame_d is None and self.stack_d is None:
             return out
-        score = (out[0] if with_logits else out) + self.frame_scores(x, labels)
+        score = out[0] if with_logits else out
+        if self.frame_d is not None:
+            score = score + self.frame_scores(x, labels)
+        if self.stack_d is not None:
+            score = score + self.stack_d(stack_frames(x, *self.grid), labels)
         return (score, out[1]) if with_logits else score
 
     def frame_scores(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -53,6 +76,13 @@ class PosedDiscriminator(DCGANDiscriminator):
         frames = cut_frames(x, *self.grid).flatten(0, 1)  # (n * k, C, fh, fw)
         cond = frame_conditions(self.poses, labels, n, self.cond_dim, x)
         return self.frame_d(frames, cond).view(n, k).mean(1)
+
+
+def stack_frames(sheets: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """(N, C, H, W) sheets -> (N, rows * cols * C, H / rows, W / cols): the frames as channel groups, cell by
+    cell (row by row), each group the cell's C channels."""
+    frames = cut_frames(sheets, rows, cols)
+    return frames.flatten(1, 2)
 
 
 def frame_conditions(
