@@ -46,6 +46,15 @@ def test_ema_half_life_and_update():
     assert torch.equal(a.weight, b.weight)
 
 
+def test_ema_rampup_caps_the_half_life_by_the_images_seen():
+    from spritegan.train.ema import rampup_half_life
+
+    assert rampup_half_life(20.0, 0.05, 0) == 0.0  # nothing seen yet: G_ema follows G
+    assert math.isclose(rampup_half_life(20.0, 0.05, 96_000), 4.8)  # the demo's 96k images
+    assert rampup_half_life(20.0, 0.05, 685_000) == 20.0  # a 30-minute punks run ends uncapped
+    assert rampup_half_life(20.0, 0.0, 1_000) == 20.0  # rampup 0: no cap
+
+
 def test_recalibrated_batchnorm_matches_the_batch_statistics():
     from spritegan.config import ModelConfig
     from spritegan.models import build_generator

@@ -249,3 +249,24 @@ def test_channels_last_is_the_same_training_in_another_layout(tmp_path):
     trainer = Trainer(cfg, ds, tmp_path / "layout")
     convs = [m.weight for m in trainer.G.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+
+
+def test_ema_rampup_makes_the_first_step_average_nothing(tmp_path):
+    """train.ema_rampup: at step 0 the capped half-life is 0, so G_ema equals G after the first G step; later
+    the decay grows with the images seen, up to the configured half-life."""
+    from spritegan.data.dataset import open_dataset
+    from spritegan.train.ema import ema_beta
+    from spritegan.train.loop import Trainer, fit_model_to_data
+
+    cfg = tiny_config(**{"train.ema_half_life_kimg": 20.0, "train.ema_rampup": 0.05})
+    ds = open_dataset(cfg.data.source)
+    fit_model_to_data(cfg, ds, conditional=False)
+    trainer = Trainer(cfg, ds, tmp_path / "r")
+    assert trainer.ema_beta_now() == 0.0
+    trainer.train_step()
+    for ema, live in zip(trainer.G_ema.parameters(), trainer.G.parameters(), strict=True):
+        torch.testing.assert_close(ema, live)
+    trainer.images_seen = 200_000  # 0.05 x 200k = 10 kimg, under the 20 configured
+    assert trainer.ema_beta_now() == ema_beta(cfg.train.batch_size, 10.0)
+    trainer.images_seen = 10_000_000
+    assert trainer.ema_beta_now() == ema_beta(cfg.train.batch_size, 20.0) == trainer.beta

@@ -132,6 +132,9 @@ class TrainConfig:
     stable_kimg: float = 15.0  # model.progressive: images (k) at each resolution once faded in (paper: 600)
     d_steps: int = 1  # D updates per G update
     ema_half_life_kimg: float = 0.0  # EMA of G, half-life in thousands of images (0: G_ema = G)
+    # >0: the EMA half-life is at most this share of the images seen (StyleGAN2-ADA's ema_rampup), so a short
+    # run's G_ema is not held back by its first steps
+    ema_rampup: float = 0.0
     augment: list[str] = field(default_factory=list)  # mirror, brightness, hue, translate (on reals)
     diffaug: str = ""  # differentiable augmentation on D's inputs, e.g. "color,translation"
     ada_target: float = 0.0  # >0: apply diffaug with an adaptive probability that keeps E[sign D(real)] here

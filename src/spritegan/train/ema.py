@@ -15,6 +15,14 @@ def ema_beta(batch_size: int, half_life_kimg: float) -> float:
     return 0.5 ** (batch_size / (half_life_kimg * 1000.0))
 
 
+def rampup_half_life(half_life_kimg: float, rampup: float, images_seen: int) -> float:
+    """The EMA half-life (kimg) capped at `rampup` times the images seen so far (StyleGAN2-ADA's ema_rampup),
+    so a short run's average is not dragged back to its first, untrained steps; rampup <= 0: no cap."""
+    if rampup <= 0:
+        return half_life_kimg
+    return min(half_life_kimg, rampup * images_seen / 1000.0)
+
+
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, beta: float) -> None:
     """ema = beta * ema + (1 - beta) * model for parameters; buffers (BN statistics) are copied."""

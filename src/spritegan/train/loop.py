@@ -39,7 +39,7 @@ from spritegan.precision import bf16_autocast_ok, cpu_bf16_reason, flush_denorma
 from spritegan.tensors import to_model
 from spritegan.train import checkpoint as ckpt
 from spritegan.train import distributed
-from spritegan.train.ema import ema_beta, recalibrate_batchnorm, update_ema
+from spritegan.train.ema import ema_beta, rampup_half_life, recalibrate_batchnorm, update_ema
 from spritegan.train.logging import TrainLogger, plot_losses
 from spritegan.train.losses import (
     d_loss,
@@ -235,6 +235,7 @@ class Trainer:
             self.label_groups = categorical_groups(dataset.manifest.get("labels"))
         self.fixed_z = latents(range(t.sample_grid), cfg.model.z_dim).to(self.device)
         self.fixed_labels = self._sample_labels(t.sample_grid, torch.Generator().manual_seed(0))
+        self.ema_half_life = t.ema_half_life_kimg  # kimg; the schedule's value when `ema` follows it
         self.beta = ema_beta(t.batch_size, t.ema_half_life_kimg)
         self.step, self.images_seen, self.seconds = 0, 0, 0.0
         self.best_fid = math.inf
@@ -408,8 +409,15 @@ class Trainer:
         distributed.average_gradients(self.G, self.dist)
         self.opt_g.step()
         distributed.average_buffers(self.G, self.dist)
-        update_ema(self.G_ema, self.G, self.beta)
+        update_ema(self.G_ema, self.G, self.ema_beta_now())
         return stats
+
+    def ema_beta_now(self) -> float:
+        """This step's EMA decay: `beta`, or with train.ema_rampup the half-life capped by the images seen."""
+        t = self.cfg.train
+        if t.ema_rampup <= 0:
+            return self.beta
+        return ema_beta(t.batch_size, rampup_half_life(self.ema_half_life, t.ema_rampup, self.images_seen))
 
     def apply_schedules(self) -> dict[str, torch.Tensor]:
         """Cosine schedules over train.schedule_kimg (R3GAN): both learning rates down to schedule_lr_end of
@@ -425,7 +433,8 @@ class Trainer:
                 for group in opt.param_groups:
                     group["lr"] = schedule_value(lr, lr * t.schedule_lr_end, done, horizon)
         if "ema" in t.schedules:
-            self.beta = ema_beta(t.batch_size, schedule_value(0.0, t.ema_half_life_kimg, done, horizon))
+            self.ema_half_life = schedule_value(0.0, t.ema_half_life_kimg, done, horizon)
+            self.beta = ema_beta(t.batch_size, self.ema_half_life)
         if t.diffaug and t.ada_target <= 0 and "augment" in t.schedules:
             self.ada_p = schedule_value(0.0, t.schedule_aug_end, done, horizon)
         return {"lr_d": torch.tensor(self.opt_d.param_groups[0]["lr"]), "augment_p": torch.tensor(self.ada_p)}
