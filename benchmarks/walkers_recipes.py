@@ -25,6 +25,7 @@ BASE = [
     "train.threads=1",
     "train.schedules=lr",
     "train.schedule_lr_end=0.1",
+    "train.ema_half_life_kimg=5",  # what these runs had: `sprite`'s EMA before it went to 20k (README)
 ]
 RECIPES: dict[str, list[str]] = {
     "plain": [],
