@@ -238,12 +238,14 @@ def test_channels_last_is_the_same_training_in_another_layout(tmp_path):
 
     cfg = tiny_config(**{"train.channels_last": True})
     assert cfg.train.channels_last  # the sprite preset's default
-    train_tiny(tmp_path / "last", steps=2, **{"train.channels_last": True})
-    train_tiny(tmp_path / "plain", steps=2, **{"train.channels_last": False})
+    # fp32: the layouts differ only in summation order (bf16 convolutions round differently per layout); the
+    # preset's EMA ramp-up makes the saved G_ema follow the trained G from the first steps
+    train_tiny(tmp_path / "last", steps=2, **{"train.channels_last": True, "train.amp": "off"})
+    train_tiny(tmp_path / "plain", steps=2, **{"train.channels_last": False, "train.amp": "off"})
     a, b = (load_file(tmp_path / x / "generator.safetensors") for x in ("last", "plain"))
     assert a.keys() == b.keys()
     for key in a:
-        torch.testing.assert_close(a[key], b[key], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(a[key], b[key], atol=5e-5, rtol=1e-4)
     ds = open_dataset(cfg.data.source)
     fit_model_to_data(cfg, ds, conditional=False)
     trainer = Trainer(cfg, ds, tmp_path / "layout")
