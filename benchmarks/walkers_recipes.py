@@ -33,9 +33,8 @@ RECIPES: dict[str, list[str]] = {
     "hold100": ["model.posed_hold=100"],
     "stack": ["model.posed_hold=100", "model.posed_stack_d=true"],
 }
-SHEETS_PER_CPU_HOUR_K = (
-    200  # the decay's horizon per CPU-hour: what one thread trained here (6,900 steps x 32)
-)
+# the decay's horizon per CPU-hour, in thousands of sheets: what one thread trained here (6,900 steps x 32)
+SHEETS_PER_CPU_HOUR_K = 200
 
 
 def run_dir(root: Path, recipe: str, minutes: int, seed: int) -> Path:

@@ -236,7 +236,6 @@ class Trainer:
         self.fixed_z = latents(range(t.sample_grid), cfg.model.z_dim).to(self.device)
         self.fixed_labels = self._sample_labels(t.sample_grid, torch.Generator().manual_seed(0))
         self.ema_half_life = t.ema_half_life_kimg  # kimg; the schedule's value when `ema` follows it
-        self.beta = ema_beta(t.batch_size, t.ema_half_life_kimg)
         self.step, self.images_seen, self.seconds = 0, 0, 0.0
         self.best_fid = math.inf
         self._ema_stats_step: int | None = None  # step at which G_ema's BN statistics were last refreshed
@@ -412,11 +411,14 @@ class Trainer:
         update_ema(self.G_ema, self.G, self.ema_beta_now())
         return stats
 
+    @property
+    def beta(self) -> float:
+        """The EMA decay per step for the current half-life (scheduled or fixed), before any ramp-up cap."""
+        return ema_beta(self.cfg.train.batch_size, self.ema_half_life)
+
     def ema_beta_now(self) -> float:
-        """This step's EMA decay: `beta`, or with train.ema_rampup the half-life capped by the images seen."""
+        """This step's EMA decay: with train.ema_rampup the half-life is capped by the images seen."""
         t = self.cfg.train
-        if t.ema_rampup <= 0:
-            return self.beta
         return ema_beta(t.batch_size, rampup_half_life(self.ema_half_life, t.ema_rampup, self.images_seen))
 
     def apply_schedules(self) -> dict[str, torch.Tensor]:
@@ -434,7 +436,6 @@ class Trainer:
                     group["lr"] = schedule_value(lr, lr * t.schedule_lr_end, done, horizon)
         if "ema" in t.schedules:
             self.ema_half_life = schedule_value(0.0, t.ema_half_life_kimg, done, horizon)
-            self.beta = ema_beta(t.batch_size, self.ema_half_life)
         if t.diffaug and t.ada_target <= 0 and "augment" in t.schedules:
             self.ada_p = schedule_value(0.0, t.schedule_aug_end, done, horizon)
         return {"lr_d": torch.tensor(self.opt_d.param_groups[0]["lr"]), "augment_p": torch.tensor(self.ada_p)}
