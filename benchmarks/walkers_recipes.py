@@ -3,7 +3,8 @@
 Each recipe trains `--minutes` CPU-minutes on one thread (`--clock cpu`, the learning rate decaying over the
 sheets such a run sees: 200k per CPU-hour on the AMX Xeon), then `spritegan eval RUN --metrics
 walkers,pixelart --samples 500 --json`; runs and their JSON already in `--runs` are read, not retrained, so
-the table can be printed again and recipes added one by one. Several seeds: `--seeds 0,1`.
+the table can be printed again and recipes added one by one. Several seeds: `--seeds 0,1`. A conditional
+recipe (`cond-stack`) is evaluated as `generate` samples it: each seed's traits drawn from the training labels.
 
 usage: python benchmarks/walkers_recipes.py --minutes 60 --runs /work/runs [--recipes hold100,stack]
 """
@@ -32,7 +33,10 @@ RECIPES: dict[str, list[str]] = {
     "hold20": ["model.posed_hold=20"],
     "hold100": ["model.posed_hold=100"],
     "stack": ["model.posed_hold=100", "model.posed_stack_d=true"],
+    "cond-stack": ["model.posed_hold=100", "model.posed_stack_d=true"],
 }
+# recipes that also pass command-line flags: told each character's traits (builtin:walkers labels them)
+FLAGS: dict[str, list[str]] = {"cond-stack": ["--conditional"]}
 # the decay's horizon per CPU-hour, in thousands of sheets: what one thread trained here (6,900 steps x 32)
 SHEETS_PER_CPU_HOUR_K = 200
 
@@ -44,6 +48,7 @@ def run_dir(root: Path, recipe: str, minutes: int, seed: int) -> Path:
 def train(spritegan: str, out: Path, recipe: str, minutes: int, seed: int) -> None:
     sets = [*BASE, *RECIPES[recipe], f"train.schedule_kimg={SHEETS_PER_CPU_HOUR_K * minutes / 60:g}"]
     cmd = [spritegan, "train", "--data", "builtin:walkers", "--batch-size", "32", "--steps", "1000000"]
+    cmd += FLAGS.get(recipe, [])
     cmd += ["--max-seconds", str(minutes * 60), "--clock", "cpu", "--seed", str(seed), "--out", str(out)]
     for item in sets:
         cmd += ["--set", item]

@@ -105,6 +105,23 @@ def test_transparent_pixels_compare_as_white():
     assert dist[0] == 0.0
 
 
+def test_near_copy_floor_reads_a_real_set_against_its_other_half():
+    """Pairs of identical images: each held-out image has its twin in the other half unless the split put both
+    on one side; distinct random images are never near copies."""
+    rng = np.random.default_rng(3)
+    distinct = rng.integers(0, 256, (40, 4, 6, 6), dtype=np.uint8)
+    distinct[:, 3] = 255
+    floor = novelty.near_copy_floor(distinct)
+    assert floor == {"share": 0.0, "exact_copies": 0, "n": 20}
+    twins = np.concatenate([distinct[:20], distinct[:20]])
+    floor = novelty.near_copy_floor(twins, seed=1)
+    order = np.random.default_rng(1).permutation(40)
+    rest = set(order[20:] % 20)
+    expected = sum(1 for i in order[:20] if i % 20 in rest) / 20
+    assert floor["share"] == pytest.approx(expected) and floor["exact_copies"] == round(expected * 20)
+    assert 0 < expected < 1
+
+
 def test_evaluate_errors_without_network():
     from spritegan.errors import DataError
     from spritegan.metrics.evaluate import evaluate

@@ -138,6 +138,7 @@ def test_traits_shares_cli_on_a_tiny_run(tiny_run: Path, tmp_path: Path, capsys)
     assert result["checked"] == 8 and result["failing"] == 0  # class 0 of each of the 8 columns, ratio 1
     assert by_name(result)["accessory=crown"]["ratio"] == 1.0
     assert 0.0 <= result["near_copies"]["share"] <= 1.0
+    assert result["near_copies"]["real_floor"]["n"] == 32 and "real floor" in printed
     assert "| accessory=crown | 100.00 | 100.00 | 1.00 | yes |" in printed and "near copies:" in printed
     assert (
         result["unreadable_traits"] == ["accessory=hat"]

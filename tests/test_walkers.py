@@ -364,6 +364,18 @@ def test_the_walker_measure_is_one_on_real_sheets_and_zero_on_noise_and_broken_i
     )
 
 
+def test_trait_disagreements_name_the_trait_and_row_that_break_a_character() -> None:
+    from spritegan.metrics.walkers import _frames, trait_disagreements
+
+    t = W.traits_from_index(77)
+    other = dict(t, hair="ponytail" if t["hair"] != "ponytail" else "short")
+    sheet = W.render_sheet(t)
+    sheet[48:64, 16:32] = W.render_frame(other, "up", 1)  # one back view with the other hairstyle
+    got = trait_disagreements(_frames(np.stack([W.render_sheet(t), sheet]).transpose(0, 3, 1, 2)))
+    assert got["hair"] == {"down": 0, "left": 0, "right": 0, "up": 1, "characters": 1}
+    assert all(v == 0 for trait, row in got.items() if trait != "hair" for v in row.values())
+
+
 def test_eval_of_a_walkers_run_reads_whole_characters(sheet_run) -> None:
     from spritegan.metrics.evaluate import evaluate_run
 

@@ -361,7 +361,9 @@ def run_shares(args: argparse.Namespace) -> int:
     near = result["near_copies"]
     print(
         f"near copies: {100 * near['share']:.2f}% of {result['n_generated']} samples within MAD "
-        f"{near['threshold_mad']:g} of a training image ({near['exact_copies']} exact)"
+        f"{near['threshold_mad']:g} of a training image ({near['exact_copies']} exact); real floor "
+        f"{100 * near['real_floor']['share']:.2f}% (a random half of the training images against the other "
+        f"half, {near['real_floor']['exact_copies']} exact)"
     )
     if result["unreadable_traits"]:
         print(

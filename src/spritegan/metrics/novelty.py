@@ -65,6 +65,21 @@ def novelty_stats(distances: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -
     }
 
 
+def near_copy_floor(real, threshold: float = DEFAULT_THRESHOLD, seed: int = 0) -> dict[str, float]:
+    """What the near-copy share is for real data: a random half of `real` (uint8 (M,C,H,W)) against the
+    other half. Sets of small sprites that differ by a few pixels (the punks) sit close to one another, so
+    a generated share is read against this floor, not against 0."""
+    order = np.random.default_rng(seed).permutation(len(real))
+    half = len(real) // 2
+    if half < 1:
+        raise ValueError("the near-copy floor needs at least two real images")
+    as_tensor = real if hasattr(real, "detach") else torch.as_tensor(np.asarray(real))
+    held = torch.as_tensor(order[:half])
+    rest = torch.as_tensor(order[half:])
+    _, d = nearest_real(as_tensor[held], as_tensor[rest])
+    return {"share": float((d < threshold).mean()), "exact_copies": int((d == 0).sum()), "n": half}
+
+
 def write_closest_pairs(
     fake, real, index: np.ndarray, distances: np.ndarray, path: str | Path, *, count: int = 16
 ) -> Path:

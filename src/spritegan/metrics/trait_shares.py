@@ -190,7 +190,7 @@ def measure_trait_shares(
 
     from tqdm import tqdm
 
-    from spritegan.metrics.novelty import DEFAULT_THRESHOLD, nearest_real, novelty_stats
+    from spritegan.metrics.novelty import DEFAULT_THRESHOLD, near_copy_floor, nearest_real, novelty_stats
 
     t0 = time.perf_counter()
     seeds = list(range(seed, seed + n))
@@ -222,6 +222,7 @@ def measure_trait_shares(
         "threshold_mad": DEFAULT_THRESHOLD,
         "exact_copies": novelty["exact_copies"],
         "nn_mad_median": novelty["nn_mad_median"],
+        "real_floor": near_copy_floor(real, DEFAULT_THRESHOLD, seed),  # half of the real set vs the other
     }
     result.update(
         seed=seed,

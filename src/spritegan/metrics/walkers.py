@@ -81,6 +81,24 @@ def readable(frames: np.ndarray, threshold: float | None = None) -> dict[str, fl
     }
 
 
+def trait_disagreements(frames: np.ndarray) -> dict[str, dict[str, int]]:
+    """Which traits keep characters from reading as one: per trait, per direction (sheet row), the frames
+    whose nearest valid frame has another value of that trait than the majority of the character's 16, and
+    under "characters" the number of characters with at least one such frame. `frames` as `_frames` gives."""
+    per_row = {t: dict.fromkeys(walkers.DIRECTIONS, 0) for t in walkers.TRAITS}
+    characters = dict.fromkeys(walkers.TRAITS, 0)
+    for own in frames:
+        nearest = [walkers.nearest_frame(np.ascontiguousarray(f))[0] for f in own]
+        for trait in walkers.TRAITS:
+            values = [n[trait] for n in nearest]
+            majority = max(set(values), key=values.count)
+            off = [v != majority for v in values]
+            characters[trait] += any(off)
+            for is_off, (direction, _) in zip(off, walkers.POSES, strict=True):
+                per_row[trait][direction] += is_off
+    return {t: {**per_row[t], "characters": characters[t]} for t in walkers.TRAITS}
+
+
 def walker_metrics(fake) -> dict[str, float | int]:
     """Pixel-perfect share of all characters, and the readable measures of the first READABLE_MAX."""
     frames = _frames(fake)
