@@ -336,6 +336,23 @@ def test_sprite_prior_starts_as_the_plain_head_and_learns_a_per_sprite_shift():
     assert torch.allclose(shift, expected.view(1, -1, 1, 1).expand_as(shift), atol=1e-5)
 
 
+def _unsure_run(cfg: ModelConfig, run):
+    """A run folder holding an untrained palette G made unsure and varied in its colour choice (an untrained
+    G draws flat images), so sampling options have pixels to change."""
+    from spritegan.storage import save_generator
+
+    torch.manual_seed(0)
+    G = build_generator(cfg)
+    G.set_palette(PALETTE)
+    with torch.no_grad():
+        for p in G.body.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+        G.head.log_scale.fill_(0.0)
+    manifest = {"alpha_levels": [0, 128, 255], "channels": 4, "mode": "RGBA", "size": [12, 20]}
+    save_generator(run / "generator.safetensors", G, {"model_config": cfg.__dict__, "manifest": manifest})
+    return run
+
+
 def test_onnx_export_keeps_the_neighbour_agreement(tmp_path):
     import json
 
@@ -344,20 +361,10 @@ def test_onnx_export_keeps_the_neighbour_agreement(tmp_path):
 
     ort = pytest.importorskip("onnxruntime")
     from spritegan.export.onnx import export_onnx
-    from spritegan.storage import save_generator
 
     cfg = _model_config("dcgan")
     cfg.palette_agree = 1.0
-    torch.manual_seed(0)
-    G = build_generator(cfg)
-    G.set_palette(PALETTE)
-    with torch.no_grad():  # an untrained G draws flat images: make its colour choice unsure and varied
-        for p in G.body.parameters():
-            p.add_(torch.randn_like(p) * 0.2)
-        G.head.log_scale.fill_(0.0)
-    manifest = {"alpha_levels": [0, 128, 255], "channels": 4, "mode": "RGBA", "size": [12, 20]}
-    run = tmp_path / "run"
-    save_generator(run / "generator.safetensors", G, {"model_config": cfg.__dict__, "manifest": manifest})
+    run = _unsure_run(cfg, tmp_path / "run")
     export_onnx(run, tmp_path / "g.onnx")
     pipe = SpritePipeline.from_run(run)
     plain = SpritePipeline.from_run(run, agree=0.0)
@@ -485,3 +492,88 @@ def test_colour_augmentation_leaves_the_colour_codes_alone():
     moved = diff_augment(x, "translation", torch.Generator().manual_seed(1), image_channels=4)
     again = diff_augment(x[:, :4], "translation", torch.Generator().manual_seed(1))
     assert torch.equal(moved[:, :4], again)  # spatial policies move the codes with their pixels
+
+
+def test_capped_logits_keep_each_images_most_used_colours_and_move_the_rest_to_their_best_kept():
+    from spritegan.models.palette_head import capped_logits
+
+    logits = torch.zeros(2, 4, 3, 3)
+    logits[0, 0] = 2.0  # image 0: colour 0 everywhere ...
+    logits[0, 1, 0, :] = 3.0  # ... but colour 1 in the top row (3 pixels)
+    logits[0, 2, 2, 2] = 5.0  # ... and colour 2 in one corner, where colour 3 is its second choice
+    logits[0, 3, 2, 2] = 4.0
+    logits[1, 3] = 1.0  # image 1: colour 3 only
+    capped = capped_logits(logits, 2)
+    assert torch.equal(capped.argmax(1)[1], torch.full((3, 3), 3))  # one colour used: unchanged
+    index = capped.argmax(1)[0]
+    assert (index[0] == 1).all() and index[2, 2] == 0 and (index[1] == 0).all()  # the corner joins colour 0
+    assert torch.isinf(capped[0, 2]).all() and torch.isinf(capped[0, 3]).all()
+    assert torch.equal(capped_logits(logits, 3).argmax(1)[0, 2, 2], torch.tensor(2))  # 3 kept: unchanged
+    assert capped_logits(logits, 0) is logits and capped_logits(logits, 4) is logits
+
+
+def test_most_colours_per_image_counts_every_transparent_pixel_as_one_colour():
+    from spritegan.data.palette import most_colours_per_image
+
+    images = torch.zeros(3, 4, 4, 4, dtype=torch.uint8)
+    images[0, :3] = torch.arange(16, dtype=torch.uint8).view(4, 4)  # 16 RGBs under alpha 0: one colour
+    images[1, 3] = 255
+    images[1, 0, 0, :] = torch.tensor([1, 2, 3, 4], dtype=torch.uint8)  # opaque: 4 new colours + black
+    images[2, 3, 0, 0] = 255  # one opaque black pixel on clear
+    assert most_colours_per_image(images) == 5
+    assert most_colours_per_image(images[[0, 2]], chunk=1) == 2
+    rgb = torch.zeros(1, 3, 2, 2, dtype=torch.uint8)
+    rgb[0, 1, 0, 0] = 9
+    assert most_colours_per_image(rgb) == 2
+
+
+def test_a_capped_run_samples_few_colours_per_sprite_in_cli_pipeline_and_onnx(tmp_path, capsys):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from spritegan.cli import main
+    from spritegan.errors import SpriteganError
+
+    cfg = _model_config("dcgan")
+    cfg.palette_max_colours = 2
+    run = _unsure_run(cfg, tmp_path / "run")
+    seeds = list(range(9))
+    capped, free = SpritePipeline.from_run(run)(seeds), SpritePipeline.from_run(run, max_colours=0)(seeds)
+    assert max(len(_colours(free[i : i + 1])) for i in range(9)) > 2  # the cap has work to do here
+    assert all(len(_colours(capped[i : i + 1])) <= 2 for i in range(9))
+    assert SpritePipeline.from_run(run).sampling_record["palette_max_colours"] == 2
+    with pytest.raises(SpriteganError, match="--max-colours -1"):
+        SpritePipeline.from_run(run, max_colours=-1)
+    out = tmp_path / "g"
+    assert main(["generate", str(run), "--seeds", "0,1", "--max-colours", "0", "--out", str(out)]) == 0
+    written = torch.from_numpy(np.array(Image.open(out / "seed000001.png"))).permute(2, 0, 1)
+    assert torch.equal(written, free[1])
+    assert json.loads((out / "generation.json").read_text())["palette_max_colours"] == 0
+
+    ort = pytest.importorskip("onnxruntime")
+    from spritegan.export.onnx import export_onnx
+
+    export_onnx(run, tmp_path / "g.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
+    pipe = SpritePipeline.from_run(run)
+    feeds = {"z": pipe.latents(seeds).numpy(), "truncation": np.array([1.0], np.float32)}
+    onnx_out = torch.from_numpy(sess.run(["sprites"], feeds)[0]).permute(0, 3, 1, 2)
+    assert torch.equal(onnx_out, capped)
+
+
+def test_training_caps_colours_per_sprite_at_the_datas_most_and_not_for_a_kmeans_palette():
+    from spritegan.config import build_config
+    from spritegan.data.dataset import open_dataset
+    from spritegan.train.loop import fit_colour_cap
+
+    images = open_dataset("builtin:sprites:256").images
+    cfg = build_config("sprite", {})
+    cfg.model.palette_colors = 48
+    notes = fit_colour_cap(cfg.model, images, exact=True)
+    assert cfg.model.palette_max_colours == 16 and "at most 16 colours" in notes[0]
+    cfg.model.palette_max_colours = -1
+    assert fit_colour_cap(cfg.model, images, exact=False) == [] and cfg.model.palette_max_colours == 0
+    cfg.model.palette_max_colours, cfg.model.palette_colors = -1, 16  # the data's most is the whole palette
+    assert fit_colour_cap(cfg.model, images, exact=True) == [] and cfg.model.palette_max_colours == 0

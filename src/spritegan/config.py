@@ -102,6 +102,11 @@ class ModelConfig:
     palette_despeckle: int = -1
     # ... except those covering a position (y * W + x) where the training data has such a part (set with it)
     palette_speck_sites: list[int] | None = None
+    # head=palette, sampling: an image keeps at most this many palette colours, the ones its argmax uses most,
+    # and its other pixels take their best colour among those (0: off; -1, the default: the most colours any
+    # training image uses when the palette is the data's own, set at the start of training; runs saved
+    # before the option load with it off)
+    palette_max_colours: int = -1
 
 
 # what train.schedule_kimg's cosine moves: learning rates, R1/R2 gammas, the EMA half-life, diffaug probability

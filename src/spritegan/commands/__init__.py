@@ -39,7 +39,8 @@ def _writable_folder(path, option: str, shown=None) -> None:
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    """--agree and --despeckle: how a palette head samples, for every command that samples a run."""
+    """--agree, --despeckle and --max-colours: how a palette head samples, for every command that samples a
+    run (`sampling_overrides` hands them to SpritePipeline.from_run)."""
     parser.add_argument(
         "--agree",
         type=float,
@@ -53,6 +54,18 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
         help="palette head: remove visible parts of at most this many pixels that touch nothing else (0: "
         "keep them; default: the run's model.palette_despeckle, set from its data)",
     )
+    parser.add_argument(
+        "--max-colours",
+        type=int,
+        metavar="N",
+        help="palette head: each sprite keeps at most N colours, those it uses most (0: the whole palette; "
+        "default: the run's model.palette_max_colours, the most any training image uses)",
+    )
+
+
+def sampling_overrides(args: argparse.Namespace) -> dict:
+    """The palette head's sampling options given on the command line, as SpritePipeline.from_run takes them."""
+    return {"agree": args.agree, "despeckle": args.despeckle, "max_colours": args.max_colours}
 
 
 def check_output_folder(path, option: str = "--out") -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from spritegan.commands import add_command, add_sampling_arguments
+from spritegan.commands import add_command, add_sampling_arguments, sampling_overrides
 from spritegan.errors import SpriteganError
 
 EXAMPLES = """  spritegan eval runs/punks                    # FID-5k, KID, pixel-art measures vs all training images
@@ -128,6 +128,8 @@ def format_table(result: dict) -> str:
         rows.append(("conditioning", result["conditioning"], ""))
     if result.get("palette_despeckle"):
         rows.append(("palette specks removed (pixels)", _text(result["palette_despeckle"]), ""))
+    if result.get("palette_max_colours"):
+        rows.append(("palette colours per sprite, at most", _text(result["palette_max_colours"]), ""))
     if "extractor" in result:
         rows.append(("extractor", result["extractor"], ""))
     if "engine" in result:
@@ -199,8 +201,7 @@ def run_eval(args: argparse.Namespace) -> int:
             ppl_samples=args.ppl_samples,
             kid_subset_size=args.kid_subset_size,
             progress=not args.no_progress,
-            agree=args.agree,
-            despeckle=args.despeckle,
+            **sampling_overrides(args),
             traits=args.traits,
         )
     else:

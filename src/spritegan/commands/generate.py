@@ -6,13 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
-from spritegan.commands import add_command, add_sampling_arguments
+from spritegan.commands import add_command, add_sampling_arguments, sampling_overrides
 
 EXAMPLES = """  spritegan generate runs/demo -n 100 --seed 0 --out out/demo      # runs/demo: made by `spritegan demo`
   spritegan generate runs/demo --seeds 3,17,42 --scale 8 --out out/favourites
   spritegan generate runs/demo -n 64 --palette --truncation 0.8 --out out/clean
   spritegan generate runs/demo -n 64 --agree 0.5 --out out/fewer-specks   # colours follow their neighbours
   spritegan generate runs/demo -n 64 --despeckle 0 --out out/raw   # keep the lone specks G draws
+  spritegan generate runs/demo -n 64 --max-colours 0 --out out/any   # not capped at the data's colours per sprite
   spritegan generate runs/sprites-cond --traits hair=long -n 16 --out out/long-hair   # a --conditional run
   spritegan generate runs/sprites-cond --traits random -n 64 --out out/mixed
   spritegan generate runs/demo -n 16 --atlas --out out/atlas    # + atlas.png, atlas.json (Phaser, PixiJS)
@@ -174,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
     check_device(args.device)
     out = Path(args.out)
     check_output_folder(out)
-    pipe = SpritePipeline.from_run(args.run, device=args.device, agree=args.agree, despeckle=args.despeckle)
+    pipe = SpritePipeline.from_run(args.run, device=args.device, **sampling_overrides(args))
     layout = sheet_layout(pipe.manifest)  # each image a character's sheet: cut into its frames
     if args.atlas and layout:
         check_atlas(

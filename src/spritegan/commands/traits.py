@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from spritegan.commands import add_command, add_sampling_arguments
+from spritegan.commands import add_command, add_sampling_arguments, sampling_overrides
 
 EXAMPLES = """  spritegan traits list runs/punks-cond
   spritegan traits judge --data my_sheet.png --tile 24 \\
@@ -133,11 +133,11 @@ def register(subparsers) -> None:
     sr.set_defaults(func=run_shares)
 
 
-def _pipeline(path: str, agree: float | None = None, despeckle: int | None = None):
+def _pipeline(path: str, overrides: dict | None = None):
     from spritegan.errors import SpriteganError
     from spritegan.generate.pipeline import SpritePipeline
 
-    pipe = SpritePipeline.from_run(path, agree=agree, despeckle=despeckle)
+    pipe = SpritePipeline.from_run(path, **(overrides or {}))
     if not pipe.label_spec:
         raise SpriteganError(f"{path}: this model is unconditional (train with --conditional to use traits)")
     return pipe
@@ -201,7 +201,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from spritegan.generate.traits import load_label_table
     from spritegan.metrics.traits import evaluate_conditioning, open_judge, pct, report_markdown
 
-    pipe = _pipeline(args.run, args.agree, args.despeckle)
+    pipe = _pipeline(args.run, sampling_overrides(args))
     judge, held = open_judge(args.judge, pipe, args.min_agreement, args.run)
     table = load_label_table(args.run, pipe.meta)
     if table is None:
@@ -335,7 +335,7 @@ def run_shares(args: argparse.Namespace) -> int:
         else (run_dir if run_dir.is_dir() else run_dir.parent) / "trait-shares.json"
     )
     check_output_file(out, "--out", overwrite=args.overwrite)
-    pipe = SpritePipeline.from_run(args.run, agree=args.agree, despeckle=args.despeckle)
+    pipe = SpritePipeline.from_run(args.run, **sampling_overrides(args))
     if args.traits == "random" and not pipe.label_spec:
         raise SpriteganError(f"--traits random: {args.run} is unconditional; its samples take no traits")
     judge, report = load_judge(args.judge)
@@ -357,6 +357,8 @@ def run_shares(args: argparse.Namespace) -> int:
         print(f"palette neighbour agreement {result['palette_agree']:g}")
     if result.get("palette_despeckle"):
         print(f"palette specks removed: parts of at most {result['palette_despeckle']} pixels")
+    if result.get("palette_max_colours"):
+        print(f"palette colours per sprite: at most {result['palette_max_colours']}")
     print(shares_markdown(result, all_traits=args.all_traits), end="")
     near = result["near_copies"]
     print(

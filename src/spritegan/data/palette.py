@@ -80,6 +80,23 @@ def dataset_palette(manifest: dict, images: torch.Tensor, k: int, seed: int = 0)
     return kmeans_palette(images, k, seed=seed), False
 
 
+def most_colours_per_image(images: torch.Tensor, chunk: int = 1024) -> int:
+    """The most distinct colours any one uint8 (N, C, H, W) image uses; every fully transparent pixel (alpha
+    last, for 2 or 4 channels) counts as the one transparent colour, whatever its RGB."""
+    most = 0
+    for start in range(0, len(images), chunk):
+        x = images[start : start + chunk].long()
+        if x.shape[1] in (2, 4):
+            x = x * (x[:, -1:] > 0)
+        code = torch.zeros_like(x[:, 0])
+        for c in range(x.shape[1]):
+            code = code * 256 + x[:, c]
+        ordered = code.flatten(1).sort(dim=1).values
+        distinct = 1 + (ordered[:, 1:] != ordered[:, :-1]).sum(1)
+        most = max(most, int(distinct.max()))
+    return most
+
+
 def quantise(images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
     """Every pixel of uint8 (N, C, H, W) moved to its nearest palette row (uint8 (K, C)) in RGB(A) distance."""
     n, c, h, w = images.shape

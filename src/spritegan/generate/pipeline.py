@@ -64,12 +64,14 @@ class SpritePipeline:
         device: str | torch.device = "cpu",
         agree: float | None = None,
         despeckle: int | None = None,
+        max_colours: int | None = None,
     ) -> SpritePipeline:
         """Load `generator.safetensors` from a run folder (or the file itself) with no training state.
 
         `agree` overrides the palette head's neighbour agreement at sampling (model.palette_agree; 0 is
         the per-pixel argmax), `despeckle` the largest lone part it removes (model.palette_despeckle, in
-        pixels; 0 keeps them); None keeps the run's own setting."""
+        pixels; 0 keeps them), `max_colours` the colours one image may keep (model.palette_max_colours; 0:
+        the whole palette); None keeps the run's own setting."""
         file = resolve_generator_path(path)
         weights, meta = load_generator_file(file)
         if "model_config" not in meta:
@@ -84,6 +86,10 @@ class SpritePipeline:
                     f"--despeckle {despeckle}: choose 0 (keep specks) to {SPECK_LIMIT} pixels"
                 )
             meta = {**meta, "model_config": {**meta["model_config"], "palette_despeckle": int(despeckle)}}
+        if max_colours is not None:
+            if max_colours < 0:
+                raise SpriteganError(f"--max-colours {max_colours}: choose 0 (the whole palette) or more")
+            meta = {**meta, "model_config": {**meta["model_config"], "palette_max_colours": int(max_colours)}}
         try:
             generator = build_generator(ModelConfig(**meta["model_config"]))
             generator.load_state_dict(weights)
@@ -110,12 +116,16 @@ class SpritePipeline:
     @property
     def sampling_record(self) -> dict[str, float]:
         """What a result file records of how this pipeline samples: the palette head's neighbour agreement
-        and the speck size it removes (the run's, or the overrides given to from_pretrained); empty for
-        other heads."""
+        the speck size it removes and the colours an image keeps (the run's, or the overrides given to
+        from_pretrained; 0 for off); empty for other heads."""
         if self.model_config.head != "palette":
             return {}
         c = self.model_config
-        return {"palette_agree": c.palette_agree, "palette_despeckle": max(0, c.palette_despeckle)}
+        return {
+            "palette_agree": c.palette_agree,
+            "palette_despeckle": max(0, c.palette_despeckle),
+            "palette_max_colours": max(0, c.palette_max_colours),
+        }
 
     @property
     def label_spec(self) -> dict | None:

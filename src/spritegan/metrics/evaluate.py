@@ -262,6 +262,7 @@ def evaluate_run(
     agree: float | None = None,
     despeckle: int | None = None,
     traits: str | None = None,
+    max_colours: int | None = None,
 ) -> dict:
     """Sample `samples` images from a run and evaluate them; appends one JSON line to run_dir/metrics.jsonl.
 
@@ -276,7 +277,7 @@ def evaluate_run(
     """
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
-    pipe = SpritePipeline.from_run(run_dir, agree=agree, despeckle=despeckle)
+    pipe = SpritePipeline.from_run(run_dir, agree=agree, despeckle=despeckle, max_colours=max_colours)
     manifest = dict(getattr(pipe, "manifest", None) or {})
     spec = real_spec or manifest.get("source")
     if not spec:

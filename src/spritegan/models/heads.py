@@ -80,7 +80,9 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
         if cfg.palette_slots > 0:
             head = SwapPaletteHead(*sizes, cfg.palette_slots, latent_dim=cfg.z_dim + cfg.cond_dim, **shared)
         else:
-            head = PaletteHead(*sizes, sprite_prior=cfg.palette_sprite_prior, **shared)
+            # a swap head's slots already cap its colours per image; the per-pixel head is capped here
+            cap = cfg.palette_max_colours
+            head = PaletteHead(*sizes, sprite_prior=cfg.palette_sprite_prior, max_colours=cap, **shared)
     else:
         body = build_body(replace(cfg, head="rgb"))
         head = SnapHead(cfg.palette_colors, cfg.channels)

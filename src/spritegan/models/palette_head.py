@@ -40,11 +40,13 @@ class PaletteOutput(nn.Module):
         identity: int = 0,
         despeckle: int = 0,
         speck_sites: torch.Tensor | None = None,
+        max_colours: int = 0,
     ) -> None:
         super().__init__()
         # sampling only: see agreeing_choice and despeckle.remove_specks
         self.agree, self.agree_steps, self.tileable = agree, agree_steps, tileable
         self.despeckle = max(0, despeckle)
+        self.max_colours = max(0, max_colours)  # see capped_logits
         # (H, W) bool: where the data has small parts too, so G's stay there (from the config: not saved)
         self.register_buffer("speck_sites", speck_sites, persistent=False)
         if colours < 1:
@@ -112,6 +114,7 @@ class PaletteHead(PaletteOutput):
         identity: int = 0,
         despeckle: int = 0,
         speck_sites: torch.Tensor | None = None,
+        max_colours: int = 0,
     ) -> None:
         super().__init__(
             colours,
@@ -124,6 +127,7 @@ class PaletteHead(PaletteOutput):
             identity,
             despeckle,
             speck_sites,
+            max_colours,
         )
         self.keys = nn.Parameter(torch.zeros(colours, embed_dim))
         self.bias = nn.Parameter(torch.zeros(colours))
@@ -179,8 +183,14 @@ class PaletteHead(PaletteOutput):
         """Palette indices (N, H, W) at sampling: the argmax, or the neighbour-agreeing choice, then the
         specks the data never shows removed."""
         n, h, w = shape
-        if self.agree > 0:
+        if 0 < self.max_colours < len(self.palette):
             logits = torch.addmm(bias, pixels, weight.t()).reshape(n, h, w, -1).permute(0, 3, 1, 2)
+            logits = capped_logits(logits, self.max_colours)
+            if self.agree <= 0:
+                return self.without_specks(logits.argmax(1))
+        elif self.agree > 0:
+            logits = torch.addmm(bias, pixels, weight.t()).reshape(n, h, w, -1).permute(0, 3, 1, 2)
+        if self.agree > 0:
             step = n if _tracing() else max(1, AGREE_ELEMENTS // logits[0].numel())
             index = torch.cat(
                 [
@@ -191,6 +201,21 @@ class PaletteHead(PaletteOutput):
         else:
             index = choose_colours(pixels, weight, bias).reshape(n, h, w)
         return self.without_specks(index)
+
+
+def capped_logits(logits: torch.Tensor, max_colours: int) -> torch.Tensor:
+    """Logits (N, K, H, W) with every colour but each image's `max_colours` most chosen ones (by the per-pixel
+    argmax) set to -inf: a hand-drawn sprite uses a few colours, so the pixels G gives a rare one take their
+    best among the image's own. Ties among equally used colours go to the lower palette index."""
+    k = logits.shape[1]
+    if max_colours <= 0 or max_colours >= k:
+        return logits
+    index = logits.argmax(1).flatten(1)  # (N, H * W)
+    counts = torch.zeros_like(logits[:, :, 0, 0])  # (N, K), its batch size dynamic in an ONNX export
+    counts = counts.scatter_add(1, index, torch.ones_like(index, dtype=logits.dtype))
+    keep = counts.topk(max_colours, dim=1).indices
+    allowed = torch.zeros_like(counts).scatter(1, keep, 1.0) > 0
+    return logits.masked_fill(~allowed[:, :, None, None], float("-inf"))
 
 
 def colour_code_channels(cfg) -> int:

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from spritegan import __version__, storage
 from spritegan.config import ModelConfig, RunConfig
 from spritegan.data.augment import ada_update, build_augment, diff_augment_p, torus_roll
-from spritegan.data.palette import dataset_palette, quantisation_loss
+from spritegan.data.palette import dataset_palette, most_colours_per_image, quantisation_loss
 from spritegan.errors import RunError, SpriteganError
 from spritegan.generate.pipeline import SpritePipeline, latents
 from spritegan.generate.sheet import make_sheet, save_png
@@ -109,6 +109,8 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
             )
     if cfg.model.head == "palette" and cfg.model.palette_speck_sites is None:
         notes += fit_speck_removal(cfg.model, dataset.images)
+    if cfg.model.head == "palette" and cfg.model.palette_max_colours < 0:
+        notes += fit_colour_cap(cfg.model, dataset.images, model_palette(cfg, dataset)[1])
     if cfg.model.arch == "posed":
         layout = dataset.manifest.get("sheet") or {}
         if not (layout.get("rows") and layout.get("columns")):
@@ -139,6 +141,19 @@ def fit_speck_removal(model: ModelConfig, images) -> list[str]:
         f"visible parts of at most {model.palette_despeckle} pixels that G draws apart from the rest are removed "
         f"at sampling, {where if model.palette_speck_sites else 'as the data has none'} "
         "(model.palette_despeckle=0 keeps them)"
+    ]
+
+
+def fit_colour_cap(model: ModelConfig, images, exact: bool) -> list[str]:
+    """Resolve model.palette_max_colours=-1: the most colours any training image uses, when the palette is the
+    data's own (a k-means palette's entries are not the artist's colours: off); a note when it caps."""
+    most = most_colours_per_image(images) if exact else 0
+    model.palette_max_colours = most if 0 < most < model.palette_colors else 0
+    if not model.palette_max_colours:
+        return []
+    return [
+        f"each sprite keeps at most {most} colours at sampling, the most any training image uses "
+        "(model.palette_max_colours=0 lets it use the whole palette)"
     ]
 
 
