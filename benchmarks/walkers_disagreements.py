@@ -4,7 +4,7 @@ For each of the first `--samples` generated sheets (seeds 0..N-1, sampled as `ge
 conditional run's traits drawn from its training labels), every frame's nearest valid frame is found and
 compared with the character's majority value of each trait (`metrics/walkers.trait_disagreements`).
 
-usage: python benchmarks/walkers_disagreements.py RUN [--samples 100]
+usage: python benchmarks/walkers_disagreements.py RUN [--samples 100] [--max-colours 12]
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", help="a run trained on builtin:walkers")
     ap.add_argument("--samples", type=int, default=100, help="characters to read (about 50 ms each)")
+    ap.add_argument("--max-colours", type=int, help="sample with this colour cap (default: the run's)")
     args = ap.parse_args(argv)
-    pipe = SpritePipeline.from_run(args.run)
+    pipe = SpritePipeline.from_run(args.run, max_colours=args.max_colours)
     seeds = list(range(args.samples))
     sheets = pipe(seeds, labels=pipe.labels_for(None, seeds, 0))
     table = trait_disagreements(_frames(sheets))
