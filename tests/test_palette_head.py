@@ -510,6 +510,12 @@ def test_capped_logits_keep_each_images_most_used_colours_and_move_the_rest_to_t
     assert torch.isinf(capped[0, 2]).all() and torch.isinf(capped[0, 3]).all()
     assert torch.equal(capped_logits(logits, 3).argmax(1)[0, 2, 2], torch.tensor(2))  # 3 kept: unchanged
     assert capped_logits(logits, 0) is logits and capped_logits(logits, 4) is logits
+    chosen = torch.tensor([[3, 3, 0], [0, 1, 2]])  # colours 3 and 0 two pixels each, 1 and 2 one each
+    tied = torch.nn.functional.one_hot(chosen, 4).permute(2, 0, 1)[None].float() * 2.0
+    tied[0, 0] += 1.0  # colour 0 the second choice everywhere else
+    assert capped_logits(tied, 3).argmax(1).tolist() == [
+        [[3, 3, 0], [0, 1, 0]]
+    ]  # the tie of 1 and 2 goes to 1
 
 
 def test_most_colours_per_image_counts_every_transparent_pixel_as_one_colour():

@@ -213,7 +213,8 @@ def capped_logits(logits: torch.Tensor, max_colours: int) -> torch.Tensor:
     index = logits.argmax(1).flatten(1)  # (N, H * W)
     counts = torch.zeros_like(logits[:, :, 0, 0])  # (N, K), its batch size dynamic in an ONNX export
     counts = counts.scatter_add(1, index, torch.ones_like(index, dtype=logits.dtype))
-    keep = counts.topk(max_colours, dim=1).indices
+    order = torch.arange(k, dtype=logits.dtype, device=logits.device) / k  # < 1: breaks ties only
+    keep = (counts - order).topk(max_colours, dim=1).indices
     allowed = torch.zeros_like(counts).scatter(1, keep, 1.0) > 0
     return logits.masked_fill(~allowed[:, :, None, None], float("-inf"))
 
