@@ -73,10 +73,7 @@ def near_copy_floor(real, threshold: float = DEFAULT_THRESHOLD, seed: int = 0) -
     half = len(real) // 2
     if half < 1:
         raise ValueError("the near-copy floor needs at least two real images")
-    as_tensor = real if hasattr(real, "detach") else torch.as_tensor(np.asarray(real))
-    held = torch.as_tensor(order[:half])
-    rest = torch.as_tensor(order[half:])
-    _, d = nearest_real(as_tensor[held], as_tensor[rest])
+    _, d = nearest_real(real[order[:half]], real[order[half:]])
     return {"share": float((d < threshold).mean()), "exact_copies": int((d == 0).sum()), "n": half}
 
 

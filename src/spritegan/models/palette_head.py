@@ -40,13 +40,11 @@ class PaletteOutput(nn.Module):
         identity: int = 0,
         despeckle: int = 0,
         speck_sites: torch.Tensor | None = None,
-        max_colours: int = 0,
     ) -> None:
         super().__init__()
         # sampling only: see agreeing_choice and despeckle.remove_specks
         self.agree, self.agree_steps, self.tileable = agree, agree_steps, tileable
         self.despeckle = max(0, despeckle)
-        self.max_colours = max(0, max_colours)  # see capped_logits
         # (H, W) bool: where the data has small parts too, so G's stay there (from the config: not saved)
         self.register_buffer("speck_sites", speck_sites, persistent=False)
         if colours < 1:
@@ -127,8 +125,8 @@ class PaletteHead(PaletteOutput):
             identity,
             despeckle,
             speck_sites,
-            max_colours,
         )
+        self.max_colours = max(0, max_colours)  # sampling only: see capped_logits
         self.keys = nn.Parameter(torch.zeros(colours, embed_dim))
         self.bias = nn.Parameter(torch.zeros(colours))
         self.log_scale = nn.Parameter(torch.tensor(2.0))  # sharpness of the distance logits, learned
@@ -180,26 +178,22 @@ class PaletteHead(PaletteOutput):
             return out.reshape(n, h, w, -1).permute(0, 3, 1, 2)
 
     def _sampled_index(self, pixels, weight, bias, shape: tuple[int, int, int]) -> torch.Tensor:
-        """Palette indices (N, H, W) at sampling: the argmax, or the neighbour-agreeing choice, then the
-        specks the data never shows removed."""
+        """Palette indices (N, H, W) at sampling: the argmax, or the neighbour-agreeing choice, among each
+        image's kept colours (capped_logits), then the specks the data never shows removed."""
         n, h, w = shape
-        if 0 < self.max_colours < len(self.palette):
-            logits = torch.addmm(bias, pixels, weight.t()).reshape(n, h, w, -1).permute(0, 3, 1, 2)
-            logits = capped_logits(logits, self.max_colours)
-            if self.agree <= 0:
-                return self.without_specks(logits.argmax(1))
-        elif self.agree > 0:
-            logits = torch.addmm(bias, pixels, weight.t()).reshape(n, h, w, -1).permute(0, 3, 1, 2)
-        if self.agree > 0:
-            step = n if _tracing() else max(1, AGREE_ELEMENTS // logits[0].numel())
-            index = torch.cat(
-                [
-                    agreeing_choice(logits[i : i + step], self.agree, self.agree_steps, self.tileable)
-                    for i in range(0, n, step)
-                ]
-            )
-        else:
-            index = choose_colours(pixels, weight, bias).reshape(n, h, w)
+        if self.agree <= 0 and not 0 < self.max_colours < len(self.palette):
+            return self.without_specks(choose_colours(pixels, weight, bias).reshape(n, h, w))  # blockwise
+        logits = torch.addmm(bias, pixels, weight.t()).reshape(n, h, w, -1).permute(0, 3, 1, 2)
+        logits = capped_logits(logits, self.max_colours)
+        if self.agree <= 0:
+            return self.without_specks(logits.argmax(1))
+        step = n if _tracing() else max(1, AGREE_ELEMENTS // logits[0].numel())
+        index = torch.cat(
+            [
+                agreeing_choice(logits[i : i + step], self.agree, self.agree_steps, self.tileable)
+                for i in range(0, n, step)
+            ]
+        )
         return self.without_specks(index)
 
 
