@@ -106,6 +106,8 @@ def test_traits_judge_and_eval_cli(tmp_path: Path, capsys) -> None:
     result = json.loads((out / "traits.json").read_text())
     assert len(result["traits"]) == 39 and 0.0 <= result["mean_rate"] <= 1.0
     assert "| accessory=crown |" in (out / "traits.md").read_text()
+    row = result["traits"][0]
+    assert 1 <= row["distinct_images"] <= 2 and row["accessories"] == row["asked_accessories"] == 0.0
     assert main(["traits", "eval", str(run), "--judge", str(jpath), "-n", "2", "--out", str(out)]) == 0
     assert json.loads((out / "traits.json").read_text())["mean_judge_recall"] is not None
     capsys.readouterr()
@@ -113,6 +115,31 @@ def test_traits_judge_and_eval_cli(tmp_path: Path, capsys) -> None:
     assert capsys.readouterr().err.strip().splitlines() == [
         "spritegan traits: error: --min-agreement: min_agreement must be in (0, 1], got 1.5"
     ]
+
+
+def test_variety_counts_images_trait_sets_and_accessories() -> None:
+    from spritegan.metrics.traits import binary_indices, variety
+
+    spec = {
+        "columns": {
+            "type": {"kind": "categorical", "classes": ["a", "b"]},
+            "hat": {"kind": "binary"},
+            "pipe": {"kind": "binary"},
+        }
+    }
+    binary = binary_indices(spec, 4)  # layout: type=a, type=b, hat, pipe
+    assert binary.tolist() == [False, False, True, True]
+    same = torch.zeros(4, 4, 2, 2, dtype=torch.uint8)  # four identical bare heads...
+    bare = torch.tensor([[1.0, 0, 0, 0]] * 4)
+    asked = torch.tensor(
+        [[1.0, 0, 1, 1], [1, 0, 1, 0], [1, 0, 0, 1], [1, 0, 1, 1]]
+    )  # ...asked with 1.5 on average
+    got = variety(same, bare, asked, binary)
+    assert got == {"distinct_images": 1, "judged_sets": 1, "accessories": 0.0, "asked_accessories": 1.5}
+    varied = same.clone()
+    varied[1, 0, 0, 0], varied[2, 1, 1, 1] = 5, 9
+    got = variety(varied, asked, asked, binary)
+    assert got["distinct_images"] == 3 and got["judged_sets"] == 3 and got["accessories"] == 1.5
 
 
 def test_domain_inception_score_bounds():

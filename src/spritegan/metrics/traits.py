@@ -19,7 +19,7 @@ import torch
 
 from spritegan.errors import SpriteganError
 from spritegan.generate.traits import complete_traits, random_traits
-from spritegan.labels import label_layout
+from spritegan.labels import categorical_groups, label_layout
 from spritegan.metrics.evaluate import evaluate
 from spritegan.metrics.judge import ExactJudge, load_judge
 
@@ -51,6 +51,28 @@ def asked_traits(spec: dict, freq: torch.Tensor, top_binary: int) -> list[tuple[
             binary.append((col.name, col.offset))
     binary.sort(key=lambda b: -float(freq[b[1]]))
     return asked + binary[:top_binary]
+
+
+def variety(images: torch.Tensor, judged: torch.Tensor, asked: torch.Tensor, binary: torch.Tensor) -> dict:
+    """How varied n sprites asked for one trait are: distinct images, distinct trait sets the judge reads, and
+    the judged accessories (binary traits) per sprite beside those of the label rows they were asked with
+    (drawn from the training data given the trait, so the data's own mean). 200 near-identical bare heads
+    score 1 set and 0 accessories against the data's 2 or 3."""
+    flat = images.reshape(len(images), -1)
+    return {
+        "distinct_images": len(torch.unique(flat, dim=0)) if len(flat) else 0,
+        "judged_sets": len(torch.unique(judged > 0.5, dim=0)) if len(judged) else 0,
+        "accessories": float((judged[:, binary] > 0.5).sum(1).float().mean()) if len(judged) else 0.0,
+        "asked_accessories": float((asked[:, binary] > 0.5).sum(1).float().mean()) if len(asked) else 0.0,
+    }
+
+
+def binary_indices(spec: dict | None, dim: int) -> torch.Tensor:
+    """bool (dim,): the label indices that are binary traits (accessories), not categorical classes."""
+    binary = torch.ones(dim, dtype=torch.bool)
+    for offset, width in categorical_groups(spec):
+        binary[offset : offset + width] = False
+    return binary
 
 
 def whole_set_check(pipe, judge, table, n: int, gen: torch.Generator, **render) -> dict[str, Any]:
@@ -93,11 +115,13 @@ def evaluate_conditioning(
     render = {"truncation": truncation, "palette": palette}
     gen = torch.Generator().manual_seed(seed)
     rows, exact_hits, agreements = [], 0.0, []
+    binary = binary_indices(spec, table.dim)
     for k, (name, index) in enumerate(asked_traits(spec, freq, top_binary)):
         want = torch.zeros(table.dim)
         want[index] = 1.0
         labels = complete_traits(want, n, spec, table, gen)
-        pred = judge.score(pipe(range(seed + k * n, seed + (k + 1) * n), labels=labels, **render))
+        images = pipe(range(seed + k * n, seed + (k + 1) * n), labels=labels, **render)
+        pred = judge.score(images)
         agreements += getattr(judge, "agreements", [])
         rate = float((pred[:, index] > 0.5).float().mean())
         all_match = float((pred == labels).all(1).float().mean())
@@ -111,9 +135,15 @@ def evaluate_conditioning(
                 "all_traits_rate": all_match,
                 "judge_recall": real.get("recall") if held else None,
                 "judge_heldout_n": real.get("n") if held else None,
+                **variety(images, pred, labels, binary),
             }
         )
-        log(f"{name:32s} asked {n}: judged {pct(rate)} (all traits {pct(all_match)})")
+        v = rows[-1]
+        log(
+            f"{name:32s} asked {n}: judged {pct(rate)} (all traits {pct(all_match)}); {v['distinct_images']} "
+            f"distinct images, {v['judged_sets']} trait sets, accessories {v['accessories']:.2f} "
+            f"(asked {v['asked_accessories']:.2f})"
+        )
     whole = whole_set_check(pipe, judge, table, n, gen, **render)
     log(f"random trait sets from the data: {json.dumps(whole)}")
     recalls = [r["judge_recall"] for r in rows if r["judge_recall"] is not None]
@@ -171,15 +201,17 @@ def pct(v: float | None) -> str:
 def report_markdown(result: dict) -> str:
     """The conditioning report as markdown (traits.md)."""
     lines = [
-        "| asked trait | training images | judged rate in samples | all asked traits | judge recall on real |",
-        "|---|---:|---:|---:|---:|",
+        "| asked trait | training images | judged rate in samples | all asked traits | judge recall on real "
+        "| distinct images | judged trait sets | accessories judged (asked) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["traits"]:
         real = (
             "exact" if result["judge"] == "exact" else f"{pct(r['judge_recall'])} (n={r['judge_heldout_n']})"
         )
         lines.append(
-            f"| {r['trait']} | {r['train_count']} | {pct(r['rate'])} | {pct(r['all_traits_rate'])} | {real} |"
+            f"| {r['trait']} | {r['train_count']} | {pct(r['rate'])} | {pct(r['all_traits_rate'])} | {real} "
+            f"| {r['distinct_images']} | {r['judged_sets']} | {r['accessories']:.2f} ({r['asked_accessories']:.2f}) |"
         )
     lines.append(
         f"\nmean judged rate {pct(result['mean_rate'])}, mean judge recall on real held-out "
