@@ -290,3 +290,23 @@ def test_eval_samples_a_conditional_run_as_generate_does(cond_run: Path) -> None
         )
         assert result["conditioning"] == text
         assert {k: result["metrics"][k] for k in keys} == {k: pixelart_metrics(images)[k] for k in keys}
+
+
+def test_train_points_to_unused_labels(tmp_path, capsys) -> None:
+    """Data with labels trained without --conditional gets a note saying what --conditional would add."""
+    from spritegan.cli import main
+    from spritegan.commands.train import UNUSED_LABELS
+
+    assert main(["train", "--data", "builtin:sprites:16", "--dry-run", "--out", str(tmp_path / "a")]) == 0
+    assert f"note: {UNUSED_LABELS}" in capsys.readouterr().out
+    argv = [
+        "train",
+        "--data",
+        "builtin:sprites:16",
+        "--conditional",
+        "--dry-run",
+        "--out",
+        str(tmp_path / "b"),
+    ]
+    assert main(argv) == 0
+    assert UNUSED_LABELS not in capsys.readouterr().out

@@ -23,6 +23,13 @@ EXAMPLES = """  spritegan train --data builtin:sprites --preset sprite --out run
 """
 
 
+UNUSED_LABELS = (
+    "this data has labels and --conditional would train on them: then each sprite's traits are drawn from the "
+    "data, and you can ask for traits (on the punks it reached FID-5k 15.3 in 36 minutes of one thread, against 15.9 "
+    "unconditional in two CPU-hours; README, Generate by trait)"
+)
+
+
 def add_data_arguments(p: argparse.ArgumentParser) -> None:
     """Data options shared by train and the other commands that read images."""
     p.add_argument(
@@ -260,6 +267,7 @@ def run(args: argparse.Namespace) -> int:
     from spritegan.config import RunConfig, apply_overrides, build_config
     from spritegan.data.sources import size_text
     from spritegan.errors import SpriteganError
+    from spritegan.labels import label_dim
     from spritegan.train.loop import fit_model_to_data, train  # loads models/: its names for model.arch
 
     check_steps(args)
@@ -307,6 +315,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.resume:
         for note in fit_model_to_data(cfg, dataset, args.conditional):
             print(f"note: {note}")
+        if not args.conditional and label_dim(dataset.manifest.get("labels")):
+            print(f"note: {UNUSED_LABELS}")
     else:
         check_resumed_data(run_dir, dataset, data_flags)
     if args.dry_run:  # the resolved config, with the size and channels the data really has
