@@ -118,7 +118,8 @@ def test_traits_judge_and_eval_cli(tmp_path: Path, capsys) -> None:
 
 
 def test_variety_counts_images_trait_sets_and_accessories() -> None:
-    from spritegan.metrics.traits import binary_indices, variety
+    from spritegan.labels import binary_mask
+    from spritegan.metrics.traits import variety
 
     spec = {
         "columns": {
@@ -127,7 +128,7 @@ def test_variety_counts_images_trait_sets_and_accessories() -> None:
             "pipe": {"kind": "binary"},
         }
     }
-    binary = binary_indices(spec, 4)  # layout: type=a, type=b, hat, pipe
+    binary = binary_mask(spec)  # layout: type=a, type=b, hat, pipe
     assert binary.tolist() == [False, False, True, True]
     same = torch.zeros(4, 4, 2, 2, dtype=torch.uint8)  # four identical bare heads...
     bare = torch.tensor([[1.0, 0, 0, 0]] * 4)

@@ -47,6 +47,14 @@ def categorical_groups(spec: dict | None) -> list[tuple[int, int]]:
     return [(col.offset, col.width) for col in label_layout(spec) if col.kind == "categorical"]
 
 
+def binary_mask(spec: dict | None) -> torch.Tensor:
+    """bool (label_dim,): the label indices that are binary traits (accessories), not categorical classes."""
+    binary = torch.ones(label_dim(spec), dtype=torch.bool)
+    for offset, width in categorical_groups(spec):
+        binary[offset : offset + width] = False
+    return binary
+
+
 def label_loss_terms(
     logits: torch.Tensor, target: torch.Tensor, groups: list[tuple[int, int]]
 ) -> tuple[torch.Tensor, torch.Tensor | None]:

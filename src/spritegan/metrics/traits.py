@@ -19,7 +19,7 @@ import torch
 
 from spritegan.errors import SpriteganError
 from spritegan.generate.traits import complete_traits, random_traits
-from spritegan.labels import categorical_groups, label_layout
+from spritegan.labels import binary_mask, label_layout
 from spritegan.metrics.evaluate import evaluate
 from spritegan.metrics.judge import ExactJudge, load_judge
 
@@ -67,14 +67,6 @@ def variety(images: torch.Tensor, judged: torch.Tensor, asked: torch.Tensor, bin
     }
 
 
-def binary_indices(spec: dict | None, dim: int) -> torch.Tensor:
-    """bool (dim,): the label indices that are binary traits (accessories), not categorical classes."""
-    binary = torch.ones(dim, dtype=torch.bool)
-    for offset, width in categorical_groups(spec):
-        binary[offset : offset + width] = False
-    return binary
-
-
 def whole_set_check(pipe, judge, table, n: int, gen: torch.Generator, **render) -> dict[str, Any]:
     """n sprites asked for trait sets drawn from the data (seeds 10^6...): how many come out whole."""
     wanted = random_traits(n, table, gen)
@@ -115,7 +107,7 @@ def evaluate_conditioning(
     render = {"truncation": truncation, "palette": palette}
     gen = torch.Generator().manual_seed(seed)
     rows, exact_hits, agreements = [], 0.0, []
-    binary = binary_indices(spec, table.dim)
+    binary = binary_mask(spec)
     for k, (name, index) in enumerate(asked_traits(spec, freq, top_binary)):
         want = torch.zeros(table.dim)
         want[index] = 1.0
