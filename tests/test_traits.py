@@ -16,6 +16,7 @@ from spritegan.generate.traits import (
     complete_traits,
     describe,
     load_label_table,
+    new_traits,
     parse_traits,
     random_traits,
     seen_combination,
@@ -78,6 +79,20 @@ def test_table_random_seen_and_complete() -> None:
     assert (unseen[:, 1] == 1).all()
 
 
+def test_new_traits_are_not_training_rows_and_follow_shares() -> None:
+    table = LabelTable.from_matrix(ROWS)
+    draws = new_traits(400, SPEC, table, torch.Generator().manual_seed(0))
+    assert draws.shape == (400, 6)
+    assert (draws[:, :4].sum(1) == 1).all()  # one type each
+    seen = {tuple(r) for r in ROWS.int().tolist()}
+    assert not {tuple(r) for r in draws.int().tolist()} & seen
+    assert draws[:, 1].sum() == 0  # ape: no training image, share 0
+    again = new_traits(400, SPEC, table, torch.Generator().manual_seed(0))
+    assert torch.equal(draws, again)
+    only = LabelTable.from_matrix(torch.tensor([[1.0, 0, 0, 0, 0, 0]]))  # every draw is the one training row
+    assert new_traits(3, SPEC, only, tries=4).tolist() == [[1, 0, 0, 0, 0, 0]] * 3
+
+
 @pytest.fixture(scope="module")
 def cond_run(tmp_path_factory) -> Path:
     """A 2-step conditional run on 64 built-in sprites, trained through the CLI."""
@@ -115,6 +130,10 @@ def test_generate_with_traits_end_to_end(cond_run: Path, tmp_path: Path, capsys)
     )
     table = load_label_table(cond_run)
     assert table is not None and sum(table.counts) == 64
+    assert main(["generate", str(cond_run), "--traits", "new", "-n", "4", "--out", str(tmp_path / "n")]) == 0
+    made = json.loads((tmp_path / "n" / "generation.json").read_text())["traits"]
+    asked = SpritePipeline.from_run(cond_run).labels_for("new", list(range(4)))
+    assert len(made) == 4 and not any(seen_combination(row, table, exact=True) for row in asked)
     assert main(["generate", str(cond_run), "--traits", "accesory=crown", "--out", str(tmp_path / "x")]) == 2
     assert "did you mean 'accessory=crown'" in capsys.readouterr().err
 

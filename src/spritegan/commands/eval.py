@@ -14,6 +14,7 @@ EXAMPLES = """  spritegan eval runs/punks                    # FID-5k, KID, pixe
   spritegan eval runs/punks --metrics fid,kid,prdc,novelty,ppl --json out/punks_eval.json
   spritegan eval runs/sprites --metrics pixelart,sprites                    # no Inception needed
   spritegan eval runs/sprites-cond --traits none --metrics pixelart   # a conditional run's unconditional slot
+  spritegan eval runs/sprites-cond --traits new --metrics sprites     # trait sets no training sprite has
   spritegan eval --fake out/generated --real my_sprites/
   spritegan eval --fake sheet.png --fake-tile 24 --real my_sheet.png --tile 24
 """
@@ -63,7 +64,8 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--traits",
         help="conditional runs: sample as `generate --traits` does (default: each seed's traits drawn from "
-        "the training labels, as generate without --traits; 'none': the unconditional slot)",
+        "the training labels, as generate without --traits; 'none': the unconditional slot; 'new': trait sets "
+        "no training image has)",
     )
     parser.add_argument(
         "--no-progress", action="store_true", help="no progress bars or status lines on stderr"

@@ -16,6 +16,7 @@ EXAMPLES = """  spritegan generate runs/demo -n 100 --seed 0 --out out/demo     
   spritegan generate runs/demo -n 64 --max-colours 0 --out out/any   # not capped at the data's colours per sprite
   spritegan generate runs/sprites-cond --traits hair=long -n 16 --out out/long-hair   # a --conditional run
   spritegan generate runs/sprites-cond --traits random -n 64 --out out/mixed
+  spritegan generate runs/sprites-cond --traits new -n 64 --out out/new   # trait sets no training sprite has
   spritegan generate runs/demo -n 16 --atlas --out out/atlas    # + atlas.png, atlas.json (Phaser, PixiJS)
   spritegan generate runs/tiles -n 16 --tile-repeat 3 --scale 4 --out out/tiles   # a --tileable run, 3x3 views
   spritegan generate runs/walkers --seeds 1,2 --atlas --scale 2 --out out/walk   # a sheet run: 16 frames each
@@ -57,7 +58,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--traits",
         help="conditional runs: traits to ask for, e.g. type=alien,earring (see `spritegan traits list RUN`),"
-        " or 'random' for trait sets drawn from the training data; unasked traits are drawn from the"
+        " 'random' for trait sets drawn from the training data, or 'new' for trait sets no training image"
+        " has (each trait drawn by its share); unasked traits are drawn from the"
         " training sprites that have the asked ones. Without --traits, a conditional run draws each seed's"
         " traits from the data (so trait shares match it); 'none' uses the model's unconditional slot",
     )

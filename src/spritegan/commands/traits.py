@@ -121,9 +121,10 @@ def register(subparsers) -> None:
     sr.add_argument("--batch-size", type=int, default=500, help="sprites generated per batch (default 500)")
     sr.add_argument(
         "--traits",
-        choices=("none", "random"),
+        choices=("none", "random", "new"),
         default="none",
-        help="conditional runs: none = the unconditional slot (default), random = trait sets drawn from the data",
+        help="conditional runs: none = the unconditional slot (default), random = trait sets drawn from the"
+        " data, new = trait sets no training image has",
     )
     sr.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     sr.add_argument("--all-traits", action="store_true", help="list traits under 0.5%% of real images too")
@@ -336,8 +337,10 @@ def run_shares(args: argparse.Namespace) -> int:
     )
     check_output_file(out, "--out", overwrite=args.overwrite)
     pipe = SpritePipeline.from_run(args.run, **sampling_overrides(args))
-    if args.traits == "random" and not pipe.label_spec:
-        raise SpriteganError(f"--traits random: {args.run} is unconditional; its samples take no traits")
+    if args.traits != "none" and not pipe.label_spec:
+        raise SpriteganError(
+            f"--traits {args.traits}: {args.run} is unconditional; its samples take no traits"
+        )
     judge, report = load_judge(args.judge)
     check_judge_fits(judge, report, pipe, args.judge, args.run)
     real = open_dataset(pipe.manifest["source"], **training_data_options(pipe.manifest)).images

@@ -149,7 +149,8 @@ class SpritePipeline:
         """Label vectors (len(seeds), cond_dim) for a conditional model, as `spritegan generate --traits`:
 
         - None: each seed's traits drawn from the training data's label rows (trait shares match the data);
-        - 'none': the unconditional slot (None); 'random': rows drawn from the data with `seed`;
+        - 'none': the unconditional slot (None); 'random': rows drawn from the data with `seed`; 'new':
+          trait sets no training image has, each trait drawn by its share (`traits.new_traits`);
         - text such as 'type=alien,earring': the asked traits, the unasked ones drawn (with `seed`) from
           training rows that agree with them; `warn` hears about trait sets the data never shows;
         - a tensor: (cond_dim,) for every sprite, or one row per sprite.
@@ -171,11 +172,14 @@ class SpritePipeline:
             )
         table = T.load_label_table(self.source or "", self.meta)
         gen = torch.Generator().manual_seed(seed)
-        if traits.strip().lower() == "random":
+        mode = traits.strip().lower()
+        if mode in ("random", "new"):
             if table is None:
                 raise SpriteganError(
-                    f"{where}: --traits random needs the training labels, which are not found"
+                    f"{where}: --traits {mode} needs the training labels, which are not found"
                 )
+            if mode == "new":
+                return T.new_traits(n, self.label_spec, table, gen)
             return T.random_traits(n, table, gen)
         vec, asked = T.parse_trait_request(traits, self.label_spec)
         if warn is not None and table is not None and not T.seen_combination(vec, table):

@@ -219,6 +219,37 @@ def random_traits(n: int, table: LabelTable, generator: torch.Generator | None =
     return table.matrix()[idx]
 
 
+def new_traits(
+    n: int,
+    spec: dict | None,
+    table: LabelTable,
+    generator: torch.Generator | None = None,
+    tries: int = 64,
+) -> torch.Tensor:
+    """n label rows that are not training rows: each categorical column drawn by its class frequency and each
+    binary trait by its share, independently, redrawn (up to `tries` times) while the whole set is one some
+    training image has. New combinations of known traits, so a sample cannot be a memorised training sprite;
+    float (n, D). Where every draw is a training row (a tiny trait space), the last draw is kept."""
+    layout = label_layout(spec)
+    freq = table.frequencies().double()
+    share = freq / max(1, sum(table.counts))
+    seen = set(table.rows)
+    rows = torch.zeros(n, table.dim)
+    for i in range(n):
+        for _ in range(max(1, tries)):
+            row = torch.zeros(table.dim)
+            for c in layout:
+                if c.kind == "categorical":
+                    seg = freq[c.offset : c.offset + c.width] + 1e-9
+                    row[c.offset + int(torch.multinomial(seg, 1, generator=generator))] = 1.0
+                else:
+                    row[c.offset] = float(torch.rand(1, generator=generator) < share[c.offset])
+            if tuple(torch.nonzero(row).flatten().tolist()) not in seen:
+                break
+        rows[i] = row
+    return rows
+
+
 def seen_combination(vec: torch.Tensor, table: LabelTable, exact: bool = False) -> bool:
     """Whether the traits on in `vec` occur together in some training image (or, exact: as a whole row)."""
     on = set(torch.nonzero(vec > 0.5).flatten().tolist())
