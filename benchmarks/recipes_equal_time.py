@@ -1,16 +1,21 @@
 """Recipes side by side at equal CPU time: each trains for the same process CPU seconds, then `spritegan eval`.
 
-A recipe is NAME=PRESET or NAME=PRESET:key=value;key=value (config overrides). Every (recipe, seed) trains in
+A recipe is NAME=PRESET or NAME=PRESET:key=value;key=value (config overrides; the word `conditional` among
+them trains with --conditional, on the data's labels). Every (recipe, seed) trains in
 its own `spritegan train` process with one thread and `--max-seconds S --clock cpu`, `--jobs` at a time, so
 runs that share a busy machine still get the same compute. Then each run is evaluated as `spritegan eval RUN
 --samples N` does (FID-N against all training images with cached real statistics, KID, and the pixel-art
 measures beside their real-data floor; the exact sprite measures on builtin:sprites); N = 5000 is the standard protocol (FID-5k); --real-n R
-compares with R random real images instead (FID-N, an in-training signal only). Prints one
-markdown table and writes results.json.
+compares with R random real images instead (FID-N, an in-training signal only); --no-fid skips Inception.
+A conditional run is sampled as `spritegan generate` samples it (each seed's traits drawn from the training
+labels) or, with --traits new, with trait sets no training image has. Prints one markdown table and writes
+results.json.
 
 usage: python benchmarks/recipes_equal_time.py --data ../shared/datasets/cryptopunks/punks.png --tile 24 \\
            --recipe rgb=sprite:model.head=rgb --recipe palette=sprite:model.head=palette \\
            --cpu-seconds 600 --seeds 0,1 --jobs 2 -n 5000 --out runs/recipes
+       python benchmarks/recipes_equal_time.py --data builtin:sprites:4096 --recipe free=sprite \
+           --recipe cond=sprite:conditional;model.cond_mode=cbn --cpu-seconds 1800 -n 1000 --no-fid --traits new
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ def train(args: argparse.Namespace, preset: str, sets: list[str], seed: int, run
         if args.tile:
             cmd += ["--tile", args.tile]
         for override in sets:
-            cmd += ["--set", override]
+            cmd += ["--conditional"] if override == "conditional" else ["--set", override]
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         (run / "bench-wall-seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
@@ -63,18 +68,23 @@ def evaluate(args: argparse.Namespace, run: Path, palette: bool = False) -> dict
     from spritegan.metrics.evaluate import pixelart_with_floor, training_data_options
     from spritegan.metrics.sprites import is_builtin_sprites, sprite_metrics
 
-    out = run / f"bench-eval-{args.n}-{args.real_n or 'all'}{'-snapped' if palette else ''}.json"
+    pipe = SpritePipeline.from_run(run)
+    traits = args.traits if pipe.label_spec else None  # unconditional runs take no traits
+    tag = f"{'-snapped' if palette else ''}{'-nofid' if args.no_fid else ''}-{traits or 'data'}"
+    out = run / f"bench-eval-{args.n}-{args.real_n or 'all'}{tag}.json"
     if args.reuse and out.exists():
         return json.loads(out.read_text())
     t0 = time.perf_counter()
-    pipe = SpritePipeline.from_run(run)
     manifest = pipe.manifest
     real = open_dataset(manifest["source"], **training_data_options(manifest)).images
-    fake = pipe(n=args.n, seed=0, palette=palette)
+    seeds = list(range(args.n))
+    fake = pipe(seeds, labels=pipe.labels_for(traits, seeds), palette=palette)
     real_fid = real
     if args.real_n and args.real_n < len(real):
         real_fid = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[: args.real_n]]
-    result = compare(fake, real_fid, metrics=("fid", "kid"), seed=0, progress=False)
+    result = {"metrics": {}}
+    if not args.no_fid:
+        result = compare(fake, real_fid, metrics=("fid", "kid"), seed=0, progress=False)
     pix = pixelart_with_floor(
         fake.numpy(), real.numpy(), palette=manifest.get("palette"), alpha_levels=manifest.get("alpha_levels")
     )
@@ -117,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--real-n", type=int, default=0, help="real images for FID (default 0: all, the standard protocol)"
     )
+    ap.add_argument("--no-fid", action="store_true", help="skip FID and KID (no Inception features)")
+    ap.add_argument(
+        "--traits", help="conditional runs: sample with these traits ('new': sets no training image has)"
+    )
     ap.add_argument("--out", default="runs/recipes", help="folder for the runs and results.json")
     ap.add_argument("--reuse", action="store_true", help="reuse trained runs and evaluations found in --out")
     args = ap.parse_args(argv)
@@ -155,12 +169,17 @@ def main(argv: list[str] | None = None) -> int:
     floor = " | ".join(f"{_metric(rows[0]['result'], k, floor=True):.4f}" for k in keys)
     print(f"| real data (floor) | | | | | | {floor} |")
     if any("sprite_valid_share" in r["result"]["metrics"] for r in rows):
-        print("\n| recipe | seed | readable (>= 85% of pixels) | pixel-perfect | novel among pixel-perfect |")
-        print("|---|---:|---:|---:|---:|")
+        sampled = f"conditional runs sampled with --traits {args.traits}" if args.traits else ""
+        print(
+            f"\n{sampled}\n\n| recipe | seed | readable (>= 85% of pixels) | mean agreement | pixel-perfect |"
+            " novel among pixel-perfect |"
+        )
+        print("|---|---:|---:|---:|---:|---:|")
         for r in rows:
             m = r["result"]["metrics"]
             print(
                 f"| {r['recipe']} | {r['seed']} | {m.get('sprite_readable_share', float('nan')):.3f} | "
+                f"{m.get('sprite_mean_agreement', float('nan')):.4f} | "
                 f"{m.get('sprite_valid_share', float('nan')):.3f} | {m.get('sprite_novel_valid_share', float('nan')):.3f} |"
             )
     (out / "results.json").write_text(json.dumps(rows, indent=1))
