@@ -68,9 +68,10 @@ def evaluate(args: argparse.Namespace, run: Path, palette: bool = False) -> dict
     from spritegan.metrics.evaluate import pixelart_with_floor, training_data_options
     from spritegan.metrics.sprites import is_builtin_sprites, sprite_metrics
 
-    pipe = SpritePipeline.from_run(run)
+    pipe = SpritePipeline.from_run(run, agree=args.agree)
     traits = args.traits if pipe.label_spec else None  # unconditional runs take no traits
     tag = f"{'-snapped' if palette else ''}{'-nofid' if args.no_fid else ''}-{traits or 'data'}"
+    tag += "" if args.agree is None else f"-agree{args.agree:g}"
     out = run / f"bench-eval-{args.n}-{args.real_n or 'all'}{tag}.json"
     if args.reuse and out.exists():
         return json.loads(out.read_text())
@@ -131,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--traits", help="conditional runs: sample with these traits ('new': sets no training image has)"
     )
+    ap.add_argument(
+        "--agree", type=float, help="palette head: neighbour agreement at sampling (default: each run's own)"
+    )
     ap.add_argument("--out", default="runs/recipes", help="folder for the runs and results.json")
     ap.add_argument("--reuse", action="store_true", help="reuse trained runs and evaluations found in --out")
     args = ap.parse_args(argv)
@@ -170,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| real data (floor) | | | | | | {floor} |")
     if any("sprite_valid_share" in r["result"]["metrics"] for r in rows):
         sampled = f"conditional runs sampled with --traits {args.traits}" if args.traits else ""
+        sampled += "" if args.agree is None else f"; neighbour agreement {args.agree:g} at sampling"
         print(
             f"\n{sampled}\n\n| recipe | seed | readable (>= 85% of pixels) | mean agreement | pixel-perfect |"
             " novel among pixel-perfect |"

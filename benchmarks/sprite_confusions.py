@@ -3,6 +3,7 @@
 near-colour swap (an outline drawn in the glasses' black) from a wrong shape.
 
 usage: python benchmarks/sprite_confusions.py runs/demo -n 200 [--agree 1] [--top 12]
+       python benchmarks/sprite_confusions.py runs/sprites-cond -n 200 --traits new   # a conditional run
 """
 
 from __future__ import annotations
@@ -22,10 +23,16 @@ def main() -> None:
     p.add_argument("--agree", type=float, help="palette head: neighbour agreement (default: the run's)")
     p.add_argument("--top", type=int, default=12, help="confusion pairs to list")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument(
+        "--traits",
+        help="conditional runs: as `generate --traits` (default: each seed's traits drawn from the labels)",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     pipe = SpritePipeline.from_run(args.run, agree=args.agree)
-    result = colour_confusions(pipe(seeds=list(range(args.samples))).numpy())
+    seeds = list(range(args.samples))
+    labels = pipe.labels_for(args.traits, seeds) if pipe.label_spec else None
+    result = colour_confusions(pipe(seeds=seeds, labels=labels).numpy())
     print(f"{args.run}: mean agreement with the nearest valid sprite {result['mean_agreement']:.3f}")
     rows = result["wrong_by_row"]
     bands = ", ".join(f"rows {i}-{i + 7}: {sum(rows[i : i + 8]) / 8:.2f}" for i in range(0, len(rows), 8))
