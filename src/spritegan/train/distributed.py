@@ -124,6 +124,13 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def cleanup(info: DistInfo) -> None:
+def cleanup(info: DistInfo, together: bool = True) -> None:
+    """Leave the process group. `together` (a run that ended normally on every rank): a barrier first, so no
+    rank tears its gloo connections down while another still writes its last files (one rank then aborted at
+    exit, 'terminate called without an active exception', in one CI run); after an error, leave at once."""
     if info.enabled and dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            if together:
+                dist.barrier()
+        finally:
+            dist.destroy_process_group()

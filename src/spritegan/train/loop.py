@@ -855,7 +855,7 @@ def train(
     trainer = _open_run(cfg, dataset, run_dir, resume, progress)
     end = trainer.total if max_steps is None else min(trainer.total, trainer.step + max_steps)
     loop = _Loop(trainer, end, resume, progress)
-    interrupted = False
+    interrupted = ended = False
     budget_start = timer()
     try:
         with _StopRequests() as stop:
@@ -874,13 +874,15 @@ def train(
                 stopping = distributed.any_rank(stop.requested, trainer.dist, trainer.device)
             if stopping:
                 raise KeyboardInterrupt
+            ended = True
     except KeyboardInterrupt:
         interrupted = True
         trainer.save()
         if loop.main:
             trainer.sample_sheet()
+        ended = True
     finally:
         loop.close()
-        distributed.cleanup(trainer.dist)
+        distributed.cleanup(trainer.dist, together=ended)
     ips = trainer.images_seen / max(trainer.seconds, 1e-9)
     return TrainResult(run_dir, trainer.step, trainer.images_seen, trainer.seconds, ips, interrupted)
