@@ -219,6 +219,24 @@ def random_traits(n: int, table: LabelTable, generator: torch.Generator | None =
     return table.matrix()[idx]
 
 
+def independent_traits(
+    n: int, layout: list[LabelColumn], table: LabelTable, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """n label rows with every trait drawn on its own: each categorical column by its class frequency in the
+    data, each binary trait by its share; float (n, D). Pairs of traits come out as often as chance makes them."""
+    rows = torch.zeros(n, table.dim)
+    freq = table.frequencies()
+    share = freq / max(1, sum(table.counts))
+    for c in layout:
+        seg = slice(c.offset, c.offset + c.width)
+        if c.kind == "categorical":
+            pick = torch.multinomial(freq[seg].double() + 1e-9, n, True, generator=generator)
+            rows[torch.arange(n), c.offset + pick] = 1.0
+        else:
+            rows[:, c.offset] = (torch.rand(n, generator=generator) < share[c.offset]).float()
+    return rows
+
+
 def new_traits(
     n: int,
     spec: dict | None,
@@ -226,27 +244,18 @@ def new_traits(
     generator: torch.Generator | None = None,
     tries: int = 64,
 ) -> torch.Tensor:
-    """n label rows that are not training rows: each categorical column drawn by its class frequency and each
-    binary trait by its share, independently, redrawn (up to `tries` times) while the whole set is one some
-    training image has. New combinations of known traits, so a sample cannot be a memorised training sprite;
-    float (n, D). Where every draw is a training row (a tiny trait space), the last draw is kept."""
+    """n label rows that are not training rows: `independent_traits`, with the rows that some training image
+    has redrawn (up to `tries` draws in all). New combinations of known traits, so a sample cannot be a
+    memorised training sprite; float (n, D). Where every draw is a training row (a tiny trait space), the last
+    draw is kept."""
     layout = label_layout(spec)
-    freq = table.frequencies().double()
-    share = freq / max(1, sum(table.counts))
     seen = set(table.rows)
-    rows = torch.zeros(n, table.dim)
-    for i in range(n):
-        for _ in range(max(1, tries)):
-            row = torch.zeros(table.dim)
-            for c in layout:
-                if c.kind == "categorical":
-                    seg = freq[c.offset : c.offset + c.width] + 1e-9
-                    row[c.offset + int(torch.multinomial(seg, 1, generator=generator))] = 1.0
-                else:
-                    row[c.offset] = float(torch.rand(1, generator=generator) < share[c.offset])
-            if tuple(torch.nonzero(row).flatten().tolist()) not in seen:
-                break
-        rows[i] = row
+    rows = independent_traits(n, layout, table, generator)
+    for _ in range(max(1, tries) - 1):
+        again = [i for i, r in enumerate(rows) if tuple(torch.nonzero(r).flatten().tolist()) in seen]
+        if not again:
+            break
+        rows[again] = independent_traits(len(again), layout, table, generator)
     return rows
 
 
@@ -289,16 +298,7 @@ def complete_traits(
         weights = torch.tensor(table.counts, dtype=torch.float64)[agree]
         rows = mat[agree[torch.multinomial(weights, n, replacement=True, generator=generator)]]
     else:
-        rows = torch.zeros(n, table.dim)
-        freq = table.frequencies()
-        share = freq / max(1, sum(table.counts))
-        for c in layout:
-            seg = slice(c.offset, c.offset + c.width)
-            if c.kind == "categorical":
-                pick = torch.multinomial(freq[seg].double() + 1e-9, n, True, generator=generator)
-                rows[torch.arange(n), c.offset + pick] = 1.0
-            else:
-                rows[:, c.offset] = (torch.rand(n, generator=generator) < share[c.offset]).float()
+        rows = independent_traits(n, layout, table, generator)
     return torch.where(asked, out, rows)
 
 

@@ -183,9 +183,8 @@ def measure_trait_shares(
 
     `traits` is for conditional pipelines: None or 'none' samples the unconditional slot, 'random' draws
     each sprite's trait set from the training data (as `generate --traits random`), 'new' sets no training
-    image has. With the judge's training
-    report, each trait row also carries the judge's held-out recall on real images, and the traits it finds
-    in under MIN_JUDGE_RECALL of them are listed as `unreadable_traits`.
+    image has. With the judge's training report, each trait row also carries the judge's held-out recall on
+    real images, and the traits it finds in under MIN_JUDGE_RECALL of them are listed as `unreadable_traits`.
     """
     import time
 
