@@ -67,3 +67,19 @@ def test_two_process_gloo_training_stays_in_sync_and_resumes(tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     assert ckpt.load_latest(run / "checkpoints")["info"]["step"] == 6
     assert len((run / "metrics.csv").read_text().splitlines()) == 7
+
+
+@pytest.mark.parametrize("world, code", [("1", 0), ("2", 0), ("2", 2)])
+def test_torchrun_worker_exit_keeps_output_and_exit_code(tmp_path, world, code):
+    # A worker (WORLD_SIZE > 1) leaves through os._exit, skipping finalisation: what it printed to a pipe
+    # must still arrive, and its exit code must be the command's (0 for a listing, 2 for a one-line error).
+    args = ["presets"] if code == 0 else ["generate", str(tmp_path / "no-such-run"), "-n", "1"]
+    env = {**os.environ, "WORLD_SIZE": world}
+    done = subprocess.run(
+        [sys.executable, "-m", "spritegan", *args], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.returncode == code, done.stderr
+    if code == 0:
+        assert done.stdout.splitlines()[0].startswith("sprite ")
+    else:
+        assert "no-such-run" in done.stderr and done.stderr.count("\n") == 1

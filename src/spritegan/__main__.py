@@ -1,6 +1,6 @@
 """Allow `python -m spritegan` (and `torchrun -m spritegan`)."""
 
-from spritegan.cli import main
+from spritegan.cli import entry
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import sys
 
@@ -100,5 +101,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """The console script and `python -m spritegan`: run `main`, then exit with its code.
+
+    A torchrun worker (WORLD_SIZE > 1) ends the way a multiprocessing child does: flush, then `os._exit`,
+    skipping interpreter finalisation. By then its process group is gone and every file is closed, but the
+    C++ destructors that finalisation runs could still abort a gloo worker ('terminate called without an
+    active exception', exit -6) after a run that had finished and written everything; torchrun then
+    reported the whole job as failed (seen in clean-clone CI runs on two machines).
+    """
+    code = main()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()
