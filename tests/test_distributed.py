@@ -56,7 +56,7 @@ def test_two_process_gloo_training_stays_in_sync_and_resumes(tmp_path):
     first = _torchrun(
         run, "--data", "builtin:sprites:64", "--out", str(run), "--steps", "4", "--batch-size", "8", *tiny
     )
-    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.returncode == 0, first.stdout[-1500:] + first.stderr[-3000:]
     # Trainer.save() all-gathers a checksum of G, D and G_ema from every rank and raises if they differ,
     # so a clean exit means the two ranks held identical weights at steps 2 and 4.
     assert [s for s, _ in ckpt.list_checkpoints(run / "checkpoints")] == [4, 2]
@@ -64,7 +64,7 @@ def test_two_process_gloo_training_stays_in_sync_and_resumes(tmp_path):
     rows = (run / "metrics.csv").read_text().splitlines()
     assert len(rows) == 5  # header + 4 steps, written once (rank 0 only)
     second = _torchrun(run, "--resume", str(run), "--steps", "6")
-    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.returncode == 0, second.stdout[-1500:] + second.stderr[-3000:]
     assert ckpt.load_latest(run / "checkpoints")["info"]["step"] == 6
     assert len((run / "metrics.csv").read_text().splitlines()) == 7
 
