@@ -67,6 +67,43 @@ def test_hflip_and_translate():
     assert shifted[0, 0, 1, 2] == 1.0 and shifted[0, 0, 0, 0] == -1.0
 
 
+def _shift_by_gather(x, dy, dx, fill=-1.0):
+    """The plain definition: out[i, :, y, x] = x[i, :, y - dy_i, x - dx_i], fill outside."""
+    n, _, h, w = x.shape
+    iy = torch.arange(h).view(1, h) - dy.view(n, 1)
+    ix = torch.arange(w).view(1, w) - dx.view(n, 1)
+    valid = ((iy >= 0) & (iy < h)).view(n, 1, h, 1) & ((ix >= 0) & (ix < w)).view(n, 1, 1, w)
+    moved = x[
+        torch.arange(n).view(n, 1, 1), :, iy.clamp(0, h - 1).view(n, h, 1), ix.clamp(0, w - 1).view(n, 1, w)
+    ]
+    return torch.where(valid, moved.permute(0, 3, 1, 2), torch.full_like(x, fill))
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_shift_matches_its_definition_and_gradient(channels_last):
+    from spritegan.data.augment import _shift
+
+    x = torch.randn(7, 5, 6, 9, generator=gen())
+    if channels_last:
+        x = x.to(memory_format=torch.channels_last)
+    x.requires_grad_(True)
+    dy = torch.tensor([0, 2, -3, 5, -6, 9, 1])  # 9 and -6 push a whole image out of view
+    dx = torch.tensor([0, -4, 8, 1, -9, 0, 3])
+    ours, plain = _shift(x, dy, dx, fill=-0.5), _shift_by_gather(x, dy, dx, fill=-0.5)
+    assert torch.equal(ours, plain)
+    weights = torch.randn(ours.shape, generator=gen())
+    (g_ours,) = torch.autograd.grad(ours, x, weights)
+    (g_plain,) = torch.autograd.grad(plain, x, weights)
+    assert torch.equal(g_ours, g_plain)
+    assert float(g_ours[5].abs().sum()) == 0  # shifted wholly out: no gradient reaches it
+    # second order, as R1 takes it: the gradient of a function of the input gradient
+    second = []
+    for shift in (_shift, _shift_by_gather):
+        (g,) = torch.autograd.grad((shift(x, dy, dx, -0.5) ** 2 * weights).sum(), x, create_graph=True)
+        second.append(torch.autograd.grad((g**2).sum(), x)[0])
+    assert float(second[1].abs().sum()) > 0 and torch.allclose(second[0], second[1], rtol=1e-5, atol=1e-5)
+
+
 def test_diff_augment_gradients_and_shapes():
     for c in (1, 3, 4):
         x = _batch(c=c).requires_grad_(True)

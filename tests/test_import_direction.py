@@ -1,7 +1,7 @@
 """Layers import downwards only: every `import` in every module (top level or inside a function) is parsed
 with ast and checked against the layer table below. A module may import its own layer or a lower one.
 
-    0  spritegan (the package), storage, config, errors, tensors, labels, precision
+    0  spritegan (the package), storage, config, errors, tensors, labels, precision, allocator
     1  data/, models/
     2  generate/, metrics/
     3  train/
@@ -25,6 +25,7 @@ LAYERS = {
     "tensors": 0,
     "labels": 0,
     "precision": 0,
+    "allocator": 0,
     "data": 1,
     "models": 1,
     "generate": 2,

@@ -80,9 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    from spritegan.allocator import reuse_freed_memory
     from spritegan.precision import flush_denormals
 
     flush_denormals()  # before any tensor work starts torch's worker threads, so they inherit it
+    reuse_freed_memory()  # before the large allocations: freed blocks are reused, not faulted in afresh
     try:
         return int(args.func(args) or 0)
     except SpriteganError as exc:

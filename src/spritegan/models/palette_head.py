@@ -405,7 +405,11 @@ class _StraightThroughChoice(torch.autograd.Function):
             grad_weight.addmm_(a.t(), x)
             grad_bias.add_(a.sum(0))
         k = ctx.k
-        return grad_pixels / t, grad_weight[:k] / t, grad_bias[:k] / t, None, None, None
+        if t != 1.0:  # in place: a copy of the (pixels, E) gradient is a large fresh tensor
+            grad_pixels.div_(t)
+            grad_weight.div_(t)
+            grad_bias.div_(t)
+        return grad_pixels, grad_weight[:k], grad_bias[:k], None, None, None
 
 
 def _mixture_blocks(

@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from spritegan import __version__, storage
+from spritegan.allocator import reuse_freed_memory
 from spritegan.config import ModelConfig, RunConfig
 from spritegan.data.augment import ada_update, build_augment, diff_augment_p, torus_roll
 from spritegan.data.palette import dataset_palette, most_colours_per_image, quantisation_loss
@@ -187,6 +188,7 @@ class Trainer:
         self.cfg, self.dataset, self.run_dir = cfg, dataset, Path(run_dir)
         t = cfg.train
         flush_denormals()  # a sure palette head's softmax is mostly subnormal numbers: slow unflushed
+        reuse_freed_memory()  # large temporaries: no fresh pages (and page faults) every step
         if t.threads:
             torch.set_num_threads(t.threads)
         self.device = resolve_device(t.device)
