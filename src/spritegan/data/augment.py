@@ -81,7 +81,7 @@ class _Shift(torch.autograd.Function):
     """Integer translation as one filled output and one window copy per image. Its gradient is the opposite
     shift with zero fill, itself a _Shift, so a second derivative costs the same again. An index-and-`where`
     version made four full-size temporaries per pass; on D's 20-channel input (colour codes) at 96x128 that
-    was 29% of a `sprite` step, and this runs 3x faster at every size (docs/benchmarks.md)."""
+    was about a quarter of a `sprite` step; this runs 3x faster at every size (docs/benchmarks.md)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, offsets: list[tuple[int, int]], fill: float) -> torch.Tensor:
