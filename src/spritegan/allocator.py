@@ -4,7 +4,7 @@ PyTorch on a CPU allocates every tensor with malloc. glibc serves blocks above 3
 above 128 kB) with a fresh mmap and unmaps them on free, so each large temporary of a training step starts as
 untouched pages, and touching each 4 kB page costs a page fault. At 96x128 a `sprite` step makes dozens of
 such tensors (D's 20-channel input of 64 images is 63 MB) and spent about a quarter of its time in page
-faults: 30 against 41 images per CPU-second without and with this setting, at 1.45x the peak memory
+faults: 30 against 41 images per CPU-second without and with this setting, at about 1.4x the peak memory
 (docs/benchmarks.md). At 24x24 the tensors are small and it changes nothing.
 
 `reuse_freed_memory()` tells glibc to serve every block from its heap (no mmap) and to give memory back only

@@ -113,6 +113,7 @@ def entry() -> None:
     reported the whole job as failed (seen in clean-clone CI runs on two machines).
     """
     code = main()
+    # the test of train.distributed.launched(), read here without importing torch (`--help` stays instant)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         sys.stdout.flush()
         sys.stderr.flush()

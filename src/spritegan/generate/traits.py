@@ -251,8 +251,9 @@ def new_traits(
     layout = label_layout(spec)
     seen = set(table.rows)
     rows = independent_traits(n, layout, table, generator)
+    again = range(n)  # only redrawn rows can have become training rows: check just those each round
     for _ in range(max(1, tries) - 1):
-        again = [i for i, r in enumerate(rows) if tuple(torch.nonzero(r).flatten().tolist()) in seen]
+        again = [i for i in again if tuple(torch.nonzero(rows[i]).flatten().tolist()) in seen]
         if not again:
             break
         rows[again] = independent_traits(len(again), layout, table, generator)
