@@ -272,3 +272,24 @@ def test_ema_rampup_makes_the_first_step_average_nothing(tmp_path):
     assert trainer.ema_beta_now() == ema_beta(cfg.train.batch_size, 10.0)
     trainer.images_seen = 10_000_000
     assert trainer.ema_beta_now() == ema_beta(cfg.train.batch_size, 20.0) == trainer.beta
+
+
+def test_g_step_leaves_d_without_gradients(tmp_path):
+    """G's step backpropagates through D for its input gradient only: D's weights get no gradient there (the
+    D step would discard it) and stay trainable afterwards."""
+    from spritegan.data.dataset import open_dataset
+    from spritegan.train.loop import Trainer, fit_model_to_data, frozen
+
+    cfg = tiny_config()
+    ds = open_dataset(cfg.data.source)
+    fit_model_to_data(cfg, ds, conditional=False)
+    trainer = Trainer(cfg, ds, tmp_path / "g")
+    trainer.train_step()
+    trainer.opt_d.zero_grad(set_to_none=True)
+    before = [p.detach().clone() for p in trainer.G.parameters()]
+    trainer.g_step(None)
+    assert all(p.grad is None and p.requires_grad for p in trainer.D.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters(), strict=True))
+    with frozen(trainer.D):
+        assert not any(p.requires_grad for p in trainer.D.parameters())
+    assert all(p.requires_grad for p in trainer.D.parameters())

@@ -16,6 +16,7 @@ from spritegan.config import CHOICES, ModelConfig, unknown_choice
 from spritegan.errors import SpriteganError
 from spritegan.models.layers import (
     CircularConvTranspose2d,
+    Conv2d,
     MinibatchStd,
     center_crop,
     center_pad,
@@ -158,9 +159,9 @@ class DCGANDiscriminator(nn.Module):
         c_in = cfg.channels
         for i, c_out in enumerate(widths):
             conv = (
-                nn.Conv2d(c_in, c_out, 4, 2, 1, padding_mode=pad_mode)
+                Conv2d(c_in, c_out, 4, 2, 1, padding_mode=pad_mode)
                 if n
-                else nn.Conv2d(c_in, c_out, 3, 1, 1, padding_mode=pad_mode)
+                else Conv2d(c_in, c_out, 3, 1, 1, padding_mode=pad_mode)
             )
             layers.append(maybe_spectral(conv, cfg.d_norm))
             if i > 0:  # no norm on the first layer (Radford et al.)
@@ -173,7 +174,7 @@ class DCGANDiscriminator(nn.Module):
         c_final = c_in + (1 if cfg.minibatch_std else 0)
         # with minibatch stddev, one 3x3 conv mixes the extra map in; without it D is exactly Radford et al.'s
         self.final_conv = (
-            maybe_spectral(nn.Conv2d(c_final, c_in, 3, 1, 1, padding_mode=pad_mode), cfg.d_norm)
+            maybe_spectral(Conv2d(c_final, c_in, 3, 1, 1, padding_mode=pad_mode), cfg.d_norm)
             if cfg.minibatch_std
             else None
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -76,6 +77,93 @@ class CircularConvTranspose2d(nn.ConvTranspose2d):
         out_w = (w - 1) * self.stride[1] - 2 * self.padding[1] + self.kernel_size[1]
         left = self.stride[1] * k + self.padding[1]
         return out[..., top : top + out_h, left : left + out_w]
+
+
+# output pixels (3x3, 3x4, 4x4) at or below which Conv2d computes its own weight gradient
+SMALL_OUTPUT = 16
+
+
+def conv_weight_grad(
+    x: torch.Tensor, grad: torch.Tensor, kernel: int, stride: int, padding: int
+) -> torch.Tensor:
+    """The weight gradient (O, C, k, k) of a square-kernel conv2d from its input x (N, C, H, W) and output
+    gradient (N, O, Ho, Wo): the zero-padded input's k x k windows as rows (one strided view, one copy) times
+    the output gradient, one matmul. Built from differentiable operations, so it has a second derivative."""
+    n, c = x.shape[:2]
+    o, ho, wo = grad.shape[1:]
+    padded = F.pad(x, (padding,) * 4) if padding else x
+    padded = padded.contiguous(memory_format=torch.channels_last)  # strides (H W C, 1, W C, C)
+    sn, sc, sh, sw = padded.stride()
+    windows = padded.as_strided((n, ho, wo, kernel, kernel, c), (sn, sh * stride, sw * stride, sh, sw, sc))
+    rows = windows.reshape(n * ho * wo, kernel * kernel * c)
+    dw = grad.permute(0, 2, 3, 1).reshape(n * ho * wo, o).t() @ rows  # (O, k k C)
+    return dw.view(o, kernel, kernel, c).permute(0, 3, 1, 2)
+
+
+class _SmallConv(torch.autograd.Function):
+    """conv2d computed in `dtype` (bf16 in training; any float in tests) whose weight gradient is
+    `conv_weight_grad`; the input gradient stays the native one. The saved tensors are the inputs themselves,
+    so the backward's casts are recorded and a second derivative reaches the weight (R1)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride: int, padding: int, dtype: torch.dtype):
+        ctx.save_for_backward(x, weight, bias)
+        ctx.stride, ctx.padding, ctx.dtype = stride, padding, dtype
+        b = None if bias is None else bias.to(dtype)
+        return F.conv2d(x.to(dtype), weight.to(dtype), b, stride, padding)  # what bf16 autocast computes
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, bias = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        s, p, dtype = ctx.stride, ctx.padding, ctx.dtype
+        grad, xc = grad.to(dtype), x.to(dtype)
+        gx = gw = gb = None
+        if need_x:
+            mask = (True, False, False)
+            gx = torch.ops.aten.convolution_backward(
+                grad, xc, weight.to(dtype), None, (s, s), (p, p), (1, 1), False, (0, 0), 1, mask
+            )[0].to(x.dtype)
+        if need_w:
+            gw = conv_weight_grad(xc, grad, weight.shape[-1], s, p).to(weight.dtype)
+        if need_b:
+            gb = grad.sum((0, 2, 3), dtype=bias.dtype)  # summed in the parameter's precision
+        return gx, gw, gb, None, None, None
+
+
+class Conv2d(nn.Conv2d):
+    """nn.Conv2d (the same parameters and function) whose weight gradient, for bf16 on the CPU at outputs of
+    at most SMALL_OUTPUT pixels, is an im2col view and one matmul: oneDNN's bf16 backward-weights ran 3-5x
+    slower than that at D's deepest layers on an AMX Xeon (docs/benchmarks.md)."""
+
+    def _conv_forward(self, input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None):
+        if not self._own_weight_grad(input, weight):
+            return super()._conv_forward(input, weight, bias)
+        return _SmallConv.apply(input, weight, bias, self.stride[0], self.padding[0], torch.bfloat16)
+
+    def _own_weight_grad(self, x: torch.Tensor, weight: torch.Tensor) -> bool:
+        if not (weight.requires_grad and torch.is_grad_enabled()) or x.device.type != "cpu":
+            return False
+        k, s, p = self.kernel_size, self.stride, self.padding
+        if (
+            self.padding_mode != "zeros"
+            or self.groups != 1
+            or self.dilation != (1, 1)
+            or isinstance(p, str)
+            or k[0] != k[1]
+            or s[0] != s[1]
+            or p[0] != p[1]
+            or torch.jit.is_tracing()
+        ):
+            return False
+        if torch.is_autocast_enabled("cpu"):
+            if torch.get_autocast_dtype("cpu") != torch.bfloat16:
+                return False
+        elif not (x.dtype == weight.dtype == torch.bfloat16):
+            return False
+        ho = (x.shape[-2] + 2 * p[0] - k[0]) // s[0] + 1
+        wo = (x.shape[-1] + 2 * p[0] - k[0]) // s[0] + 1
+        return ho * wo <= SMALL_OUTPUT
 
 
 def padding_mode(tileable: bool) -> str:

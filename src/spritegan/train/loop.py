@@ -6,6 +6,7 @@ CLI. Same config + same seed on the same machine gives the same weights and the 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import signal
@@ -179,6 +180,20 @@ def total_steps(cfg: RunConfig, n_images: int) -> int:
     if t.epochs:
         return max(1, math.ceil(t.epochs * n_images / t.batch_size))
     return t.steps
+
+
+@contextlib.contextmanager
+def frozen(module: torch.nn.Module):
+    """Within: the module's trainable parameters record no gradient (graphs built here have no edges to
+    them), so a backward through it computes input gradients only; their requires_grad comes back after."""
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 class Trainer:
@@ -401,7 +416,10 @@ class Trainer:
     ) -> dict[str, torch.Tensor]:
         """One G update on `fake` (d_step's batch, graph kept) or on a new batch when None."""
         n = self.cfg.train.batch_size // self.dist.world
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
+        with (
+            torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp),
+            frozen(self.D),  # G's loss needs D's input gradient only: no weight gradients to discard
+        ):
             if fake is None:
                 fake = self.G(self.noise(n), labels)
             score, logits = self.D(self.diffaug(fake.float()), labels, with_logits=True)
