@@ -380,14 +380,15 @@ class _StraightThroughChoice(torch.autograd.Function):
         sample = pixels[:: max(1, len(pixels) // 4096)]
         logits = torch.addmm(bias_p, sample, weight_p.t()) / temperature
         confidence = torch.softmax(logits, dim=1).amax(1).mean()
-        ctx.save_for_backward(pixels, weight_p, bias_p, palette_p)
+        # the soft colours are the output itself: kept, the backward skips one (pixels, K) product per block
+        ctx.save_for_backward(pixels, weight_p, bias_p, palette_p, out if soft else None)
         ctx.temperature, ctx.k = temperature, k
         ctx.mark_non_differentiable(confidence)
         return out, confidence
 
     @staticmethod
     def backward(ctx, grad_out, _grad_confidence):
-        pixels, weight, bias, palette = ctx.saved_tensors
+        pixels, weight, bias, palette, soft_colours = ctx.saved_tensors
         t = ctx.temperature
         grad_pixels = torch.empty_like(pixels)
         grad_weight = torch.zeros_like(weight)
@@ -399,7 +400,8 @@ class _StraightThroughChoice(torch.autograd.Function):
             if t != 1.0:
                 logits.div_(t)
             q = torch.softmax(logits, dim=1)
-            dot = ((q @ palette) * g).sum(1, keepdim=True)  # g_m . s_m
+            s = soft_colours[start : start + rows] if soft_colours is not None else q @ palette
+            dot = (s * g).sum(1, keepdim=True)  # g_m . s_m
             a = torch.addmm(dot, g, palette.t(), beta=-1).mul_(q)  # q_mk (g_m . p_k - g_m . s_m)
             torch.mm(a, weight, out=grad_pixels[start : start + rows])
             grad_weight.addmm_(a.t(), x)
