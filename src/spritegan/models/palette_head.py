@@ -317,6 +317,10 @@ def _tracing() -> bool:
 # Rows of the (pixels, K) logit block handled at a time on a CPU: 1,024 x 224 fp32 logits are under 1 MB,
 # so each block stays in the core's cache between its matmul, softmax and backward products.
 CPU_ROWS = 1024
+# The soft forward keeps its softmax probabilities for the backward when they take at most this many bytes
+# (the punks: 37k pixels x 224 colours, 33 MB; the backward then skips recomputing logits and softmax,
+# 34 -> 22 ms a batch on one thread); larger batches recompute them block by block.
+KEEP_PROBS_BYTES = 256 << 20
 # K is padded to a multiple of this: fp32 matmuls whose output width is not a multiple of 16 (K = 222 for
 # the punks) ran 2-3x slower on the Zen 5 test machine (MKL sgemm), and argmax/softmax rows align too.
 K_MULTIPLE = 16
@@ -373,8 +377,11 @@ class _StraightThroughChoice(torch.autograd.Function):
         # fp32 throughout: argmax and softmax over bf16 rows run several times slower on CPU than over fp32
         k = len(palette)
         weight_p, bias_p, palette_p = _padded(weight, bias, palette)
+        ctx.probs = None
         if soft:
-            out = _mixture_blocks(pixels, weight_p, bias_p, palette_p, temperature)
+            keep = len(pixels) * len(weight_p) * pixels.element_size() <= KEEP_PROBS_BYTES
+            ctx.probs = pixels.new_empty(len(pixels), len(weight_p)) if keep else None
+            out = _mixture_blocks(pixels, weight_p, bias_p, palette_p, temperature, ctx.probs)
         else:
             out = palette[_argmax_blocks(pixels, weight_p, bias_p)]  # (M, C), exact colours
         sample = pixels[:: max(1, len(pixels) // 4096)]
@@ -396,17 +403,20 @@ class _StraightThroughChoice(torch.autograd.Function):
         rows = _block_rows(pixels)
         for start in range(0, len(pixels), rows):
             x, g = pixels[start : start + rows], grad_out[start : start + rows]
-            logits = torch.addmm(bias, x, weight.t())
-            if t != 1.0:
-                logits.div_(t)
-            q = torch.softmax(logits, dim=1)
+            if ctx.probs is not None:
+                q = ctx.probs[start : start + rows]
+            else:
+                logits = torch.addmm(bias, x, weight.t())
+                if t != 1.0:
+                    logits.div_(t)
+                q = torch.softmax(logits, dim=1)
             s = soft_colours[start : start + rows] if soft_colours is not None else q @ palette
             dot = (s * g).sum(1, keepdim=True)  # g_m . s_m
             a = torch.addmm(dot, g, palette.t(), beta=-1).mul_(q)  # q_mk (g_m . p_k - g_m . s_m)
             torch.mm(a, weight, out=grad_pixels[start : start + rows])
             grad_weight.addmm_(a.t(), x)
             grad_bias.add_(a.sum(0))
-        k = ctx.k
+        k, ctx.probs = ctx.k, None
         if t != 1.0:  # in place: a copy of the (pixels, E) gradient is a large fresh tensor
             grad_pixels.div_(t)
             grad_weight.div_(t)
@@ -415,16 +425,25 @@ class _StraightThroughChoice(torch.autograd.Function):
 
 
 def _mixture_blocks(
-    pixels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, palette: torch.Tensor, temperature: float
+    pixels: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    palette: torch.Tensor,
+    temperature: float,
+    probs: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The softmax(logits / T) mixture of palette colours of each pixel row, block by block (padded inputs)."""
+    """The softmax(logits / T) mixture of palette colours of each pixel row, block by block (padded inputs);
+    the probabilities are also written into `probs` (pixels, K) when it is given."""
     out = pixels.new_empty(len(pixels), palette.shape[1])
     rows = _block_rows(pixels)
     for start in range(0, len(pixels), rows):
         logits = torch.addmm(bias, pixels[start : start + rows], weight.t())
         if temperature != 1.0:
             logits.div_(temperature)
-        torch.mm(torch.softmax(logits, dim=1), palette, out=out[start : start + rows])
+        q = torch.softmax(logits, dim=1)
+        if probs is not None:
+            probs[start : start + rows] = q
+        torch.mm(q, palette, out=out[start : start + rows])
     return out
 
 
