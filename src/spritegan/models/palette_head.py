@@ -318,9 +318,9 @@ def _tracing() -> bool:
 # so each block stays in the core's cache between its matmul, softmax and backward products.
 CPU_ROWS = 1024
 # The soft forward keeps its softmax probabilities for the backward when they take at most this many bytes
-# (the punks: 37k pixels x 224 colours, 33 MB; the backward then skips recomputing logits and softmax,
-# 34 -> 22 ms a batch on one thread); larger batches recompute them block by block.
-KEEP_PROBS_BYTES = 256 << 20
+# (the punks: 37k pixels x 224 colours, 33 MB; the step ran 1.07x faster); larger batches recompute them
+# block by block (a 96x128 batch's 201 MB made some steps 1.3x slower, not faster).
+KEEP_PROBS_BYTES = 64 << 20
 # K is padded to a multiple of this: fp32 matmuls whose output width is not a multiple of 16 (K = 222 for
 # the punks) ran 2-3x slower on the Zen 5 test machine (MKL sgemm), and argmax/softmax rows align too.
 K_MULTIPLE = 16
