@@ -54,7 +54,12 @@ def test_forward_value_is_hard_and_gradient_is_the_softmax_mixture():
     assert 0.0 < float(head.confidence) <= 1.0
 
 
-def test_mixture_training_outputs_the_softmax_mixture_and_samples_stay_exact():
+@pytest.mark.parametrize("keep_bytes", [64 << 20, 0])  # probabilities kept for the backward, or recomputed
+def test_mixture_training_outputs_the_softmax_mixture_and_samples_stay_exact(monkeypatch, keep_bytes):
+    from spritegan.models import palette_head
+
+    monkeypatch.setattr(palette_head, "KEEP_PROBS_BYTES", keep_bytes)
+    monkeypatch.setattr(palette_head, "CPU_ROWS", 7)  # several blocks, the last one partial
     head = _head()
     head.soft_training = True
     f = torch.randn(2, 6, 5, 3) * 2
