@@ -308,14 +308,24 @@ def run(args: argparse.Namespace) -> int:
     check_diffaug(cfg.train.diffaug)
     if not args.dry_run:
         check_output_folder(run_dir, "--resume" if args.resume else "--out")
+    import torch
+
     from spritegan.data.dataset import open_from_config
 
     d = cfg.data
     dataset = open_from_config(d, progress=not args.no_progress)
     if not args.resume:
-        for note in fit_model_to_data(cfg, dataset, args.conditional):
+        conditional = args.conditional or cfg.data.clusters > 0  # cluster labels are there to condition on
+        for note in fit_model_to_data(cfg, dataset, conditional):
             print(f"note: {note}")
-        if not args.conditional and label_dim(dataset.manifest.get("labels")):
+        if cfg.data.clusters:
+            sizes = torch.bincount(dataset.labels["cluster"]).tolist()
+            print(
+                f"note: {len(sizes)} clusters of the images' layouts (data.clusters), {min(sizes)}-{max(sizes)} "
+                "images each; G and D are conditioned on them, and sampling draws each sprite's cluster by its "
+                "share in the data"
+            )
+        elif not conditional and label_dim(dataset.manifest.get("labels")):
             print(f"note: {UNUSED_LABELS}")
     else:
         check_resumed_data(run_dir, dataset, data_flags)

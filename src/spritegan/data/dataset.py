@@ -13,6 +13,7 @@ import torch
 
 from spritegan import __version__, storage
 from spritegan.config import DataConfig
+from spritegan.data.clusters import add_cluster_labels
 from spritegan.data.sources import SourceImages, load_source
 from spritegan.errors import DataError
 
@@ -242,8 +243,9 @@ def open_dataset(
 
 
 def open_from_config(data: DataConfig, progress: bool = False) -> PreparedDataset:
-    """open_dataset with every option of a run's DataConfig (train, resume, label tables)."""
-    return open_dataset(
+    """open_dataset with every option of a run's DataConfig (train, resume, label tables), with its cluster
+    labels when data.clusters asks for them."""
+    dataset = open_dataset(
         data.source,
         tile=data.tile,
         resize=data.resize,
@@ -258,3 +260,9 @@ def open_from_config(data: DataConfig, progress: bool = False) -> PreparedDatase
         csv_label_column=getattr(data, "csv_label_column", None),
         csv_header=getattr(data, "csv_header", "auto"),
     )
+    clusters = getattr(data, "clusters", 0)
+    if clusters:
+        if clusters < 2:
+            raise DataError(f"data.clusters={clusters}: choose 0 (no cluster labels) or at least 2")
+        add_cluster_labels(dataset, clusters)
+    return dataset

@@ -43,7 +43,7 @@ def kmeans_palette(
     if len(distinct) <= k:
         centres = distinct.float()
     else:
-        centres = _kmeans(pix.float(), k, gen, iters)
+        centres = kmeans(pix.float(), k, gen, iters)
     out = centres.round().clamp(0, 255).to(torch.uint8)
     out = torch.unique(out, dim=0)
     if transparent:
@@ -51,7 +51,7 @@ def kmeans_palette(
     return out
 
 
-def _kmeans(x: torch.Tensor, k: int, gen: torch.Generator, iters: int) -> torch.Tensor:
+def kmeans(x: torch.Tensor, k: int, gen: torch.Generator, iters: int) -> torch.Tensor:
     """Lloyd's algorithm from a k-means++ start (Arthur & Vassilvitskii 2007) on float rows x (M, C)."""
     centres = x[torch.randint(len(x), (1,), generator=gen)]
     d2 = torch.cdist(x, centres).square().squeeze(1)
