@@ -85,7 +85,11 @@ def test_train_with_clusters_is_conditional_and_generate_draws_clusters(tmp_path
     assert "clusters: 4" in config
     assert main(["generate", str(run), "-n", "6", "--out", str(tmp_path / "gen")]) == 0
     traits = json.loads((tmp_path / "gen" / "generation.json").read_text())["traits"]
-    assert len(traits) == 6 and all("cluster=c0" in t for t in traits)  # drawn per seed with the built-in traits
+    assert len(traits) == 6 and all(
+        "cluster=c0" in t for t in traits
+    )  # drawn per seed with the built-in traits
     # each seed's cluster is drawn from the data; asking for one works like any trait
-    assert main(["generate", str(run), "--traits", "cluster=c00", "-n", "2", "--out", str(tmp_path / "c0")]) == 0
+    assert (
+        main(["generate", str(run), "--traits", "cluster=c00", "-n", "2", "--out", str(tmp_path / "c0")]) == 0
+    )
     assert main(["train", "--resume", str(run), "--steps", "3", "--no-progress"]) == 0
