@@ -208,3 +208,23 @@ def test_traits_shares_cli_on_a_conditional_run(tmp_path: Path, capsys) -> None:
         assert main(argv + ["--out", str(out)]) == 0
         assert f"palette neighbour agreement {agree}" in capsys.readouterr().out
         assert json.loads(out.read_text())["palette_agree"] == float(agree)
+
+
+def test_a_cluster_column_is_not_a_label_the_judge_must_know(tmp_path: Path) -> None:
+    """A data.clusters run carries a `cluster` column beside the data's labels: a judge of those labels fits."""
+    from types import SimpleNamespace
+
+    from spritegan.errors import SpriteganError
+    from spritegan.metrics.trait_shares import check_judge_fits
+
+    spec = {"kind": {"kind": "categorical", "classes": ["x", "y"]}}
+    cluster = {"kind": "categorical", "classes": ["c00", "c01"]}
+    judge = SimpleNamespace(size=[24, 24], channels=4, spec=spec)
+    manifest = {"size": [24, 24], "channels": 4, "labels": {**spec, "cluster": cluster}}
+    check_judge_fits(judge, {}, SimpleNamespace(manifest=manifest), "j", "run")
+    check_judge_fits(
+        judge, {}, SimpleNamespace(manifest={**manifest, "labels": {"cluster": cluster}}), "j", "r"
+    )
+    other = {**manifest, "labels": {"other": spec["kind"], "cluster": cluster}}
+    with pytest.raises(SpriteganError, match="other labels"):
+        check_judge_fits(judge, {}, SimpleNamespace(manifest=other), "j", "run")

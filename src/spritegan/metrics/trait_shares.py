@@ -154,7 +154,10 @@ def check_judge_fits(judge: Any, report: dict[str, Any], pipe: Any, judge_name: 
             f"--judge {judge_name}: judge reads {judge.channels}-channel {judge.size[1]}x{judge.size[0]} images, "
             f"but {run} makes {channels}-channel {size[1] if size else '?'}x{size[0] if size else '?'} sprites"
         )
-    run_spec = pipe.manifest.get("labels")
+    from spritegan.data.clusters import COLUMN
+
+    # a cluster column (data.clusters) is the run's own, made from the images: the judge need not know it
+    run_spec = {k: v for k, v in (pipe.manifest.get("labels") or {}).items() if k != COLUMN}
     if run_spec and run_spec != judge.spec:
         raise SpriteganError(f"--judge {judge_name}: judge was trained on other labels than {run}'s data")
     judged_data = (report.get("data") or {}).get("sha256")
