@@ -9,6 +9,7 @@ from spritegan.commands import add_command
 
 EXAMPLES = """  spritegan train --data builtin:sprites --preset sprite --out runs/sprites --steps 2000
   spritegan train --data my_sprites/ --out runs/mine    # a folder of PNGs at their native size
+  spritegan train --data my_sprites/ --set data.clusters=32 --out runs/mine-clusters   # no labels: k-means ones
   spritegan train --data my_sheet.png --tile 24 --out runs/sheet --max-steps 50
   spritegan train --data my_art/ --resize 64 --fit pad --resample area --preset pokegan --out runs/art
   spritegan train --data pixels.csv --csv-shape 80x80 --out runs/csv   # one grayscale image per CSV row
