@@ -63,7 +63,7 @@ def test_cluster_column_joins_existing_labels():
     assert set(ds.manifest["labels"]) == {"kind", "cluster"}
     assert ds.manifest["labels"]["cluster"]["classes"] == ["c00", "c01", "c02"]
     assert ds.labels["cluster"].shape == (len(images),)
-    with pytest.raises(ValueError, match="already has"):
+    with pytest.raises(DataError, match="data.clusters: the data already has a label column named 'cluster'"):
         add_cluster_labels(ds, 3)
 
 
@@ -93,3 +93,13 @@ def test_train_with_clusters_is_conditional_and_generate_draws_clusters(tmp_path
         main(["generate", str(run), "--traits", "cluster=c00", "-n", "2", "--out", str(tmp_path / "c0")]) == 0
     )
     assert main(["train", "--resume", str(run), "--steps", "3", "--no-progress"]) == 0
+
+
+def test_a_cluster_column_in_the_labels_csv_is_a_one_line_error(tmp_path, capsys):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("id,cluster\n" + "".join(f"{i},a{i % 2}\n" for i in range(64)))
+    args = ["train", "--data", "builtin:sprites:64", "--labels", str(labels), "--set", "data.clusters=4"]
+    assert main(args + ["--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("spritegan train: error: data.clusters: the data already has a label column named")
+    assert "\n" not in err

@@ -34,9 +34,7 @@ class DataConfig:
     csv_channels: str = "auto"  # pixel CSV: 1 (L), 3 (RGB), 4 (RGBA) values per pixel; auto: from row length
     csv_label_column: str | None = None  # pixel CSV: header name or 0-based number; a "label" header is found
     csv_header: str = "auto"  # pixel CSV: auto (a first row with any non-number is the header) | yes | no
-    clusters: int = (
-        0  # > 1: k-means cluster labels (data.clusters), so a conditional model samples by cluster
-    )
+    clusters: int = 0  # >= 2: k-means cluster labels to condition on (data/clusters.py)
 
 
 @dataclass

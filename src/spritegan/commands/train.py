@@ -311,6 +311,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_folder(run_dir, "--resume" if args.resume else "--out")
     import torch
 
+    from spritegan.data.clusters import COLUMN as CLUSTER_COLUMN
     from spritegan.data.dataset import open_from_config
 
     d = cfg.data
@@ -320,7 +321,7 @@ def run(args: argparse.Namespace) -> int:
         for note in fit_model_to_data(cfg, dataset, conditional):
             print(f"note: {note}")
         if cfg.data.clusters:
-            sizes = torch.bincount(dataset.labels["cluster"]).tolist()
+            sizes = torch.bincount(dataset.labels[CLUSTER_COLUMN]).tolist()
             print(
                 f"note: {len(sizes)} clusters of the images' layouts (data.clusters), {min(sizes)}-{max(sizes)} "
                 "images each; G and D are conditioned on them, and sampling draws each sprite's cluster by its "

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from spritegan.data.palette import kmeans
+from spritegan.errors import DataError
 
 COLUMN = "cluster"
 LAYOUT = 8  # images are compared as LAYOUT x LAYOUT area averages of their (alpha-premultiplied) channels
@@ -48,7 +49,10 @@ def add_cluster_labels(dataset, k: int, seed: int = 0) -> None:
     n = int(ids.max()) + 1
     columns = dict(dataset.manifest.get("labels") or {})
     if COLUMN in columns:
-        raise ValueError(f"the data already has a label column named {COLUMN!r}")
+        raise DataError(
+            f"data.clusters: the data already has a label column named {COLUMN!r}; rename it in the labels CSV "
+            "or leave it out with --label-columns"
+        )
     columns[COLUMN] = {"kind": "categorical", "classes": [f"c{i:02d}" for i in range(n)]}
     dataset.manifest["labels"] = columns
     dataset.labels = {**dataset.labels, COLUMN: ids}
