@@ -266,6 +266,7 @@ def test_painted_data_note_says_what_the_kmeans_palette_costs():
     images[:, 3] = torch.randint(1, 256, (16, 8, 8), dtype=torch.uint8, generator=gen)  # soft alpha
     data = SimpleNamespace(images=images, manifest={"alpha_levels": None}, labels=None)
     overrides = {"model.head": "palette", "model.palette_kmeans": 8, "model.palette_despeckle": 0}
+    overrides["model.head_painted"] = "palette"  # the preset's painted art default is the RGB head
     cfg = build_config("sprite", overrides)  # speck removal off: its own note is tested elsewhere
     (note,) = fit_model_to_data(cfg, data, conditional=False)
     assert cfg.model.palette_colors == 8
@@ -588,3 +589,72 @@ def test_training_caps_colours_per_sprite_at_the_datas_most_and_not_for_a_kmeans
     assert fit_colour_cap(cfg.model, images, exact=False) == [] and cfg.model.palette_max_colours == 0
     cfg.model.palette_max_colours, cfg.model.palette_colors = -1, 16  # the data's most is the whole palette
     assert fit_colour_cap(cfg.model, images, exact=True) == [] and cfg.model.palette_max_colours == 0
+
+
+def test_d_sees_painted_reals_quantised_to_the_kmeans_palette_and_resume_keeps_them(tmp_path):
+    """model.palette_quantise_reals: with a k-means palette, D's reals are the images moved to their nearest
+    palette colours (so G is not asked for shades it cannot draw); the run's evaluation still uses the images
+    as they are, and a resumed run quantises the same way with the palette it loads. Off by default."""
+    from types import SimpleNamespace
+
+    from spritegan.config import build_config
+    from spritegan.data.palette import quantise
+    from spritegan.train.loop import Trainer, fit_model_to_data
+
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (16, 4, 8, 8), dtype=torch.uint8, generator=gen)  # ~1,000 colours
+    data = SimpleNamespace(images=images, manifest={"alpha_levels": None}, labels=None)
+    small = {"model.g_width": 8, "model.d_width": 8, "model.max_channels": 16, "train.batch_size": 8}
+    over = {**small, "train.device": "cpu", "model.palette_kmeans": 8, "model.palette_despeckle": 0}
+    over["model.head_painted"] = "palette"
+    cfg = build_config("sprite", {**over, "model.palette_quantise_reals": True})
+    (note,) = fit_model_to_data(cfg, data, conditional=False)
+    assert "D sees the real images quantised to it" in note
+    trainer = Trainer(cfg, data, tmp_path / "run")
+    palette = trainer.G.palette_uint8()
+    assert torch.equal(palette, dataset_palette({}, images, 8)[0])
+    assert _colours(trainer.images) <= {tuple(p) for p in palette.tolist()}
+    assert torch.equal(trainer.images, quantise(images, palette)) and trainer.eval_images is images
+    assert len(_colours(trainer.images)) <= 8 < len(_colours(images))
+    trainer.train_step()
+    trainer.save()
+    resumed = Trainer(cfg, data, tmp_path / "run", resume=True)
+    assert torch.equal(resumed.images, trainer.images)
+
+    kept = build_config("sprite", over)
+    assert not kept.model.palette_quantise_reals
+    fit_model_to_data(kept, data, conditional=False)
+    assert Trainer(kept, data, tmp_path / "kept").images is images
+
+
+def test_sprite_preset_draws_painted_art_in_full_colour_and_pixel_art_from_its_palette():
+    """model.head_painted=rgb (the sprite preset's): data with more than 256 colours trains the RGB head, with
+    a note; data with an exact palette keeps the palette head; head_painted=palette keeps it for both."""
+    from types import SimpleNamespace
+
+    from spritegan.config import build_config
+    from spritegan.models import build_generator
+    from spritegan.train.loop import fit_model_to_data
+
+    images = torch.randint(
+        0, 256, (16, 4, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
+    painted = SimpleNamespace(images=images, manifest={"alpha_levels": None}, labels=None)
+    cfg = build_config("sprite", {"model.palette_despeckle": 0})
+    notes = fit_model_to_data(cfg, painted, conditional=False)
+    assert cfg.model.head == "rgb" and cfg.model.palette_colors == 0
+    assert len(notes) == 1 and "RGB head" in notes[0] and "model.head_painted=palette" in notes[0]
+    with torch.no_grad():
+        out = build_generator(cfg.model).eval()(torch.randn(3, cfg.model.z_dim))
+    assert out.shape == (3, 4, 8, 8)
+
+    pixel_art = SimpleNamespace(
+        images=images, manifest={"alpha_levels": None, "palette": PALETTE.tolist()}, labels=None
+    )
+    exact = build_config("sprite", {"model.palette_despeckle": 0})
+    fit_model_to_data(exact, pixel_art, conditional=False)
+    assert exact.model.head == "palette" and exact.model.palette_colors == len(PALETTE)
+
+    kept = build_config("sprite", {"model.palette_despeckle": 0, "model.head_painted": "palette"})
+    fit_model_to_data(kept, painted, conditional=False)
+    assert kept.model.head == "palette" and kept.model.palette_colors == 64

@@ -89,6 +89,12 @@ class ModelConfig:
     palette_temperature: float = 1.0  # head=palette: softmax temperature of the straight-through gradient
     palette_train_mix: bool = False  # head=palette: train on the softmax colour mixture, sample the argmax
     palette_kmeans: int = 64  # head=palette/snap on data with > 256 colours: k-means palette size
+    # head=palette/snap with a k-means palette: D sees the real images moved to their nearest palette colours,
+    # so G is not asked for the shades between them (off: as they are; no gain measured, docs/pixel-exact.md)
+    palette_quantise_reals: bool = False
+    # head=palette on data with more than 256 colours (painted art): keep the palette head on a k-means
+    # palette (palette), or draw full colour with the RGB head (rgb); decided at the start of training
+    head_painted: str = "palette"
     palette_agree: float = 0.0  # head=palette, sampling: bonus per agreeing 4-neighbour (0: plain argmax)
     palette_agree_steps: int = 3  # head=palette, sampling: passes of that neighbour agreement
     # head=palette: colours per image, a palette swap (models/swap_head.py): each image (a whole sheet) picks
@@ -326,6 +332,7 @@ CHOICES: dict[str, Collection[object]] = {
     "model.channels": (1, 3, 4),
     "model.r3_upsample": ("bilinear", "nearest"),
     "model.head": ("rgb", "palette", "snap"),
+    "model.head_painted": ("palette", "rgb"),
     "train.loss": ("bce", "ns", "hinge", "rpgan"),
     "train.balance": ("none", "class"),
     "train.amp": ("auto", "on", "off"),
@@ -408,6 +415,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # D also sees each pixel's palette entry (a fixed 16-channel code): punks FID-5k 30.6 -> 26.4 at 30
         # CPU-minutes, demo readable 0-8% -> 94-98% (docs/pixel-exact.md)
         "model.palette_identity": 16,
+        # painted art (more than 256 colours): full colour; Pokemon 64x64 at 30 CPU-minutes FID-5k 186.9 RGB
+        # head against 284.3 for a 64-colour k-means palette head, which collapsed (docs/pixel-exact.md)
+        "model.head_painted": "rgb",
         "train.lr_g": 1e-3,
         "train.lr_d": 1e-3,
         # punks FID-5k at 30 CPU-minutes 20.0 and 19.2 (two seeds) against 21.4 at 5k images; capped at 5% of

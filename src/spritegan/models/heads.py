@@ -35,6 +35,10 @@ class PaletteGenerator(nn.Module):
     def set_palette(self, palette_uint8: torch.Tensor) -> None:
         self.head.set_palette(palette_uint8)
 
+    def palette_uint8(self) -> torch.Tensor:
+        """The colours G draws from, uint8 (K, C) on the CPU (the inverse of set_palette)."""
+        return self.head.palette.detach().cpu().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
         features = self.body(z, labels, **kwargs)
         if getattr(self.head, "takes_latent", False):

@@ -23,7 +23,7 @@ from spritegan import __version__, storage
 from spritegan.allocator import reuse_freed_memory
 from spritegan.config import ModelConfig, RunConfig
 from spritegan.data.augment import ada_update, build_augment, diff_augment_p, torus_roll
-from spritegan.data.palette import dataset_palette, most_colours_per_image, quantisation_loss
+from spritegan.data.palette import dataset_palette, most_colours_per_image, quantisation_loss, quantise
 from spritegan.errors import RunError, SpriteganError
 from spritegan.generate.pipeline import SpritePipeline, latents
 from spritegan.generate.sheet import make_sheet, save_png
@@ -95,17 +95,27 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
     notes = []
     cfg.model.channels = int(dataset.images.shape[1])
     cfg.model.image_size = [int(dataset.images.shape[2]), int(dataset.images.shape[3])]
+    painted = not dataset.manifest.get("palette")  # more than 256 colours: no exact palette (data/palette.py)
     if cfg.model.head != "rgb":
-        palette, exact = model_palette(cfg, dataset)
-        cfg.model.palette_colors = len(palette)
-        if not exact:
+        if painted and cfg.model.head == "palette" and cfg.model.head_painted == "rgb":
+            cfg.model.head = "rgb"
+            notes.append(
+                "the data has more than 256 colours (painted art): G draws full colour with the RGB head "
+                "(model.head_painted=rgb); --set model.head_painted=palette draws from a "
+                f"{cfg.model.palette_kmeans}-colour k-means palette instead"
+            )
+        else:
+            palette = model_palette(cfg, dataset)[0]
+            cfg.model.palette_colors = len(palette)
+        if painted and cfg.model.head != "rgb":
             loss = quantisation_loss(dataset.images, palette)
             alpha = ""
             if loss["alpha_levels"] > loss["alpha_levels_after"]:
                 alpha = f", {loss['alpha_levels']:.0f} alpha levels become {loss['alpha_levels_after']:.0f}"
+            seen = " (and D sees the real images quantised to it)" if cfg.model.palette_quantise_reals else ""
             notes.append(
                 f"the data has more than 256 colours: G draws every pixel from a {len(palette)}-colour "
-                f"k-means palette (model.palette_kmeans; the real images quantised to it are off by "
+                f"k-means palette{seen} (model.palette_kmeans; the real images quantised to it are off by "
                 f"{loss['rgb_mae']:.1f}/255 per channel on average{alpha}); --set model.palette_kmeans=256 "
                 "keeps more shades, --set model.head=rgb keeps full colour"
             )
@@ -256,11 +266,9 @@ class Trainer:
         if cfg.model.tileable:  # D sees reals and fakes at random torus offsets: no seam hides at an edge
             augment_after_roll = self.diffaug
             self.diffaug = lambda x: augment_after_roll(torus_roll(x))
+        # uint8 (N, C, H, W), kept in memory: the reals D sees (see _set_reals) and G's samples are measured against
+        self.images = self.eval_images = dataset.images
         self.real_view = lambda x: x  # what D sees of a real batch
-        if colour_code_channels(cfg.model):
-            self.G.head.learn_colours(dataset.images)  # each real colour's code, looked up from now on
-            self.real_view = self.G.head.identity_channels  # reals with their colours' codes, as G's fakes
-        self.images = dataset.images  # uint8 (N, C, H, W), kept in memory
         self.labels = None
         if cfg.model.cond_dim:
             self.labels = label_matrix(dataset.labels, dataset.manifest.get("labels"))
@@ -277,6 +285,7 @@ class Trainer:
         self.growth: Growth | None = None  # model.progressive: the phase and alpha of this step
         if resume:
             self._resume()
+        self._set_reals()
         self.apply_growth()
 
     # ---- data -------------------------------------------------------------------------------------
@@ -577,7 +586,7 @@ class Trainer:
         if self.labels is not None:
             labels = torch.cat([self._eval_labels(i, len(seeds)) for i in range(0, len(seeds), 256)])
         fake = self.pipeline()(seeds, labels=labels, batch_size=256)
-        real = self.images
+        real = self.eval_images
         if t.eval_real and t.eval_real < len(real):
             real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[: t.eval_real]]
         result = evaluate(fake, real, metrics=("fid", "kid"), seed=0)
@@ -652,6 +661,15 @@ class Trainer:
         plot_losses(self.run_dir)
         distributed.barrier(self.dist)
         return path
+
+    def _set_reals(self) -> None:
+        """With G's palette in place (new or loaded): the reals as D sees them, moved to their nearest palette
+        colours where model.palette_quantise_reals asks (what G can draw of them), with their colour codes."""
+        if self.cfg.model.head != "rgb" and self.cfg.model.palette_quantise_reals:
+            self.images = quantise(self.eval_images, self.G.palette_uint8())
+        if colour_code_channels(self.cfg.model):
+            self.G.head.learn_colours(self.images)  # each real colour's code, looked up from now on
+            self.real_view = self.G.head.identity_channels  # reals with their colours' codes, as G's fakes
 
     def _resume(self) -> None:
         """Load the newest complete checkpoint; refuses (RunError) rather than retrain over a run's files."""
