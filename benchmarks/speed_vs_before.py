@@ -5,7 +5,8 @@ and today's code never share an interpreter); the cases take turns, one repeat e
 and every worker reports training steps per second of its own CPU time (one thread), so other jobs on a
 shared machine disturb the ratios little. The matmul peaks (fp32, bf16) are measured in the same run.
 
-Cases (punks 24x24 and Pokemon 96x128, batch 64, one thread):
+Cases (punks 24x24, Pokemon 96x128 (painted art: today's default draws it with the RGB head) and the built-in
+sprites nearest-upscaled to 96x128 (pixel art: the palette head), batch 64, one thread):
 - before: the commit before issue 17 (e1e3d12~1), its `sprite` preset (RGB head, width 32, fp32);
 - now, same config: today's code with that preset's settings and no speed settings;
 - now, same config + speed: channels_last and `train.amp=on` (bf16 autocast where this CPU runs it faster);
@@ -34,6 +35,10 @@ BEFORE = "e1e3d12~1"  # the last commit before the palette-head and bf16 work (t
 # brought in spritegan.precision, so e1e3d12~1 does not import on its own)
 PUNKS = "/work/shared/datasets/cryptopunks/punks.png"
 POKEMON = "/work/shared/datasets/pokemon/images"
+SPRITES = (
+    "builtin:sprites:1024"  # pixel art at 96x128 (nearest-upscaled): today's default keeps the palette head
+)
+PIXEL_96 = "96x128-pixel"
 
 # the sprite preset as it stood before issue 17, spelt as overrides of today's preset
 OLD_SPRITE = {
@@ -58,7 +63,8 @@ from spritegan.train.loop import Trainer, fit_model_to_data
 images = torch.load(a["images"])
 over = dict(a["overrides"], **{"train.device": "cpu", "train.batch_size": a["batch"]})
 cfg = build_config("sprite", over)
-ds = types.SimpleNamespace(images=images, manifest={"alpha_levels": None}, labels=None)
+manifest = {"alpha_levels": None, "palette": a["palette"]}  # the loader's exact palette, or None (painted)
+ds = types.SimpleNamespace(images=images, manifest=manifest, labels=None)
 fit_model_to_data(cfg, ds, conditional=False)
 with tempfile.TemporaryDirectory() as tmp:
     tr = Trainer(cfg, ds, Path(tmp))
@@ -77,7 +83,7 @@ with tempfile.TemporaryDirectory() as tmp:
         tr.train_step()
     dt = time.process_time() - t
 amp = bool(getattr(tr, "amp", False))
-print(json.dumps({"steps_per_s": a["steps"] / dt, "flops_per_img": flops, "bf16": amp}))
+print(json.dumps({"steps_per_s": a["steps"] / dt, "flops_per_img": flops, "bf16": amp, "head": getattr(cfg.model, "head", "rgb")}))
 """
 
 
@@ -92,18 +98,22 @@ def worktree(commit: str, where: Path) -> Path:
     return where / "src"
 
 
-def save_images(size: str, folder: Path) -> Path:
-    """The case's training images as one uint8 tensor file, read with today's data code."""
+def save_images(size: str, folder: Path) -> tuple[Path, list | None]:
+    """The case's training images as one uint8 tensor file, read with today's data code, and the data's
+    exact palette (None for painted art, which today's `sprite` draws with the RGB head)."""
     from spritegan.data.dataset import open_dataset
 
-    path = folder / f"images-{size}.pt"
-    if not path.exists():
+    path, palette_path = folder / f"images-{size}.pt", folder / f"palette-{size}.json"
+    if not (path.exists() and palette_path.exists()):
         if size == "24":
             ds = open_dataset(PUNKS, tile="24")
+        elif size == PIXEL_96:
+            ds = open_dataset(SPRITES, resize="96x128", resample="nearest")
         else:
             ds = open_dataset(POKEMON, resize=size, resample="area")
         torch.save(ds.images, path)
-    return path
+        palette_path.write_text(json.dumps(ds.manifest.get("palette")))
+    return path, json.loads(palette_path.read_text())
 
 
 def run_case(src: Path, args: dict, extra_env: dict[str, str]) -> dict:
@@ -123,7 +133,9 @@ def run_case(src: Path, args: dict, extra_env: dict[str, str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
-        "--sizes", default="24,96x128", help="comma-separated: 24 (punks) and/or 96x128 (Pokemon)"
+        "--sizes",
+        default=f"24,96x128,{PIXEL_96}",
+        help=f"comma-separated: 24 (punks), 96x128 (Pokemon, painted), {PIXEL_96} (built-in sprites upscaled)",
     )
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats per case")
     ap.add_argument(
@@ -149,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             {},
         ),
         "now, old sprite config + speed settings": (new_src, {**OLD_SPRITE, "train.amp": "on"}, {}),
-        "now, sprite default (palette head, width 48)": (new_src, {}, {}),
+        "now, sprite default (as it ships, width 48)": (new_src, {}, {}),
     }
     if bf16:
         cases["now, old sprite config + channels_last + bf16 forced"] = (
@@ -162,11 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {cpu_name()}; native bf16: {bf16}; {cpu_bf16_reason()}; load {loadavg()}", flush=True)
     rows = []
     for size in args.sizes.split(","):
-        images = save_images(size, work)
+        images, palette = save_images(size, work)
         steps = args.steps if size == "24" else max(1, args.steps // 4)
         rates: dict[str, list[float]] = {name: [] for name in cases}
         flops: dict[str, float] = {}
         used_bf16: dict[str, bool] = {}
+        heads: dict[str, str] = {}
         names = list(cases)
         for r in range(args.repeats):
             k = r % len(names)
@@ -174,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 src, over, extra_env = cases[name]
                 job = {
                     "images": str(images),
+                    "palette": palette,
                     "overrides": over,
                     "batch": 64,
                     "steps": steps,
@@ -182,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
                 res = run_case(src, job, extra_env)
                 used_bf16[name] = res["bf16"]
+                heads[name] = res["head"]
                 rates[name].append(res["steps_per_s"])
                 flops.setdefault(name, res["flops_per_img"])
                 print(f"  {size} {name}: {res['steps_per_s'] * 64:.0f} img/CPU-s", flush=True)
@@ -193,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                     "size": size,
                     "case": name,
                     "bf16": used_bf16[name],
+                    "head": heads[name],
                     "img_s": img_s,
                     "x": median(rates[name]) / ref,
                     "ratios": [v / ref for v in rates[name]],
@@ -211,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             [
                 row["size"],
                 row["case"],
-                kind,
+                f"{kind}, {row['head']} head",
                 f"{row['img_s']:.0f}",
                 f"{row['x']:.2f}",
                 "-".join(f"{v:.2f}" for v in (min(row["ratios"]), max(row["ratios"]))),

@@ -43,6 +43,7 @@ from spritegan.bench import (
 
 PUNKS = "/work/shared/datasets/cryptopunks/punks.png"
 _DATA: dict[tuple[str, int], torch.Tensor] = {}
+_PALETTES: dict[int, list | None] = {}  # id(images) -> the loader's exact palette (None: painted art)
 DEFAULT_THREADS = torch.get_num_threads()
 
 
@@ -57,6 +58,7 @@ def punks(size: int, data: str = PUNKS) -> torch.Tensor:
         else:
             ds = open_dataset(data, tile="24", resize=None if size == 24 else str(size))
         _DATA[key] = ds.images
+        _PALETTES[id(ds.images)] = ds.manifest.get("palette")
     return _DATA[key]
 
 
@@ -112,7 +114,8 @@ class Runner:
             **c.overrides,
         }
         cfg = build_config(c.preset, over)
-        ds = SimpleNamespace(images=images, manifest={"alpha_levels": None}, labels=None)
+        manifest = {"alpha_levels": None, "palette": _PALETTES.get(id(images))}  # pixel art or painted
+        ds = SimpleNamespace(images=images, manifest=manifest, labels=None)
         fit_model_to_data(cfg, ds, conditional=False)
         tr = Trainer(cfg, ds, Path(self._tmp.name))
         if c.channels_last:
