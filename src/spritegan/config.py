@@ -392,7 +392,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "sprite": {
         "doc": "our default: native-resolution pixel art on a CPU; small DCGAN with a palette head (every pixel "
         "one of the data's colours; G trains on the colour mixture, samples the argmax with neighbour agreement; "
-        "D also sees each colour's code), "
+        "D also sees each colour's code; painted art with more than 256 colours gets the RGB head), "
         "no norm in D, "
         "minibatch stddev, non-saturating loss + lazy R1, Adam 1e-3, EMA generator (half-life 20k images, ramped up), "
         "light augmentation, bf16 "
@@ -415,8 +415,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         # D also sees each pixel's palette entry (a fixed 16-channel code): punks FID-5k 30.6 -> 26.4 at 30
         # CPU-minutes, demo readable 0-8% -> 94-98% (docs/pixel-exact.md)
         "model.palette_identity": 16,
-        # painted art (more than 256 colours): full colour; Pokemon 64x64 at 30 CPU-minutes FID-5k 186.9 RGB
-        # head against 284.3 for a 64-colour k-means palette head, which collapsed (docs/pixel-exact.md)
+        # painted art (more than 256 colours): full colour; at 30 CPU-minutes FID-5k 186.9 against 284.3 for a
+        # 64-colour k-means palette head on the Pokemon, 231.2 against 277.7 on the game characters; the
+        # palette head's sheets collapsed into stripes (docs/pixel-exact.md)
         "model.head_painted": "rgb",
         "train.lr_g": 1e-3,
         "train.lr_d": 1e-3,
