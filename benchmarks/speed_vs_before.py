@@ -83,7 +83,8 @@ with tempfile.TemporaryDirectory() as tmp:
         tr.train_step()
     dt = time.process_time() - t
 amp = bool(getattr(tr, "amp", False))
-print(json.dumps({"steps_per_s": a["steps"] / dt, "flops_per_img": flops, "bf16": amp, "head": getattr(cfg.model, "head", "rgb")}))
+head = getattr(cfg.model, "head", "rgb")  # the code before issue 17 had only the RGB head
+print(json.dumps({"steps_per_s": a["steps"] / dt, "flops_per_img": flops, "bf16": amp, "head": head}))
 """
 
 

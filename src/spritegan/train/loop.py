@@ -266,7 +266,7 @@ class Trainer:
         if cfg.model.tileable:  # D sees reals and fakes at random torus offsets: no seam hides at an edge
             augment_after_roll = self.diffaug
             self.diffaug = lambda x: augment_after_roll(torus_roll(x))
-        # uint8 (N, C, H, W), kept in memory: the reals D sees (see _set_reals) and G's samples are measured against
+        # uint8 (N, C, H, W), kept in memory: the reals D sees (_set_reals) and the reals FID compares with
         self.images = self.eval_images = dataset.images
         self.real_view = lambda x: x  # what D sees of a real batch
         self.labels = None
