@@ -35,9 +35,8 @@ BEFORE = "e1e3d12~1"  # the last commit before the palette-head and bf16 work (t
 # brought in spritegan.precision, so e1e3d12~1 does not import on its own)
 PUNKS = "/work/shared/datasets/cryptopunks/punks.png"
 POKEMON = "/work/shared/datasets/pokemon/images"
-SPRITES = (
-    "builtin:sprites:1024"  # pixel art at 96x128 (nearest-upscaled): today's default keeps the palette head
-)
+# pixel art at 96x128 (nearest-upscaled): today's default keeps the palette head
+SPRITES = "builtin:sprites:1024"
 PIXEL_96 = "96x128-pixel"
 
 # the sprite preset as it stood before issue 17, spelt as overrides of today's preset

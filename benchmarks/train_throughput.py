@@ -43,7 +43,7 @@ from spritegan.bench import (
 
 PUNKS = "/work/shared/datasets/cryptopunks/punks.png"
 _DATA: dict[tuple[str, int], torch.Tensor] = {}
-_PALETTES: dict[int, list | None] = {}  # id(images) -> the loader's exact palette (None: painted art)
+_PALETTES: dict[tuple[str, int], list | None] = {}  # the loader's exact palette (None: painted art)
 DEFAULT_THREADS = torch.get_num_threads()
 
 
@@ -57,8 +57,7 @@ def punks(size: int, data: str = PUNKS) -> torch.Tensor:
             ds = open_dataset(data, resize=str(size))
         else:
             ds = open_dataset(data, tile="24", resize=None if size == 24 else str(size))
-        _DATA[key] = ds.images
-        _PALETTES[id(ds.images)] = ds.manifest.get("palette")
+        _DATA[key], _PALETTES[key] = ds.images, ds.manifest.get("palette")
     return _DATA[key]
 
 
@@ -86,6 +85,7 @@ class Runner:
     def __init__(self, case: Case, device: str, data: str = PUNKS) -> None:
         self.case, self.device = case, torch.device(device)
         images = punks(case.size, case.data or data)
+        palette = _PALETTES[(case.data or data, case.size)]
         self._tmp = tempfile.TemporaryDirectory()
         if case.kind == "reference":
             from reference_dcgan import ReferenceDCGAN
@@ -96,9 +96,9 @@ class Runner:
             self.step_fn, self.gen_fn = self.model.train_step, self.model.generate
             self.g_forward = None
         else:
-            self._build_ours(images, device)
+            self._build_ours(images, palette, device)
 
-    def _build_ours(self, images: torch.Tensor, device: str) -> None:
+    def _build_ours(self, images: torch.Tensor, palette: list | None, device: str) -> None:
         from types import SimpleNamespace
 
         from spritegan.config import build_config
@@ -114,7 +114,7 @@ class Runner:
             **c.overrides,
         }
         cfg = build_config(c.preset, over)
-        manifest = {"alpha_levels": None, "palette": _PALETTES.get(id(images))}  # pixel art or painted
+        manifest = {"alpha_levels": None, "palette": palette}  # pixel art, or None for painted art
         ds = SimpleNamespace(images=images, manifest=manifest, labels=None)
         fit_model_to_data(cfg, ds, conditional=False)
         tr = Trainer(cfg, ds, Path(self._tmp.name))

@@ -614,7 +614,7 @@ def test_d_sees_painted_reals_quantised_to_the_kmeans_palette_and_resume_keeps_t
     palette = trainer.G.palette_uint8()
     assert torch.equal(palette, dataset_palette({}, images, 8)[0])
     assert _colours(trainer.images) <= {tuple(p) for p in palette.tolist()}
-    assert torch.equal(trainer.images, quantise(images, palette)) and trainer.eval_images is images
+    assert torch.equal(trainer.images, quantise(images, palette)) and trainer.dataset.images is images
     assert len(_colours(trainer.images)) <= 8 < len(_colours(images))
     trainer.train_step()
     trainer.save()

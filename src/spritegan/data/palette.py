@@ -70,12 +70,17 @@ def kmeans(x: torch.Tensor, k: int, gen: torch.Generator, iters: int) -> torch.T
     return centres
 
 
+def has_exact_palette(manifest: dict) -> bool:
+    """Whether the loader recorded the data's own colours (at most 256); painted art has none."""
+    return bool(manifest.get("palette"))
+
+
 def dataset_palette(manifest: dict, images: torch.Tensor, k: int, seed: int = 0) -> tuple[torch.Tensor, bool]:
     """(uint8 (K, C) palette, exact?): the data's own colours when it has at most 256, else k-means with k."""
     c = int(images.shape[1])
     levels = manifest.get("alpha_levels") or []
     transparent = c == 4 and (0 in levels or bool((images[:, 3] == 0).any()))
-    if manifest.get("palette"):
+    if has_exact_palette(manifest):
         return exact_palette(manifest["palette"], c, transparent), True
     return kmeans_palette(images, k, seed=seed), False
 

@@ -13,6 +13,7 @@ from torch import nn
 from spritegan.models.despeckle import sites_map
 from spritegan.models.palette_head import PaletteHead, SnapHead
 from spritegan.models.swap_head import SwapPaletteHead
+from spritegan.tensors import to_uint8
 
 
 class PaletteGenerator(nn.Module):
@@ -37,7 +38,7 @@ class PaletteGenerator(nn.Module):
 
     def palette_uint8(self) -> torch.Tensor:
         """The colours G draws from, uint8 (K, C) on the CPU (the inverse of set_palette)."""
-        return self.head.palette.detach().cpu().add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+        return to_uint8(self.head.palette.cpu())
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
         features = self.body(z, labels, **kwargs)

@@ -23,7 +23,13 @@ from spritegan import __version__, storage
 from spritegan.allocator import reuse_freed_memory
 from spritegan.config import ModelConfig, RunConfig
 from spritegan.data.augment import ada_update, build_augment, diff_augment_p, torus_roll
-from spritegan.data.palette import dataset_palette, most_colours_per_image, quantisation_loss, quantise
+from spritegan.data.palette import (
+    dataset_palette,
+    has_exact_palette,
+    most_colours_per_image,
+    quantisation_loss,
+    quantise,
+)
 from spritegan.errors import RunError, SpriteganError
 from spritegan.generate.pipeline import SpritePipeline, latents
 from spritegan.generate.sheet import make_sheet, save_png
@@ -95,7 +101,7 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
     notes = []
     cfg.model.channels = int(dataset.images.shape[1])
     cfg.model.image_size = [int(dataset.images.shape[2]), int(dataset.images.shape[3])]
-    painted = not dataset.manifest.get("palette")  # more than 256 colours: no exact palette (data/palette.py)
+    painted = not has_exact_palette(dataset.manifest)  # more than 256 colours
     if cfg.model.head != "rgb":
         if painted and cfg.model.head == "palette" and cfg.model.head_painted == "rgb":
             cfg.model.head = "rgb"
@@ -266,8 +272,7 @@ class Trainer:
         if cfg.model.tileable:  # D sees reals and fakes at random torus offsets: no seam hides at an edge
             augment_after_roll = self.diffaug
             self.diffaug = lambda x: augment_after_roll(torus_roll(x))
-        # uint8 (N, C, H, W), kept in memory: the reals D sees (_set_reals) and the reals FID compares with
-        self.images = self.eval_images = dataset.images
+        self.images = dataset.images  # uint8 (N, C, H, W), kept in memory: the reals D sees (_set_reals)
         self.real_view = lambda x: x  # what D sees of a real batch
         self.labels = None
         if cfg.model.cond_dim:
@@ -586,7 +591,7 @@ class Trainer:
         if self.labels is not None:
             labels = torch.cat([self._eval_labels(i, len(seeds)) for i in range(0, len(seeds), 256)])
         fake = self.pipeline()(seeds, labels=labels, batch_size=256)
-        real = self.eval_images
+        real = self.dataset.images  # as they are, even where D sees them quantised
         if t.eval_real and t.eval_real < len(real):
             real = real[torch.randperm(len(real), generator=torch.Generator().manual_seed(0))[: t.eval_real]]
         result = evaluate(fake, real, metrics=("fid", "kid"), seed=0)
@@ -665,8 +670,9 @@ class Trainer:
     def _set_reals(self) -> None:
         """With G's palette in place (new or loaded): the reals as D sees them, moved to their nearest palette
         colours where model.palette_quantise_reals asks (what G can draw of them), with their colour codes."""
-        if self.cfg.model.head != "rgb" and self.cfg.model.palette_quantise_reals:
-            self.images = quantise(self.eval_images, self.G.palette_uint8())
+        m = self.cfg.model
+        if m.head != "rgb" and m.palette_quantise_reals and not has_exact_palette(self.dataset.manifest):
+            self.images = quantise(self.dataset.images, self.G.palette_uint8())
         if colour_code_channels(self.cfg.model):
             self.G.head.learn_colours(self.images)  # each real colour's code, looked up from now on
             self.real_view = self.G.head.identity_channels  # reals with their colours' codes, as G's fakes
