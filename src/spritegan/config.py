@@ -114,6 +114,10 @@ class ModelConfig:
     # training image uses when the palette is the data's own, set at the start of training; runs saved
     # before the option load with it off)
     palette_max_colours: int = -1
+    # head=palette, sampling: width of a learned clean-up of the sampled indices (models/refiner.py), trained
+    # after the GAN on the training sprites for train.refine_seconds; 0: none
+    palette_refiner: int = 0
+    palette_refine_passes: int = 2  # head=palette, sampling: rounds of that clean-up
 
 
 # what train.schedule_kimg's cosine moves: learning rates, R1/R2 gammas, the EMA half-life, diffaug probability
@@ -165,6 +169,9 @@ class TrainConfig:
     checkpoint_every: int = 500  # checkpoint interval (steps)
     log_every: int = 20  # metrics.csv / TensorBoard interval (steps)
     keep_checkpoints: int = 3  # older checkpoints are deleted
+    # model.palette_refiner: the refiner's training at the end of each `train`, in millions of training pixels
+    # it sees (batches of 64 sprites: 100 is 1,526 steps at 32x32, 127 at 96x128); 0: none
+    refine_mpix: float = 0.0
     eval_every: int = 0  # FID/KID of G_ema every N steps (0: off); best generator kept by FID
     eval_samples: int = 1000  # generated images per in-training evaluation
     eval_real: int = 0  # real images compared against (0: all training images)
@@ -272,7 +279,8 @@ def _coerce(value: Any, kind: type, item: type | None, key: str) -> Any:
 # Numeric settings are checked from their dataclass field: a float must be finite, and a number whose default
 # is positive must stay >= 1 (ints) or >= 0 (floats); one whose default is 0 ("off") must stay >= 0. So a new
 # field is checked without being listed. The lists below only tighten or loosen that rule.
-MINIMUM: dict[str, float] = {"model.mapping_layers": 0, "data.pad_to": 1}  # 0 mapping layers act as 1
+# 0 mapping layers act as 1; 0 refiner rounds turn the refiner off at sampling
+MINIMUM: dict[str, float] = {"model.mapping_layers": 0, "data.pad_to": 1, "model.palette_refine_passes": 0}
 # Settings that must be strictly above their minimum (a rate or a length of zero makes no sense).
 POSITIVE = {"train.lr_g", "train.lr_d", "train.epochs", "train.ada_kimg"}
 # Fractions and probabilities: the closed range [0, 1] (beta2 and dropout stay below 1).

@@ -39,7 +39,7 @@ def _writable_folder(path, option: str, shown=None) -> None:
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    """--agree, --despeckle and --max-colours: how a palette head samples, for every command that samples a
+    """--agree, --despeckle, --max-colours and --refine: how a palette head samples, for every command that samples a
     run (`sampling_overrides` hands them to SpritePipeline.from_run)."""
     parser.add_argument(
         "--agree",
@@ -61,11 +61,23 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
         help="palette head: each sprite keeps at most N colours, those it uses most (0: the whole palette; "
         "default: the run's model.palette_max_colours, the most any training image uses)",
     )
+    parser.add_argument(
+        "--refine",
+        type=int,
+        metavar="PASSES",
+        help="palette head: rounds of the run's trained refiner, a learned clean-up of stray pixels (0: off; "
+        "default: the run's model.palette_refine_passes; runs without a refiner ignore it)",
+    )
 
 
 def sampling_overrides(args: argparse.Namespace) -> dict:
     """The palette head's sampling options given on the command line, as SpritePipeline.from_run takes them."""
-    return {"agree": args.agree, "despeckle": args.despeckle, "max_colours": args.max_colours}
+    return {
+        "agree": args.agree,
+        "despeckle": args.despeckle,
+        "max_colours": args.max_colours,
+        "refine": args.refine,
+    }
 
 
 def check_output_folder(path, option: str = "--out") -> None:

@@ -132,6 +132,8 @@ def format_table(result: dict) -> str:
         rows.append(("palette specks removed (pixels)", _text(result["palette_despeckle"]), ""))
     if result.get("palette_max_colours"):
         rows.append(("palette colours per sprite, at most", _text(result["palette_max_colours"]), ""))
+    if result.get("palette_refine_passes"):
+        rows.append(("palette refiner rounds", _text(result["palette_refine_passes"]), ""))
     if "extractor" in result:
         rows.append(("extractor", result["extractor"], ""))
     if "engine" in result:

@@ -362,6 +362,8 @@ def run_shares(args: argparse.Namespace) -> int:
         print(f"palette specks removed: parts of at most {result['palette_despeckle']} pixels")
     if result.get("palette_max_colours"):
         print(f"palette colours per sprite: at most {result['palette_max_colours']}")
+    if result.get("palette_refine_passes"):
+        print(f"palette refiner: {result['palette_refine_passes']} rounds")
     print(shares_markdown(result, all_traits=args.all_traits), end="")
     near = result["near_copies"]
     print(

@@ -37,6 +37,15 @@ from spritegan.tensors import to_hwc_numpy, to_uint8
 OutputType = Literal["pt", "np", "pil"]
 
 
+MAX_REFINE_PASSES = 8
+
+
+def refine_passes(generator: torch.nn.Module, config: ModelConfig) -> int:
+    """The refiner rounds this generator applies at sampling: 0 without a trained refiner."""
+    refiner = getattr(getattr(generator, "head", None), "refiner", None)
+    return config.palette_refine_passes if refiner is not None and refiner.trained() else 0
+
+
 def latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
     """One standard-normal latent per seed, independent of batch size and device: seed s is always z_s."""
     out = torch.empty(len(seeds), z_dim)
@@ -65,13 +74,15 @@ class SpritePipeline:
         agree: float | None = None,
         despeckle: int | None = None,
         max_colours: int | None = None,
+        refine: int | None = None,
     ) -> SpritePipeline:
         """Load `generator.safetensors` from a run folder (or the file itself) with no training state.
 
         `agree` overrides the palette head's neighbour agreement at sampling (model.palette_agree; 0 is
         the per-pixel argmax), `despeckle` the largest lone part it removes (model.palette_despeckle, in
         pixels; 0 keeps them), `max_colours` the colours one image may keep (model.palette_max_colours; 0:
-        the whole palette); None keeps the run's own setting."""
+        the whole palette), `refine` the rounds of the trained refiner (model.palette_refine_passes; 0 turns it
+        off); None keeps the run's own setting."""
         file = resolve_generator_path(path)
         weights, meta = load_generator_file(file)
         if "model_config" not in meta:
@@ -90,6 +101,10 @@ class SpritePipeline:
             if max_colours < 0:
                 raise SpriteganError(f"--max-colours {max_colours}: choose 0 (the whole palette) or more")
             meta = {**meta, "model_config": {**meta["model_config"], "palette_max_colours": int(max_colours)}}
+        if refine is not None:
+            if not 0 <= refine <= MAX_REFINE_PASSES:
+                raise SpriteganError(f"--refine {refine}: choose 0 (off) to {MAX_REFINE_PASSES} rounds")
+            meta = {**meta, "model_config": {**meta["model_config"], "palette_refine_passes": int(refine)}}
         try:
             generator = build_generator(ModelConfig(**meta["model_config"]))
             generator.load_state_dict(weights)
@@ -116,8 +131,8 @@ class SpritePipeline:
     @property
     def sampling_record(self) -> dict[str, float]:
         """What a result file records of how this pipeline samples: the palette head's neighbour agreement
-        the speck size it removes and the colours an image keeps (the run's, or the overrides given to
-        from_pretrained; 0 for off); empty for other heads."""
+        the speck size it removes, the colours an image keeps and the refiner's rounds (the run's, or the
+        overrides given to from_pretrained; 0 for off); empty for other heads."""
         if self.model_config.head != "palette":
             return {}
         c = self.model_config
@@ -125,6 +140,7 @@ class SpritePipeline:
             "palette_agree": c.palette_agree,
             "palette_despeckle": max(0, c.palette_despeckle),
             "palette_max_colours": max(0, c.palette_max_colours),
+            "palette_refine_passes": refine_passes(self.generator, c),
         }
 
     @property

@@ -263,6 +263,7 @@ def evaluate_run(
     despeckle: int | None = None,
     traits: str | None = None,
     max_colours: int | None = None,
+    refine: int | None = None,
 ) -> dict:
     """Sample `samples` images from a run and evaluate them; appends one JSON line to run_dir/metrics.jsonl.
 
@@ -277,7 +278,9 @@ def evaluate_run(
     """
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
-    pipe = SpritePipeline.from_run(run_dir, agree=agree, despeckle=despeckle, max_colours=max_colours)
+    pipe = SpritePipeline.from_run(
+        run_dir, agree=agree, despeckle=despeckle, max_colours=max_colours, refine=refine
+    )
     manifest = dict(getattr(pipe, "manifest", None) or {})
     spec = real_spec or manifest.get("source")
     if not spec:

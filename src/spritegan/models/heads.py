@@ -80,6 +80,8 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
             identity=cfg.palette_identity,
             despeckle=cfg.palette_despeckle,
             speck_sites=sites,
+            refiner=cfg.palette_refiner,
+            refine_passes=cfg.palette_refine_passes,
         )
         sizes = (cfg.palette_embed, cfg.palette_colors, cfg.channels)
         if cfg.palette_slots > 0:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from spritegan.models.despeckle import remove_specks
+from spritegan.models.refiner import PaletteRefiner
 
 
 class PaletteOutput(nn.Module):
@@ -40,11 +41,15 @@ class PaletteOutput(nn.Module):
         identity: int = 0,
         despeckle: int = 0,
         speck_sites: torch.Tensor | None = None,
+        refiner: int = 0,
+        refine_passes: int = 2,
     ) -> None:
         super().__init__()
-        # sampling only: see agreeing_choice and despeckle.remove_specks
+        # sampling only: see agreeing_choice, models/refiner.py and despeckle.remove_specks
         self.agree, self.agree_steps, self.tileable = agree, agree_steps, tileable
         self.despeckle = max(0, despeckle)
+        self.refiner = PaletteRefiner(colours, refiner, tileable) if refiner > 0 else None
+        self.refine_passes = refine_passes
         # (H, W) bool: where the data has small parts too, so G's stay there (from the config: not saved)
         self.register_buffer("speck_sites", speck_sites, persistent=False)
         if colours < 1:
@@ -73,8 +78,11 @@ class PaletteOutput(nn.Module):
             return torch.cat([self.palette, self.identity], dim=1)
         return self.palette
 
-    def without_specks(self, index: torch.Tensor) -> torch.Tensor:
-        """Sampled palette indices (N, H, W) with the specks the data never shows removed."""
+    def finish(self, index: torch.Tensor) -> torch.Tensor:
+        """Sampled palette indices (N, H, W) cleaned up by the refiner (once trained), then with the specks
+        the data never shows removed."""
+        if self.refiner is not None and self.refine_passes > 0 and self.refiner.trained():
+            index = self.refiner.refine(index, self.refine_passes)
         return remove_specks(index, self.palette, self.despeckle, self.tileable, self.speck_sites)
 
     def identity_channels(self, images: torch.Tensor) -> torch.Tensor:
@@ -113,6 +121,8 @@ class PaletteHead(PaletteOutput):
         despeckle: int = 0,
         speck_sites: torch.Tensor | None = None,
         max_colours: int = 0,
+        refiner: int = 0,
+        refine_passes: int = 2,
     ) -> None:
         super().__init__(
             colours,
@@ -125,6 +135,8 @@ class PaletteHead(PaletteOutput):
             identity,
             despeckle,
             speck_sites,
+            refiner,
+            refine_passes,
         )
         self.max_colours = max(0, max_colours)  # sampling only: see capped_logits
         self.keys = nn.Parameter(torch.zeros(colours, embed_dim))
@@ -182,11 +194,11 @@ class PaletteHead(PaletteOutput):
         image's kept colours (capped_logits), then the specks the data never shows removed."""
         n, h, w = shape
         if self.agree <= 0 and not 0 < self.max_colours < len(self.palette):
-            return self.without_specks(choose_colours(pixels, weight, bias).reshape(n, h, w))  # blockwise
+            return self.finish(choose_colours(pixels, weight, bias).reshape(n, h, w))  # blockwise
         logits = torch.addmm(bias, pixels, weight.t()).reshape(n, h, w, -1).permute(0, 3, 1, 2)
         logits = capped_logits(logits, self.max_colours)
         if self.agree <= 0:
-            return self.without_specks(logits.argmax(1))
+            return self.finish(logits.argmax(1))
         step = n if _tracing() else max(1, AGREE_ELEMENTS // logits[0].numel())
         index = torch.cat(
             [
@@ -194,7 +206,7 @@ class PaletteHead(PaletteOutput):
                 for i in range(0, n, step)
             ]
         )
-        return self.without_specks(index)
+        return self.finish(index)
 
 
 def capped_logits(logits: torch.Tensor, max_colours: int) -> torch.Tensor:

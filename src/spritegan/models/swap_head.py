@@ -45,6 +45,8 @@ class SwapPaletteHead(PaletteOutput):
         speck_sites: torch.Tensor | None = None,
         latent_dim: int = 64,
         hidden: int = 256,
+        refiner: int = 0,
+        refine_passes: int = 2,
     ) -> None:
         super().__init__(
             colours,
@@ -57,6 +59,8 @@ class SwapPaletteHead(PaletteOutput):
             identity,
             despeckle,
             speck_sites,
+            refiner,
+            refine_passes,
         )
         if slots < 1:
             raise ValueError("a palette-swap head needs at least one slot (model.palette_slots)")
@@ -105,7 +109,7 @@ class SwapPaletteHead(PaletteOutput):
         """Palette indices (N, H, W) at sampling: each pixel's slot (the argmax, or the neighbour-agreeing
         choice over slots), its colour, then the specks the data never shows removed."""
         slots = agreeing_choice(slot_logits, self.agree, self.agree_steps, self.tileable)
-        return self.without_specks(slot_colours(slots, colour_logits))
+        return self.finish(slot_colours(slots, colour_logits))
 
 
 def slot_colours(slots: torch.Tensor, colour_logits: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,7 @@ from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
 from spritegan.models.despeckle import AUTO_MAX as AUTO_SPECK_SIZE
 from spritegan.models.despeckle import data_speck_sites
-from spritegan.models.palette_head import colour_code_channels
+from spritegan.models.palette_head import ColourLookup, colour_code_channels
 from spritegan.models.progressive import Growth, fade_reals, growth_at, phase_size
 from spritegan.precision import bf16_autocast_ok, cpu_bf16_reason, flush_denormals
 from spritegan.tensors import to_model
@@ -57,6 +57,7 @@ from spritegan.train.losses import (
     r1_penalty,
     r2_penalty,
 )
+from spritegan.train.refine import RefineResult, refine_steps, train_refiner
 from spritegan.train.schedules import schedule_value
 from spritegan.train.speed import probe_speed, speed_advice
 from spritegan.train.transfer import freeze_first_layers, init_from
@@ -572,14 +573,30 @@ class Trainer:
         meta = {"model_config": self.cfg.to_dict()["model"], "manifest": self.dataset.manifest}
         return SpritePipeline(self.G_ema, meta, self.device)
 
-    def sample_sheet(self) -> Path:
+    def sample_sheet(self, suffix: str = "") -> Path:
         self.refresh_ema_statistics()
         imgs = self.pipeline()(z=self.fixed_z, labels=self.fixed_labels, batch_size=len(self.fixed_z))
         scale = max(1, 96 // max(imgs.shape[-2:]))
         sheet = make_sheet(imgs, scale=scale, background="checker")
-        path = self.run_dir / "samples" / f"step-{self.step:06d}.png"
+        path = self.run_dir / "samples" / f"step-{self.step:06d}{suffix}.png"
         save_png(sheet, path)
         return path
+
+    def refiner(self):
+        """G_ema's palette refiner (models/refiner.py), or None when the model has none."""
+        return getattr(getattr(self.G_ema, "head", None), "refiner", None)
+
+    def refine(self, steps: int, progress: bool = False) -> RefineResult:
+        """Train G_ema's refiner for `steps` on the training images as palette indices (seeded by train.seed
+        and the steps it has had, so a resumed run goes on with fresh batches); G's copy follows, so the EMA
+        does not pull it back."""
+        refiner, head = self.refiner(), self.G_ema.head
+        lookup = ColourLookup(self.dataset.images)
+        index = lookup.index(to_model(self.dataset.images), head.palette)
+        seed = self.cfg.train.seed * 1000 + 4 + int(refiner.steps)
+        result = train_refiner(refiner, index, steps, seed=seed, amp=self.amp, progress=progress)
+        self.G.head.refiner.load_state_dict(refiner.state_dict())
+        return result
 
     def evaluate(self) -> dict[str, float]:
         """FID/KID of G_ema on fixed evaluation seeds against the training images, appended to eval.jsonl
@@ -876,6 +893,25 @@ class _Loop:
             self.logger.close()
 
 
+def _refine_at_end(trainer: Trainer, loop: _Loop, progress: bool) -> None:
+    """train.refine_mpix of refiner training after the GAN's, then the run saved again with a sample sheet
+    `step-N-refined.png` beside the head's own (single-process runs; torchrun runs skip it)."""
+    steps = refine_steps(trainer.cfg.train.refine_mpix, tuple(trainer.cfg.model.image_size))
+    if steps <= 0 or trainer.refiner() is None:
+        return
+    if trainer.dist.enabled:
+        if loop.main:
+            loop.bar.write("note: the refiner is not trained in a torchrun run (train.refine_mpix)")
+        return
+    result = trainer.refine(steps, progress)
+    loop.bar.write(
+        f"refiner: {result.steps} steps in {result.seconds:.0f} CPU-s (loss {result.loss:.4f}); "
+        "it cleans up the sampled sprites from now on"
+    )
+    trainer.save()
+    trainer.sample_sheet("-refined")
+
+
 def train(
     cfg: RunConfig,
     dataset: Any,
@@ -918,6 +954,7 @@ def train(
                 stopping = distributed.any_rank(stop.requested, trainer.dist, trainer.device)
             if stopping:
                 raise KeyboardInterrupt
+            _refine_at_end(trainer, loop, progress)
             ended = True
     except KeyboardInterrupt:
         interrupted = True

@@ -1,0 +1,71 @@
+"""A learned clean-up of palette-index sprites: the palette head's last step at sampling.
+
+`PaletteRefiner` reads a sprite as palette indices (N, H, W) and gives logits over the palette per pixel;
+`refine` takes their argmax among the colours the sprite already uses, a few passes. It is trained after
+the GAN, on the run's own training images with small corruptions (train/refine.py) that look like a
+generator's misses: pixels that take a neighbour's colour, and small patches of another sprite's pixels
+at the same place (the in-between shapes of two training sprites). So it learns the data's local rules
+(outlines, shoulders, brims, a sword's blade) and moves a sample's few stray pixels onto them; it never
+sees a generated sprite or a label. Untrained (`steps` 0) it is skipped, so sample sheets during the GAN's
+training show the head alone.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def one_hot_maps(index: torch.Tensor, colours: int) -> torch.Tensor:
+    """(N, H, W) indices -> (N, K, H, W) 0/1 floats (a comparison, which exports to ONNX as it is)."""
+    ks = torch.arange(colours, device=index.device).view(1, colours, 1, 1)
+    return (index.unsqueeze(1) == ks).float()
+
+
+class PaletteRefiner(nn.Module):
+    """A small U-Net (full, 1/2 and 1/4 resolution, residual blocks) over colour embeddings of the indices.
+    The logits add `keep` to each pixel's own colour, so an unsure refiner leaves the pixel as it was."""
+
+    def __init__(self, colours: int, width: int = 48, tileable: bool = False) -> None:
+        super().__init__()
+        pad = "circular" if tileable else "zeros"
+        w, w2 = width, 2 * width
+
+        def conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
+            return nn.Conv2d(cin, cout, 3, stride, dilation, dilation, padding_mode=pad)
+
+        self.colours = colours
+        self.embed = nn.Embedding(colours, w)
+        self.full_in, self.down1, self.half_res = conv(w, w), conv(w, w2, 2), conv(w2, w2)
+        self.down2, self.quarter_res = conv(w2, w2, 2), conv(w2, w2, dilation=2)
+        self.up2, self.up1, self.full_out = conv(w2, w2), conv(w2, w), conv(w, w)
+        self.out = nn.Conv2d(w, colours, 1)
+        self.keep = nn.Parameter(torch.tensor(2.0))
+        # optimiser steps the refiner has been trained for (saved with the generator; 0: not applied)
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+    def forward(self, index: torch.Tensor) -> torch.Tensor:
+        """(N, H, W) long indices -> (N, K, H, W) logits."""
+        h1 = self.embed(index).permute(0, 3, 1, 2)
+        h1 = h1 + F.relu(self.full_in(h1))
+        h2 = F.relu(self.down1(h1))
+        h2 = h2 + F.relu(self.half_res(h2))
+        h3 = F.relu(self.down2(h2))
+        h3 = h3 + F.relu(self.quarter_res(h3))
+        u2 = h2 + F.relu(self.up2(F.interpolate(h3, size=h2.shape[-2:], mode="nearest")))
+        u1 = h1 + F.relu(self.up1(F.interpolate(u2, size=h1.shape[-2:], mode="nearest")))
+        u1 = u1 + F.relu(self.full_out(u1))
+        return self.out(u1).float() + self.keep * one_hot_maps(index, self.colours)
+
+    def trained(self) -> bool:
+        return bool(self.steps > 0)
+
+    @torch.no_grad()
+    def refine(self, index: torch.Tensor, passes: int = 2) -> torch.Tensor:
+        """Indices (N, H, W) after `passes` rounds of the refiner's choice among each sprite's own colours."""
+        for _ in range(passes):
+            uses = one_hot_maps(index, self.colours).amax(dim=(2, 3), keepdim=True) > 0  # (N, K, 1, 1)
+            logits = self(index).masked_fill(~uses, float("-inf"))
+            index = logits.argmax(1)
+        return index

@@ -1,0 +1,158 @@
+"""The palette refiner: corruptions with known answers, a refiner that learns to undo them, and the refiner
+in the one generation path (train, resume, pipeline, CLI, ONNX)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from spritegan.generate.pipeline import SpritePipeline
+from spritegan.models.refiner import PaletteRefiner, one_hot_maps
+from spritegan.train.refine import corrupt_indices, refine_steps, train_refiner
+
+
+def _sprites(n: int, size: int = 12, seed: int = 0) -> torch.Tensor:
+    """(n, size, size) indices: a clear background (0) with one outlined box (1) filled with colour 2-5."""
+    g = torch.Generator().manual_seed(seed)
+    out = torch.zeros(n, size, size, dtype=torch.long)
+    for i in range(n):
+        y0, x0 = (int(v) for v in torch.randint(0, size // 2 - 1, (2,), generator=g))
+        h, w = (int(v) for v in torch.randint(4, size // 2 + 1, (2,), generator=g))
+        out[i, y0 : y0 + h, x0 : x0 + w] = 1
+        out[i, y0 + 1 : y0 + h - 1, x0 + 1 : x0 + w - 1] = 2 + int(torch.randint(0, 4, (1,), generator=g))
+    return out
+
+
+def test_corruption_is_reproducible_and_off_when_asked():
+    x = _sprites(16)
+    a = corrupt_indices(x, torch.Generator().manual_seed(3))
+    b = corrupt_indices(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b) and not torch.equal(a, x)
+    assert torch.equal(corrupt_indices(x, torch.Generator().manual_seed(3), pixel_rate=0.0, patches=0), x)
+
+
+def test_patches_copy_another_sprite_at_the_same_place():
+    x = _sprites(8)
+    out = corrupt_indices(x, torch.Generator().manual_seed(1), pixel_rate=0.0, patches=6)
+    changed = out != x
+    assert changed.any()
+    # every changed pixel holds what some other sprite of the batch has at that very place
+    same_place = (out.unsqueeze(1) == x.unsqueeze(0)).any(1)
+    assert same_place[changed].all()
+
+
+def test_pixel_noise_copies_a_neighbour_or_a_colour_of_the_same_sprite():
+    x = _sprites(8)
+    out = corrupt_indices(x, torch.Generator().manual_seed(2), pixel_rate=0.2, patches=0)
+    changed = out != x
+    assert changed.sum() > 20
+    own = one_hot_maps(x, 6).amax(dim=(2, 3)) > 0  # (n, K): the colours each sprite has
+    for i, y, xx in changed.nonzero().tolist():
+        assert own[i, out[i, y, xx]]
+
+
+def test_untrained_refiner_is_not_applied_and_refining_keeps_each_sprites_colours():
+    refiner = PaletteRefiner(6, width=4)
+    assert not refiner.trained()
+    with torch.no_grad():
+        refiner.out.bias.fill_(0.0)
+        refiner.out.bias[5] = 100.0  # it would paint everything colour 5 ...
+        refiner.keep.fill_(0.0)
+    x = _sprites(4)
+    x[0][x[0] == 2] = 3
+    refined = refiner.refine(x)
+    for i in range(4):  # ... but a sprite without colour 5 cannot get it
+        has5 = bool((x[i] == 5).any())
+        assert bool((refined[i] == 5).all()) == has5
+        assert set(refined[i].unique().tolist()) <= set(x[i].unique().tolist())
+
+
+def test_a_trained_refiner_undoes_most_corruption():
+    torch.manual_seed(0)
+    train = _sprites(512, seed=0)
+    refiner = PaletteRefiner(6, width=16)
+    result = train_refiner(refiner, train, steps=150, seed=0, batch_size=32, lr=3e-3)
+    assert result.steps == 150 and int(refiner.steps) == 150 and refiner.trained()
+    held_out = _sprites(64, seed=1)
+    noisy = corrupt_indices(held_out, torch.Generator().manual_seed(9), pixel_rate=0.1, patches=0)
+    before = (noisy != held_out).sum().item()
+    after = (refiner.refine(noisy) != held_out).sum().item()
+    assert before > 50 and after < 0.5 * before, (before, after)
+
+
+def test_refine_steps_counts_pixels():
+    assert refine_steps(0.0, (32, 32)) == 0
+    assert refine_steps(100.0, (32, 32)) == 1526
+    assert refine_steps(100.0, (96, 128)) == 128
+
+
+def _train(tmp_path, name: str, extra: list[str]) -> int:
+    from spritegan.cli import main
+
+    args = ["train", "--data", "builtin:sprites:64", "--out", str(tmp_path / name), "--no-progress"]
+    return main(args + ["--steps", "4", "--set", "model.g_width=8", "--set", "model.d_width=8"] + extra)
+
+
+def test_train_refines_at_the_end_and_every_path_samples_with_it(tmp_path, capsys):
+    from spritegan.cli import main
+
+    refine = ["--set", "model.palette_refiner=8", "--set", "train.refine_mpix=0.2"]
+    assert _train(tmp_path, "run", refine) == 0
+    out = capsys.readouterr().out
+    assert "refiner: 4 steps" in out
+    run = tmp_path / "run"
+    assert (run / "samples" / "step-000004-refined.png").exists()
+    pipe = SpritePipeline.from_run(run)
+    assert pipe.generator.head.refiner.trained() and pipe.sampling_record["palette_refine_passes"] == 2
+    off = SpritePipeline.from_run(run, refine=0)
+    assert off.sampling_record["palette_refine_passes"] == 0
+    seeds = list(range(16))
+    refined, raw = pipe(seeds), off(seeds)
+    # the refiner only moves pixels to colours their sprite already has
+    for r, w in zip(refined, raw, strict=True):
+        colours = lambda im: {tuple(p) for p in im.reshape(im.shape[0], -1).t().tolist()}  # noqa: E731
+        assert colours(r) <= colours(w)
+
+    assert main(["generate", str(run), "--seeds", "0,1", "--refine", "0", "--out", str(tmp_path / "g")]) == 0
+    assert json.loads((tmp_path / "g" / "generation.json").read_text())["palette_refine_passes"] == 0
+    from PIL import Image
+
+    written = torch.from_numpy(np.array(Image.open(tmp_path / "g" / "seed000001.png"))).permute(2, 0, 1)
+    assert torch.equal(written, raw[1])
+
+    # resume trains it further (fresh batches), and keeps G's copy equal to G_ema's
+    assert main(["train", "--resume", str(run), "--steps", "6", "--no-progress"]) == 0
+    again = SpritePipeline.from_run(run)
+    assert int(again.generator.head.refiner.steps) == 8
+
+    ort = pytest.importorskip("onnxruntime")
+    from spritegan.export.onnx import export_onnx
+
+    export_onnx(run, tmp_path / "g.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"z": again.latents(seeds).numpy(), "truncation": np.array([1.0], np.float32)}
+    onnx_out = torch.from_numpy(sess.run(["sprites"], feeds)[0]).permute(0, 3, 1, 2)
+    assert torch.equal(onnx_out, again(seeds))
+
+
+def test_same_seed_same_refiner(tmp_path):
+    refine = ["--set", "model.palette_refiner=8", "--set", "train.refine_mpix=0.2"]
+    assert _train(tmp_path, "a", refine) == 0 and _train(tmp_path, "b", refine) == 0
+    a, b = SpritePipeline.from_run(tmp_path / "a"), SpritePipeline.from_run(tmp_path / "b")
+    assert torch.equal(a(range(8)), b(range(8)))
+    wa = a.generator.head.refiner.state_dict()
+    wb = b.generator.head.refiner.state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_bad_refine_passes_is_a_one_line_error(tmp_path):
+    from spritegan.errors import SpriteganError
+
+    assert _train(tmp_path, "run", ["--set", "model.palette_refiner=8"]) == 0
+    with pytest.raises(SpriteganError, match="--refine 9"):
+        SpritePipeline.from_run(tmp_path / "run", refine=9)
+    # a refiner in the model but never trained: sampling goes on without it
+    assert SpritePipeline.from_run(tmp_path / "run").sampling_record["palette_refine_passes"] == 0
