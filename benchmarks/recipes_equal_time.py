@@ -1,7 +1,10 @@
 """Recipes side by side at equal CPU time: each trains for the same process CPU seconds, then `spritegan eval`.
 
 A recipe is NAME=PRESET or NAME=PRESET:key=value;key=value (config overrides; the word `conditional` among
-them trains with --conditional, on the data's labels). Every (recipe, seed) trains in
+them trains with --conditional, on the data's labels; `gan_seconds=S` gives that recipe's GAN S CPU seconds
+instead of --cpu-seconds, so a palette refiner trained after it (train.refine_mpix) fits in the same total,
+which the table reports). A run with a trained refiner gets a second row sampled with it off (--refine 0).
+Every (recipe, seed) trains in
 its own `spritegan train` process with one thread and `--max-seconds S --clock cpu`, `--jobs` at a time, so
 runs that share a busy machine still get the same compute. Then each run is evaluated as `spritegan eval RUN
 --samples N` does (FID-N against all training images with cached real statistics, KID, and the pixel-art
@@ -16,12 +19,16 @@ usage: python benchmarks/recipes_equal_time.py --data ../shared/datasets/cryptop
            --cpu-seconds 600 --seeds 0,1 --jobs 2 -n 5000 --out runs/recipes
        python benchmarks/recipes_equal_time.py --data builtin:sprites:4096 --recipe free=sprite \
            --recipe cond=sprite:conditional;model.cond_mode=cbn --cpu-seconds 1800 -n 1000 --no-fid --traits new
+       python benchmarks/recipes_equal_time.py --data builtin:sprites:4096 --recipe free=sprite \
+           --recipe "refined=sprite:gan_seconds=1500;model.palette_refiner=48;train.refine_mpix=100" \
+           --cpu-seconds 1800 -n 1000 --no-fid
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -38,25 +45,45 @@ def parse_recipe(text: str) -> tuple[str, str, list[str]]:
     return name, preset, [s for s in sets.split(";") if s]
 
 
+def gan_seconds(args: argparse.Namespace, sets: list[str]) -> float:
+    """The recipe's GAN CPU seconds: its `gan_seconds=S`, else --cpu-seconds."""
+    given = [float(s.split("=", 1)[1]) for s in sets if s.startswith("gan_seconds=")]
+    return given[-1] if given else args.cpu_seconds
+
+
 def train(args: argparse.Namespace, preset: str, sets: list[str], seed: int, run: Path) -> dict:
-    """Train one run (or reuse it when it has a generator and --reuse); returns steps, images, wall time."""
+    """Train one run (or reuse it when it has a generator and --reuse); returns steps, images and the CPU
+    seconds of the GAN and of the refiner after it (0 without one), from the run's train.log."""
     if not (args.reuse and (run / "generator.safetensors").exists()):
         cmd = [sys.executable, "-m", "spritegan", "train", "--data", args.data, "--preset", preset]
-        cmd += ["--out", str(run), "--steps", "1000000", "--max-seconds", str(args.cpu_seconds)]
+        cmd += ["--out", str(run), "--steps", "1000000", "--max-seconds", str(gan_seconds(args, sets))]
         cmd += ["--clock", "cpu", "--set", "train.threads=1", "--set", f"train.seed={seed}", "--no-progress"]
         if args.tile:
             cmd += ["--tile", args.tile]
         for override in sets:
-            cmd += ["--conditional"] if override == "conditional" else ["--set", override]
+            if override == "conditional":
+                cmd += ["--conditional"]
+            elif not override.startswith("gan_seconds="):
+                cmd += ["--set", override]
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        run.mkdir(parents=True, exist_ok=True)
+        with open(run / "train.log", "w") as log:
+            subprocess.run(cmd, check=True, stdout=log)
         (run / "bench-wall-seconds.txt").write_text(f"{time.perf_counter() - t0:.1f}\n")
     rows = (run / "metrics.csv").read_text().strip().splitlines()
     last = dict(zip(rows[0].split(","), rows[-1].split(","), strict=False))
-    return {"steps": int(last["step"]), "images": int(last["images"])}
+    log = run / "train.log"
+    found = re.findall(r"refiner: \d+ steps in (\d+) CPU-s", log.read_text()) if log.exists() else []
+    refine = float(found[-1]) if found else 0.0
+    return {
+        "steps": int(last["step"]),
+        "images": int(last["images"]),
+        "gan_s": gan_seconds(args, sets),
+        "refine_s": refine,
+    }
 
 
-def evaluate(args: argparse.Namespace, run: Path, palette: bool = False) -> dict:
+def evaluate(args: argparse.Namespace, run: Path, palette: bool = False, refine: int | None = None) -> dict:
     """FID/KID of N samples (seeds 0..N-1) against all training images, or against --real-n of them (seed 0),
     and the pixel-art measures against all of them (the floor); cached as RUN/bench-eval-N-R.json."""
     import numpy as np
@@ -68,10 +95,11 @@ def evaluate(args: argparse.Namespace, run: Path, palette: bool = False) -> dict
     from spritegan.metrics.evaluate import pixelart_with_floor, training_data_options
     from spritegan.metrics.sprites import is_builtin_sprites, sprite_metrics
 
-    pipe = SpritePipeline.from_run(run, agree=args.agree)
+    pipe = SpritePipeline.from_run(run, agree=args.agree, refine=refine)
     traits = args.traits if pipe.label_spec else None  # unconditional runs take no traits
     tag = f"{'-snapped' if palette else ''}{'-nofid' if args.no_fid else ''}-{traits or 'data'}"
     tag += "" if args.agree is None else f"-agree{args.agree:g}"
+    tag += "" if refine is None else f"-refine{refine}"
     out = run / f"bench-eval-{args.n}-{args.real_n or 'all'}{tag}.json"
     if args.reuse and out.exists():
         return json.loads(out.read_text())
@@ -108,6 +136,13 @@ def _rgb_with_palette(run: Path) -> bool:
 
     meta = read_metadata(run / "generator.safetensors")
     return meta["model_config"].get("head", "rgb") == "rgb" and bool(meta.get("manifest", {}).get("palette"))
+
+
+def _refined(run: Path) -> bool:
+    """Whether the run's generator has a trained palette refiner (so a refiner-off row is worth adding)."""
+    from spritegan.generate.pipeline import SpritePipeline
+
+    return SpritePipeline.from_run(run).sampling_record.get("palette_refine_passes", 0) > 0
 
 
 def _metric(result: dict, key: str, floor: bool = False) -> float:
@@ -152,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     for (name, preset, sets, seed, run), info in zip(jobs, trained, strict=True):
         row = {"recipe": name, "preset": preset, "set": sets, "seed": seed, "run": str(run), **info}
         rows.append({**row, "result": evaluate(args, run)})
+        if _refined(run):  # the same weights with the refiner off: what the refiner itself adds
+            rows.append({**row, "recipe": f"{name}, refiner off", "result": evaluate(args, run, refine=0)})
         if _rgb_with_palette(run):  # the baseline an RGB head offers: nearest-palette snap after sampling
             rows.append(
                 {**row, "recipe": f"{name} + palette snap", "result": evaluate(args, run, palette=True)}
@@ -159,19 +196,23 @@ def main(argv: list[str] | None = None) -> int:
     label = "FID-5k" if args.n == 5000 else f"FID-{args.n}"
     if args.real_n:
         label += f" vs {args.real_n} real (in-training signal)"
-    print(f"\n{label} after {args.cpu_seconds:.0f} CPU-s of training per run ({args.data})\n")
+    print(f"\n{label} after about {args.cpu_seconds:.0f} CPU-s of training per run ({args.data})\n")
     keys = ["pixelart_off_palette", "pixelart_isolated", "pixelart_stray"]
-    print(f"| recipe | seed | steps | images | {label} | KID x10^3 | off-palette | isolated | stray-colour |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        f"| recipe | seed | CPU-s (GAN + refiner) | steps | images | {label} | KID x10^3 | off-palette | "
+        "isolated | stray-colour |"
+    )
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         res = r["result"]
         pix = " | ".join(f"{_metric(res, k):.4f}" for k in keys)
+        cpu = f"{r['gan_s']:.0f} + {r['refine_s']:.0f}" if r["refine_s"] else f"{r['gan_s']:.0f}"
         print(
-            f"| {r['recipe']} | {r['seed']} | {r['steps']} | {r['images']} | {_metric(res, 'fid'):.2f} | "
+            f"| {r['recipe']} | {r['seed']} | {cpu} | {r['steps']} | {r['images']} | {_metric(res, 'fid'):.2f} | "
             f"{_metric(res, 'kid_mean') * 1000:.1f} | {pix} |"
         )
     floor = " | ".join(f"{_metric(rows[0]['result'], k, floor=True):.4f}" for k in keys)
-    print(f"| real data (floor) | | | | | | {floor} |")
+    print(f"| real data (floor) | | | | | | | {floor} |")
     if any("sprite_valid_share" in r["result"]["metrics"] for r in rows):
         sampled = f"conditional runs sampled with --traits {args.traits}" if args.traits else ""
         sampled += "" if args.agree is None else f"; neighbour agreement {args.agree:g} at sampling"

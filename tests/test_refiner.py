@@ -156,3 +156,39 @@ def test_bad_refine_passes_is_a_one_line_error(tmp_path):
         SpritePipeline.from_run(tmp_path / "run", refine=9)
     # a refiner in the model but never trained: sampling goes on without it
     assert SpritePipeline.from_run(tmp_path / "run").sampling_record["palette_refine_passes"] == 0
+
+
+def test_refine_command_adds_a_refiner_to_a_run_and_leaves_the_run_alone(tmp_path, capsys):
+    from spritegan.cli import main
+    from spritegan.storage import resolve_generator_path
+
+    assert _train(tmp_path, "run", []) == 0
+    before = resolve_generator_path(tmp_path / "run").read_bytes()
+    out = tmp_path / "refined"
+    assert main(["refine", str(tmp_path / "run"), "--out", str(out), "--mpix", "0.1", "--no-progress"]) == 0
+    assert "refiner added and trained: 2 steps" in capsys.readouterr().out
+    assert resolve_generator_path(tmp_path / "run").read_bytes() == before
+    pipe = SpritePipeline.from_run(out)
+    assert pipe.model_config.palette_refiner == 48 and pipe.generator.head.refiner.trained()
+    plain = SpritePipeline.from_run(tmp_path / "run")
+    # with the refiner off, the refined file draws exactly what the run draws
+    assert torch.equal(SpritePipeline.from_run(out, refine=0)(range(8)), plain(range(8)))
+
+    # a second call trains it further; it refuses to write over a file or into the run itself
+    again = ["refine", str(out), "--out", str(out), "--mpix", "0.1", "--no-progress"]
+    assert main(again) == 2
+    assert "is the run itself" in capsys.readouterr().err
+    assert main(["refine", str(tmp_path / "run"), "--out", str(out), "--no-progress"]) == 2
+    assert "file exists" in capsys.readouterr().err
+    more = tmp_path / "more"
+    assert main(["refine", str(out), "--out", str(more), "--mpix", "0.1", "--no-progress"]) == 0
+    assert "trained further: 2 steps" in capsys.readouterr().out
+    assert int(SpritePipeline.from_run(more).generator.head.refiner.steps) == 4
+
+
+def test_refine_command_refuses_an_rgb_run(tmp_path, capsys):
+    from spritegan.cli import main
+
+    assert _train(tmp_path, "rgb", ["--set", "model.head=rgb"]) == 0
+    assert main(["refine", str(tmp_path / "rgb"), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    assert "draws RGB" in capsys.readouterr().err

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "data",
     "presets",
     "train",
+    "refine",
     "generate",
     "traits",
     "eval",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -115,3 +116,59 @@ def train_refiner(
         for p in frozen:
             p.requires_grad_(False)
     return RefineResult(steps, time.process_time() - start, sum(losses) / max(len(losses), 1))
+
+
+@dataclass
+class RefinedGenerator:
+    path: Path  # the generator file written
+    result: RefineResult
+    added: bool  # a refiner was added (the run had none), not trained further
+
+
+def refine_generator(
+    source: str | Path,
+    out: str | Path,
+    mpix: float = 100.0,
+    width: int = 48,
+    seed: int = 0,
+    progress: bool = False,
+) -> RefinedGenerator:
+    """A copy of a palette-head run's generator file at `out` (a folder) with its refiner trained on the run's
+    training images for `mpix` million pixels: added at `width` when the run has none, else trained further.
+    The source run is only read."""
+    from spritegan.config import ModelConfig
+    from spritegan.data.dataset import image_hash, open_dataset
+    from spritegan.errors import RunError, SpriteganError
+    from spritegan.metrics.evaluate import training_data_options
+    from spritegan.models import build_generator
+    from spritegan.models.palette_head import ColourLookup
+    from spritegan.precision import bf16_autocast_ok
+    from spritegan.storage import GENERATOR_FILE, load_generator_file, resolve_generator_path, save_generator
+    from spritegan.tensors import to_model
+
+    file = resolve_generator_path(source)
+    weights, meta = load_generator_file(file)
+    config = dict(meta.get("model_config") or {})
+    if config.get("head") != "palette":
+        raise SpriteganError(f"{file}: the refiner cleans up a palette head's sprites; this run draws RGB")
+    added = not config.get("palette_refiner")
+    if added:
+        config["palette_refiner"] = width
+    generator = build_generator(ModelConfig(**config))
+    missing, unexpected = generator.load_state_dict(weights, strict=False)
+    if unexpected or any(not k.startswith("head.refiner.") for k in missing):
+        raise RunError(f"{file}: weights do not match the stored model config ({(missing + unexpected)[:3]})")
+    manifest = meta.get("manifest") or {}
+    if not manifest.get("source"):
+        raise RunError(f"{file}: the run's manifest names no data source to train the refiner on")
+    dataset = open_dataset(manifest["source"], **training_data_options(manifest))
+    if manifest.get("sha256") and image_hash(dataset.images) != manifest["sha256"]:
+        raise RunError(f"{manifest['source']}: the data is not what {file} was trained on (its hash differs)")
+    head = generator.head
+    index = ColourLookup(dataset.images).index(to_model(dataset.images), head.palette)
+    seed = seed * 1000 + 4 + int(head.refiner.steps)
+    steps = refine_steps(mpix, tuple(config["image_size"]))
+    amp = bf16_autocast_ok(torch.device("cpu"))
+    result = train_refiner(head.refiner, index, steps, seed=seed, amp=amp, progress=progress)
+    path = save_generator(Path(out) / GENERATOR_FILE, generator, {**meta, "model_config": config})
+    return RefinedGenerator(path, result, added)
