@@ -59,7 +59,5 @@ def run(args: argparse.Namespace) -> int:
     )
     r = done.result
     what = "added and trained" if done.added else "trained further"
-    print(
-        f"refiner {what}: {r.steps} steps in {r.seconds:.0f} CPU-s (loss {r.loss:.4f}); wrote {done.path}"
-    )
+    print(f"refiner {what}: {r.steps} steps in {r.seconds:.0f} CPU-s (loss {r.loss:.4f}); wrote {done.path}")
     return 0
