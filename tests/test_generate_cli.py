@@ -137,6 +137,8 @@ def test_demo_command_end_to_end(tmp_path, capsys):
     # the demo's palette head: every visible pixel is one of the data's colours, every alpha one of its levels
     pipe = SpritePipeline.from_run(tmp_path / "demo")
     assert pipe.model_config.palette_identity == 16  # the sprite preset: D sees the colours' codes
+    assert pipe.sampling_record["palette_refine_passes"] == 2  # the refiner trained after the GAN
+    assert (tmp_path / "demo" / "samples" / "step-000002-refined.png").exists()
     images = pipe(n=16, seed=0, snap=False)
     pixels = images.permute(0, 2, 3, 1).reshape(-1, 4)
     visible = {tuple(p) for p in pixels[pixels[:, 3] > 0].tolist()}
