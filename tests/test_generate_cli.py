@@ -73,6 +73,26 @@ def test_snap_alpha_and_palette():
     assert pal[0, :3, 0, 0].tolist() == [0, 0, 0]
 
 
+@pytest.mark.parametrize("levels", [[0, 255], [0, 100, 200], list(range(256)), [7], [3, 250, 90]])
+def test_snap_alpha_is_the_nearest_level_of_every_value(levels):
+    every = torch.arange(256, dtype=torch.uint8).view(1, 1, 16, 16).expand(1, 4, 16, 16).clone()
+    alpha = snap_alpha(every, levels)[0, 3].flatten().tolist()
+    ordered = sorted(levels)
+    want = [min(ordered, key=lambda lv: (abs(v - lv), lv)) for v in range(256)]  # ties to the lower level
+    assert alpha == want
+
+
+def test_snap_palette_in_blocks_equals_all_at_once(monkeypatch):
+    import spritegan.generate.postprocess as post
+
+    g = torch.Generator().manual_seed(0)
+    imgs = torch.randint(0, 256, (3, 4, 9, 7), generator=g, dtype=torch.uint8)
+    palette = torch.randint(0, 256, (12, 4), generator=g).tolist()
+    whole = snap_palette(imgs, palette)
+    monkeypatch.setattr(post, "SNAP_BLOCK", 5)
+    assert torch.equal(snap_palette(imgs, palette), whole)
+
+
 def test_upscale_and_sheet_sizes():
     imgs = torch.randint(0, 255, (5, 3, 8, 8), dtype=torch.uint8)
     assert upscale(imgs, 3).shape == (5, 3, 24, 24)
