@@ -115,7 +115,7 @@ class ModelConfig:
     # before the option load with it off)
     palette_max_colours: int = -1
     # head=palette, sampling: width of a learned clean-up of the sampled indices (models/refiner.py), trained
-    # after the GAN on the training sprites for train.refine_seconds; 0: none
+    # after the GAN on the training sprites (train.refine_mpix, or `spritegan refine`); 0: none
     palette_refiner: int = 0
     palette_refine_passes: int = 2  # head=palette, sampling: rounds of that clean-up
 

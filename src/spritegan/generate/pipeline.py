@@ -40,10 +40,10 @@ OutputType = Literal["pt", "np", "pil"]
 MAX_REFINE_PASSES = 8
 
 
-def refine_passes(generator: torch.nn.Module, config: ModelConfig) -> int:
-    """The refiner rounds this generator applies at sampling: 0 without a trained refiner."""
-    refiner = getattr(getattr(generator, "head", None), "refiner", None)
-    return config.palette_refine_passes if refiner is not None and refiner.trained() else 0
+def refine_passes(generator: torch.nn.Module) -> int:
+    """The refiner rounds this generator applies at sampling (its palette head's): 0 without a trained one."""
+    rounds = getattr(getattr(generator, "head", None), "refine_rounds", None)
+    return rounds() if rounds is not None else 0
 
 
 def latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
@@ -140,7 +140,7 @@ class SpritePipeline:
             "palette_agree": c.palette_agree,
             "palette_despeckle": max(0, c.palette_despeckle),
             "palette_max_colours": max(0, c.palette_max_colours),
-            "palette_refine_passes": refine_passes(self.generator, c),
+            "palette_refine_passes": refine_passes(self.generator),
         }
 
     @property

@@ -78,10 +78,14 @@ class PaletteOutput(nn.Module):
             return torch.cat([self.palette, self.identity], dim=1)
         return self.palette
 
+    def refine_rounds(self) -> int:
+        """The refiner rounds sampling applies: 0 without a refiner or before it is trained."""
+        return self.refine_passes if self.refiner is not None and self.refiner.trained() else 0
+
     def finish(self, index: torch.Tensor) -> torch.Tensor:
         """Sampled palette indices (N, H, W) cleaned up by the refiner (once trained), then with the specks
         the data never shows removed."""
-        if self.refiner is not None and self.refine_passes > 0 and self.refiner.trained():
+        if self.refine_rounds():
             index = self.refiner.refine(index, self.refine_passes)
         return remove_specks(index, self.palette, self.despeckle, self.tileable, self.speck_sites)
 

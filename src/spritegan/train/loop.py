@@ -41,7 +41,7 @@ from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
 from spritegan.models.despeckle import AUTO_MAX as AUTO_SPECK_SIZE
 from spritegan.models.despeckle import data_speck_sites
-from spritegan.models.palette_head import ColourLookup, colour_code_channels
+from spritegan.models.palette_head import colour_code_channels
 from spritegan.models.progressive import Growth, fade_reals, growth_at, phase_size
 from spritegan.models.refiner import PaletteRefiner
 from spritegan.precision import bf16_autocast_ok, cpu_bf16_reason, flush_denormals
@@ -58,7 +58,7 @@ from spritegan.train.losses import (
     r1_penalty,
     r2_penalty,
 )
-from spritegan.train.refine import RefineResult, refine_steps, train_refiner
+from spritegan.train.refine import RefineResult, refine_head, refine_steps
 from spritegan.train.schedules import schedule_value
 from spritegan.train.speed import probe_speed, speed_advice
 from spritegan.train.transfer import freeze_first_layers, init_from
@@ -591,12 +591,10 @@ class Trainer:
         """Train G_ema's refiner for `steps` on the training images as palette indices (seeded by train.seed
         and the steps it has had, so a resumed run goes on with fresh batches); G's copy follows, so the EMA
         does not pull it back."""
-        refiner, head = self.refiner(), self.G_ema.head
-        lookup = ColourLookup(self.dataset.images)
-        index = lookup.index(to_model(self.dataset.images), head.palette)
-        seed = self.cfg.train.seed * 1000 + 4 + int(refiner.steps)
-        result = train_refiner(refiner, index, steps, seed=seed, amp=self.amp, progress=progress)
-        self.G.head.refiner.load_state_dict(refiner.state_dict())
+        result = refine_head(
+            self.G_ema.head, self.dataset.images, steps, self.cfg.train.seed, self.amp, progress
+        )
+        self.G.head.refiner.load_state_dict(self.G_ema.head.refiner.state_dict())
         return result
 
     def evaluate(self) -> dict[str, float]:

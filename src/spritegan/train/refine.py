@@ -18,7 +18,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from spritegan.models.palette_head import ColourLookup, PaletteOutput
 from spritegan.models.refiner import PaletteRefiner
+from spritegan.tensors import to_model
 
 
 def corrupt_indices(
@@ -118,6 +120,22 @@ def train_refiner(
     return RefineResult(steps, time.process_time() - start, sum(losses) / max(len(losses), 1))
 
 
+def refine_head(
+    head: PaletteOutput,
+    images: torch.Tensor,
+    steps: int,
+    seed: int,
+    amp: bool = False,
+    progress: bool = False,
+) -> RefineResult:
+    """Train a palette head's refiner for `steps` on uint8 training images (N, C, H, W), read as indices of
+    the head's palette; seeded by `seed` and the steps the refiner has had, so training it again goes on
+    with fresh batches. What `train` runs at the end and `spritegan refine` runs on a saved generator."""
+    index = ColourLookup(images).index(to_model(images), head.palette)
+    seed = seed * 1000 + 4 + int(head.refiner.steps)
+    return train_refiner(head.refiner, index, steps, seed=seed, amp=amp, progress=progress)
+
+
 @dataclass
 class RefinedGenerator:
     path: Path  # the generator file written
@@ -141,10 +159,8 @@ def refine_generator(
     from spritegan.errors import RunError, SpriteganError
     from spritegan.metrics.evaluate import training_data_options
     from spritegan.models import build_generator
-    from spritegan.models.palette_head import ColourLookup
     from spritegan.precision import bf16_autocast_ok
     from spritegan.storage import GENERATOR_FILE, load_generator_file, resolve_generator_path, save_generator
-    from spritegan.tensors import to_model
 
     file = resolve_generator_path(source)
     weights, meta = load_generator_file(file)
@@ -164,11 +180,8 @@ def refine_generator(
     dataset = open_dataset(manifest["source"], **training_data_options(manifest))
     if manifest.get("sha256") and image_hash(dataset.images) != manifest["sha256"]:
         raise RunError(f"{manifest['source']}: the data is not what {file} was trained on (its hash differs)")
-    head = generator.head
-    index = ColourLookup(dataset.images).index(to_model(dataset.images), head.palette)
-    seed = seed * 1000 + 4 + int(head.refiner.steps)
     steps = refine_steps(mpix, tuple(config["image_size"]))
     amp = bf16_autocast_ok(torch.device("cpu"))
-    result = train_refiner(head.refiner, index, steps, seed=seed, amp=amp, progress=progress)
+    result = refine_head(generator.head, dataset.images, steps, seed, amp, progress)
     path = save_generator(Path(out) / GENERATOR_FILE, generator, {**meta, "model_config": config})
     return RefinedGenerator(path, result, added)
