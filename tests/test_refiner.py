@@ -192,3 +192,20 @@ def test_refine_command_refuses_an_rgb_run(tmp_path, capsys):
     assert _train(tmp_path, "rgb", ["--set", "model.head=rgb"]) == 0
     assert main(["refine", str(tmp_path / "rgb"), "--out", str(tmp_path / "r"), "--no-progress"]) == 2
     assert "draws RGB" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--mpix", "0", "--mpix 0.0: choose a positive"),
+        ("--mpix", "nan", "--mpix"),
+        ("--width", "0", "--width 0"),
+    ],
+)
+def test_refine_command_bad_numbers_are_one_line_errors(tmp_path, capsys, flag, value, message):
+    from spritegan.cli import main
+
+    assert main(["refine", str(tmp_path / "run"), "--out", str(tmp_path / "r"), flag, value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
