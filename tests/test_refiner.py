@@ -83,6 +83,24 @@ def test_a_trained_refiner_undoes_most_corruption():
     assert before > 50 and after < 0.5 * before, (before, after)
 
 
+def test_training_logits_are_the_sampling_logits():
+    """Training reads `pixel_logits` (rows, keep added by index), sampling and ONNX read `forward`."""
+    torch.manual_seed(0)
+    refiner = PaletteRefiner(6, width=8)
+    with torch.no_grad():
+        refiner.keep.fill_(1.7)
+    x = _sprites(3)
+    rows = refiner.pixel_logits(x)
+    assert rows.shape == (3 * 12 * 12, 6)
+    torch.testing.assert_close(rows, refiner(x).permute(0, 2, 3, 1).reshape(-1, 6), rtol=1e-5, atol=1e-5)
+    rows.logsumexp(1).sum().backward()
+    assert refiner.keep.grad is not None and float(refiner.keep.grad.abs()) > 0
+    with torch.autocast("cpu", torch.bfloat16):  # the bf16 path: the same logits to bf16 precision
+        low = refiner.pixel_logits(x)
+    assert low.dtype == torch.float32
+    torch.testing.assert_close(low, rows.detach(), rtol=0.05, atol=0.1)
+
+
 def test_refine_steps_counts_pixels():
     assert refine_steps(0.0, (32, 32)) == 0
     assert refine_steps(100.0, (32, 32)) == 1526

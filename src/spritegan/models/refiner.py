@@ -47,7 +47,24 @@ class PaletteRefiner(nn.Module):
 
     def forward(self, index: torch.Tensor) -> torch.Tensor:
         """(N, H, W) long indices -> (N, K, H, W) logits."""
-        h1 = self.embed(index).permute(0, 3, 1, 2)
+        return self.out(self._features(index)).float() + self.keep * one_hot_maps(index, self.colours)
+
+    def pixel_logits(self, index: torch.Tensor) -> torch.Tensor:
+        """The same logits as `forward`, as (N * H * W, K) rows for a cross-entropy: the output projection on
+        channels-last features and the keep bonus added at each pixel's own colour, without the (N, K, H, W)
+        one-hot and transposed copies that made a training step 1.2x slower."""
+        features = self._features(index).permute(0, 2, 3, 1)
+        logits = F.linear(features, self.out.weight.flatten(1), self.out.bias).float()
+        keep = self.keep.expand(index.shape).unsqueeze(-1)
+        return logits.scatter_add(-1, index.unsqueeze(-1), keep.to(logits.dtype)).reshape(-1, self.colours)
+
+    def _features(self, index: torch.Tensor) -> torch.Tensor:
+        """The U-Net's last features (N, width, H, W); under autocast the whole path runs in its dtype, so
+        the residual sums are not cast back and forth at every convolution."""
+        h1 = self.embed(index)
+        if torch.is_autocast_enabled(index.device.type):
+            h1 = h1.to(torch.get_autocast_dtype(index.device.type))
+        h1 = h1.permute(0, 3, 1, 2)
         h1 = h1 + F.relu(self.full_in(h1))
         h2 = F.relu(self.down1(h1))
         h2 = h2 + F.relu(self.half_res(h2))
@@ -55,8 +72,7 @@ class PaletteRefiner(nn.Module):
         h3 = h3 + F.relu(self.quarter_res(h3))
         u2 = h2 + F.relu(self.up2(F.interpolate(h3, size=h2.shape[-2:], mode="nearest")))
         u1 = h1 + F.relu(self.up1(F.interpolate(u2, size=h1.shape[-2:], mode="nearest")))
-        u1 = u1 + F.relu(self.full_out(u1))
-        return self.out(u1).float() + self.keep * one_hot_maps(index, self.colours)
+        return u1 + F.relu(self.full_out(u1))
 
     def trained(self) -> bool:
         return bool(self.steps > 0)

@@ -103,8 +103,8 @@ def train_refiner(
             batch = index[torch.randint(0, len(index), (batch_size,), generator=gen)]
             noisy = corrupt_indices(batch, gen)
             with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                logits = refiner(noisy.to(device))
-            loss = F.cross_entropy(logits.float(), batch.to(device))
+                logits = refiner.pixel_logits(noisy.to(device))
+            loss = F.cross_entropy(logits, batch.to(device).reshape(-1))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
