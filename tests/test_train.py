@@ -293,3 +293,37 @@ def test_g_step_leaves_d_without_gradients(tmp_path):
     with frozen(trainer.D):
         assert not any(p.requires_grad for p in trainer.D.parameters())
     assert all(p.requires_grad for p in trainer.D.parameters())
+
+
+def test_keep_healthy_ends_with_the_last_checkpoint_before_a_flagged_collapse(tmp_path, monkeypatch, capsys):
+    """train.keep_healthy: a collapse flagged from step 7 on (a stand-in for the monitor) makes the run end
+    with step 4's G_ema, the last checkpoint with no collapse since the one before; off, the run ends as it
+    stopped. The monitor's real thresholds are tested in test_monitor.py."""
+    from spritegan.metrics import monitor
+    from spritegan.train import loop
+
+    class CollapseFromStep7(monitor.Alarms):
+        def check(self, step, row):
+            self.active = {"distinct_nn"} if step >= 7 else set()
+            return []
+
+    monkeypatch.setattr(loop, "Alarms", CollapseFromStep7)
+    settings = {"train.checkpoint_every": 4, "train.sample_every": 100}
+    train_tiny(tmp_path / "kept", steps=10, **settings, **{"train.keep_healthy": True})
+    train_tiny(tmp_path / "plain", steps=10, **settings)
+    assert "ends with that checkpoint's G_ema" in capsys.readouterr().out
+
+    def ema(path, step):
+        state = load_file(path / "checkpoints" / f"step-{step:06d}.safetensors")
+        return {k[len("G_ema.") :]: v for k, v in state.items() if k.startswith("G_ema.")}
+
+    kept, plain = (
+        load_file(tmp_path / "kept" / "generator.safetensors"),
+        load_file(tmp_path / "plain" / "generator.safetensors"),
+    )
+    at4 = ema(tmp_path / "plain", 4)
+    weights = [k for k in at4 if k.endswith("weight")]
+    assert weights and all(torch.equal(kept[k], at4[k]) for k in weights)
+    assert any(not torch.equal(plain[k], at4[k]) for k in weights)  # the plain run ends at step 10's
+    assert all(torch.equal(plain[k], v) for k, v in ema(tmp_path / "plain", 10).items() if k in weights)
+    assert (tmp_path / "kept" / "samples" / "step-000010-kept.png").exists()

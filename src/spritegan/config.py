@@ -172,6 +172,9 @@ class TrainConfig:
     # model.palette_refiner: the refiner's training at the end of each `train`, in millions of training pixels
     # it sees (batches of 64 sprites: 100 is 1,526 steps at 32x32, 127 at 96x128); 0: none
     refine_mpix: float = 0.0
+    # single-process runs: when the monitor flags mode collapse after the last checkpoint it found healthy
+    # (no collapse warning since the checkpoint before), the run ends with that checkpoint's G_ema
+    keep_healthy: bool = False
     eval_every: int = 0  # FID/KID of G_ema every N steps (0: off); best generator kept by FID
     eval_samples: int = 1000  # generated images per in-training evaluation
     eval_real: int = 0  # real images compared against (0: all training images)

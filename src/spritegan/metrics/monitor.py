@@ -35,6 +35,7 @@ EXACT = "donot_use_mm_for_euclid_dist"  # cdist without the matrix-product short
 # Thresholds of the warnings and of `spritegan diagnose`'s verdict (README "Is my run collapsing?").
 DIVERSITY_LOW = 0.35  # fixed batch less varied than this share of the real data's: mode collapse likely
 DISTINCT_LOW = 0.30  # nearest-real neighbours this much less distinct than real images': collapse likely
+COLLAPSE_SIGNALS = frozenset({"diversity", "distinct_nn"})  # the Alarms names that mean mode collapse
 NN_FAR = 4.0  # samples this many times farther from any real image than real ones: not learning
 SIGN_HIGH = 0.95  # E[sign D(real)] above this: D is sure of every real image (overfitting, ADA's r_t)
 GAP_HIGH = 4.0  # D(real) - D(fake) above this: D separates the sets completely, G gets little signal

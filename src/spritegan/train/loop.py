@@ -36,7 +36,7 @@ from spritegan.generate.sheet import make_sheet, save_png
 from spritegan.generate.traits import TABLE_KEY, label_table
 from spritegan.labels import categorical_groups, label_dim, label_layout, label_matrix
 from spritegan.metrics.evaluate import evaluate
-from spritegan.metrics.monitor import Alarms, TrainingMonitor
+from spritegan.metrics.monitor import COLLAPSE_SIGNALS, Alarms, TrainingMonitor
 from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
 from spritegan.models.despeckle import AUTO_MAX as AUTO_SPECK_SIZE
@@ -807,6 +807,9 @@ class _Loop:
         self.acc: dict[str, float] = {}
         self.n_acc, self.t_mark, self.img_mark = 0, time.perf_counter(), trainer.images_seen
         self.grown_to: int | None = None  # model.progressive: the resolution last announced
+        # train.keep_healthy: a collapse warning since the last healthy checkpoint, and that checkpoint's G_ema
+        self.collapse_seen = False
+        self.healthy: tuple[int, dict[str, torch.Tensor]] | None = None
 
     def step(self) -> dict[str, float]:
         """One training step; its losses, checked for NaN/inf."""
@@ -855,6 +858,7 @@ class _Loop:
             row.update(self.monitor.measure(trainer.monitor_batch()))
             for line in self.alarms.check(trainer.step, row):
                 self.bar.write(line)
+            self.collapse_seen |= bool(self.alarms.active & COLLAPSE_SIGNALS)
         if self.logger is not None:
             self.logger.log(row)
         self.bar.set_postfix(
@@ -885,6 +889,32 @@ class _Loop:
     def maybe_checkpoint(self) -> None:
         if self.at(self.t.checkpoint_every):
             self.trainer.save()
+            self.note_health()
+
+    def note_health(self) -> None:
+        """train.keep_healthy: keep this checkpoint's G_ema when no collapse was flagged since the one before."""
+        if not (self.t.keep_healthy and self.monitor is not None and not self.trainer.dist.enabled):
+            return
+        if not self.collapse_seen:
+            state = self.trainer.G_ema.state_dict()
+            self.healthy = (self.trainer.step, {k: v.detach().clone() for k, v in state.items()})
+        self.collapse_seen = bool(self.alarms.active & COLLAPSE_SIGNALS)
+
+    def restore_healthy(self) -> bool:
+        """train.keep_healthy at the end: back to the last healthy checkpoint's G_ema when a collapse was flagged
+        after it; the run is saved again (its last checkpoint and generator file) and a `-kept` sheet drawn."""
+        trainer = self.trainer
+        if self.healthy is None or not self.collapse_seen or self.healthy[0] == trainer.step:
+            return False
+        step, state = self.healthy
+        trainer.G_ema.load_state_dict(state)
+        self.bar.write(
+            f"note: the monitor flagged mode collapse after step {step:,}; the run ends with that checkpoint's "
+            "G_ema (train.keep_healthy=false keeps the last)"
+        )
+        trainer.save()
+        trainer.sample_sheet("-kept")
+        return True
 
     def close(self) -> None:
         self.bar.close()
@@ -953,6 +983,7 @@ def train(
                 stopping = distributed.any_rank(stop.requested, trainer.dist, trainer.device)
             if stopping:
                 raise KeyboardInterrupt
+            loop.restore_healthy()
             _refine_at_end(trainer, loop, progress)
             ended = True
     except KeyboardInterrupt:
