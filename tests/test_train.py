@@ -307,6 +307,11 @@ def test_keep_healthy_ends_with_the_last_checkpoint_before_a_flagged_collapse(tm
             self.active = {"distinct_nn"} if step >= 7 else set()
             return []
 
+    class CollapseAtStep9(monitor.Alarms):  # flagged after the step-8 checkpoint, gone by the last step
+        def check(self, step, row):
+            self.active = {"distinct_nn"} if step == 9 else set()
+            return []
+
     monkeypatch.setattr(loop, "Alarms", CollapseFromStep7)
     settings = {"train.checkpoint_every": 4, "train.sample_every": 100}
     train_tiny(tmp_path / "kept", steps=10, **settings, **{"train.keep_healthy": True})
@@ -327,3 +332,8 @@ def test_keep_healthy_ends_with_the_last_checkpoint_before_a_flagged_collapse(tm
     assert any(not torch.equal(plain[k], at4[k]) for k in weights)  # the plain run ends at step 10's
     assert all(torch.equal(plain[k], v) for k, v in ema(tmp_path / "plain", 10).items() if k in weights)
     assert (tmp_path / "kept" / "samples" / "step-000010-kept.png").exists()
+
+    monkeypatch.setattr(loop, "Alarms", CollapseAtStep9)
+    train_tiny(tmp_path / "late", steps=10, **settings, **{"train.keep_healthy": True})
+    late, at8 = load_file(tmp_path / "late" / "generator.safetensors"), ema(tmp_path / "plain", 8)
+    assert all(torch.equal(late[k], at8[k]) for k in weights)

@@ -807,8 +807,9 @@ class _Loop:
         self.acc: dict[str, float] = {}
         self.n_acc, self.t_mark, self.img_mark = 0, time.perf_counter(), trainer.images_seen
         self.grown_to: int | None = None  # model.progressive: the resolution last announced
-        # train.keep_healthy: a collapse warning since the last healthy checkpoint, and that checkpoint's G_ema
-        self.collapse_seen = False
+        # train.keep_healthy: mode collapse flagged since the last checkpoint / since the kept one, and the kept
+        # (last healthy) checkpoint's step and G_ema
+        self.collapse_since_save = self.collapse_since_kept = False
         self.healthy: tuple[int, dict[str, torch.Tensor]] | None = None
 
     def step(self) -> dict[str, float]:
@@ -858,7 +859,8 @@ class _Loop:
             row.update(self.monitor.measure(trainer.monitor_batch()))
             for line in self.alarms.check(trainer.step, row):
                 self.bar.write(line)
-            self.collapse_seen |= bool(self.alarms.active & COLLAPSE_SIGNALS)
+            if self.alarms.active & COLLAPSE_SIGNALS:
+                self.collapse_since_save = self.collapse_since_kept = True
         if self.logger is not None:
             self.logger.log(row)
         self.bar.set_postfix(
@@ -895,16 +897,17 @@ class _Loop:
         """train.keep_healthy: keep this checkpoint's G_ema when no collapse was flagged since the one before."""
         if not (self.t.keep_healthy and self.monitor is not None and not self.trainer.dist.enabled):
             return
-        if not self.collapse_seen:
+        if not self.collapse_since_save:
             state = self.trainer.G_ema.state_dict()
             self.healthy = (self.trainer.step, {k: v.detach().clone() for k, v in state.items()})
-        self.collapse_seen = bool(self.alarms.active & COLLAPSE_SIGNALS)
+            self.collapse_since_kept = False
+        self.collapse_since_save = bool(self.alarms.active & COLLAPSE_SIGNALS)
 
     def restore_healthy(self) -> bool:
         """train.keep_healthy at the end: back to the last healthy checkpoint's G_ema when a collapse was flagged
         after it; the run is saved again (its last checkpoint and generator file) and a `-kept` sheet drawn."""
         trainer = self.trainer
-        if self.healthy is None or not self.collapse_seen or self.healthy[0] == trainer.step:
+        if self.healthy is None or not self.collapse_since_kept or self.healthy[0] == trainer.step:
             return False
         step, state = self.healthy
         trainer.G_ema.load_state_dict(state)
