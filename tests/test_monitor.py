@@ -100,7 +100,12 @@ def test_alarms_warn_once_per_crossing_and_rearm_after_recovery():
         "d_sign_real": 0.99,
         "score_gap": 9.0,
     }
-    assert len(mon.Alarms().check(500, everything)) == 5
+    lines = mon.Alarms().check(500, everything)
+    assert len(lines) == 5 and all(line.startswith("warning: at step 500, ") for line in lines)
+    collapse = next(line for line in lines if "distinct training images" in line)
+    won = next(line for line in lines if "D has won" in line)
+    assert "train.r1_gamma=1" in collapse and "train.keep_healthy=true" in collapse  # what to try
+    assert "train.r1_gamma=1" in won
     assert len(mon.Alarms(relativistic=True).check(500, everything)) == 4  # no sign under rpgan
 
 

@@ -160,7 +160,7 @@ class Alarms:
         for name, crossed, text in self.conditions(step, row):
             if crossed and name not in self.active:
                 self.active.add(name)
-                out.append(f"warning: {text} at step {step:,}")
+                out.append(f"warning: at step {step:,}, {text}")
             elif not crossed:  # recovered: warn again at the next crossing
                 self.active.discard(name)
         return out
@@ -186,7 +186,8 @@ class Alarms:
                     "distinct_nn",
                     distinct < DISTINCT_LOW,
                     f"the fixed batch resembles only {distinct:.0%} as many distinct training images as real "
-                    f"data does (below {DISTINCT_LOW:.0%}): mode collapse likely",
+                    f"data does (below {DISTINCT_LOW:.0%}): mode collapse likely; try a stronger R1 (--set "
+                    "train.r1_gamma=1) or end with the last healthy checkpoint (--set train.keep_healthy=true)",
                 )
             )
         far = row.get("nn_distance")
@@ -215,7 +216,8 @@ class Alarms:
                 (
                     "score_gap",
                     gap > GAP_HIGH,
-                    f"D(real) - D(fake) is {gap:.1f} (above {GAP_HIGH}): D has won and G gets little signal",
+                    f"D(real) - D(fake) is {gap:.1f} (above {GAP_HIGH}): D has won and G gets little signal; "
+                    "try a stronger R1 (--set train.r1_gamma=1)",
                 )
             )
         return [(name, crossed and warm, text) for name, crossed, text in conds]
