@@ -70,6 +70,31 @@ def test_untrained_refiner_is_not_applied_and_refining_keeps_each_sprites_colour
         assert set(refined[i].unique().tolist()) <= set(x[i].unique().tolist())
 
 
+def test_with_the_heads_cap_the_refiner_may_bring_back_a_missing_colour_but_keeps_the_cap():
+    refiner = PaletteRefiner(7, width=4)
+    with torch.no_grad():
+        refiner.keep.fill_(0.0)
+        refiner.out.bias.zero_()
+        refiner.out.bias[6] = 100.0  # it wants colour 6 everywhere, which no sprite below has
+    x = _sprites(4)
+    assert not bool((x == 6).any())
+    assert not bool((refiner.refine(x, passes=1) == 6).any())  # own colours only: never colour 6
+    assert bool((refiner.refine(x, passes=1, max_colours=3) == 6).all())  # with a cap: it comes back
+    # the cap: a sprite of 12 background pixels and one pixel each of colours 1-4, the refiner keeping every
+    # pixel's colour (colour 6 a close second): with a cap of 2 it keeps 0 and 1 (ties to the lower index);
+    # pixels of 2, 3 and 4 take their best kept colour, the background's (0)
+    sprite = torch.zeros(1, 4, 4, dtype=torch.long)
+    sprite[0, 0] = torch.tensor([1, 2, 3, 4])
+    logits = torch.zeros(1, 7, 4, 4)
+    logits[0, 6] = 0.5
+    logits.scatter_add_(1, sprite.unsqueeze(1), torch.ones(1, 1, 4, 4))
+    refiner.forward = lambda index: logits
+    expected = torch.zeros(1, 4, 4, dtype=torch.long)
+    expected[0, 0, 0] = 1
+    assert torch.equal(refiner.refine(sprite, 1, max_colours=2), expected)
+    assert torch.equal(refiner.refine(sprite, 1, max_colours=0), sprite)  # 0: no cap
+
+
 def test_a_trained_refiner_undoes_most_corruption():
     torch.manual_seed(0)
     train = _sprites(512, seed=0)
@@ -129,10 +154,13 @@ def test_train_refines_at_the_end_and_every_path_samples_with_it(tmp_path, capsy
     assert off.sampling_record["palette_refine_passes"] == 0
     seeds = list(range(16))
     refined, raw = pipe(seeds), off(seeds)
-    # the refiner only moves pixels to colours their sprite already has
-    for r, w in zip(refined, raw, strict=True):
-        colours = lambda im: {tuple(p) for p in im.reshape(im.shape[0], -1).t().tolist()}  # noqa: E731
-        assert colours(r) <= colours(w)
+    # the refiner gives palette colours only, and each sprite keeps the head's cap on its colours
+    cap = pipe.generator.head.max_colours
+    palette = {tuple(c) for c in pipe.manifest["palette"]}
+    assert 0 < cap < len(palette)
+    for r in refined:
+        colours = {tuple(p) for p in r.reshape(r.shape[0], -1).t().tolist() if p[-1] > 0}
+        assert colours <= palette and len(colours) <= cap
 
     assert main(["generate", str(run), "--seeds", "0,1", "--refine", "0", "--out", str(tmp_path / "g")]) == 0
     assert json.loads((tmp_path / "g" / "generation.json").read_text())["palette_refine_passes"] == 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spritegan.models.colour_cap import capped_logits
 from spritegan.models.despeckle import remove_specks
 from spritegan.models.refiner import PaletteRefiner
 
@@ -50,6 +51,9 @@ class PaletteOutput(nn.Module):
         self.despeckle = max(0, despeckle)
         self.refiner = PaletteRefiner(colours, refiner, tileable) if refiner > 0 else None
         self.refine_passes = refine_passes
+        # colours one sprite may keep at sampling (0: any number); None: the head's own choices bound them
+        # (a swap head's slots), so the refiner only picks among the colours a sprite already uses
+        self.max_colours: int | None = None
         # (H, W) bool: where the data has small parts too, so G's stay there (from the config: not saved)
         self.register_buffer("speck_sites", speck_sites, persistent=False)
         if colours < 1:
@@ -86,7 +90,7 @@ class PaletteOutput(nn.Module):
         """Sampled palette indices (N, H, W) cleaned up by the refiner (once trained), then with the specks
         the data never shows removed."""
         if self.refine_rounds():
-            index = self.refiner.refine(index, self.refine_passes)
+            index = self.refiner.refine(index, self.refine_passes, self.max_colours)
         return remove_specks(index, self.palette, self.despeckle, self.tileable, self.speck_sites)
 
     def identity_channels(self, images: torch.Tensor) -> torch.Tensor:
@@ -211,22 +215,6 @@ class PaletteHead(PaletteOutput):
             ]
         )
         return self.finish(index)
-
-
-def capped_logits(logits: torch.Tensor, max_colours: int) -> torch.Tensor:
-    """Logits (N, K, H, W) with every colour but each image's `max_colours` most chosen ones (by the per-pixel
-    argmax) set to -inf: a hand-drawn sprite uses a few colours, so the pixels G gives a rare one take their
-    best among the image's own. Ties among equally used colours go to the lower palette index."""
-    k = logits.shape[1]
-    if max_colours <= 0 or max_colours >= k:
-        return logits
-    index = logits.argmax(1).flatten(1)  # (N, H * W)
-    counts = torch.zeros_like(logits[:, :, 0, 0])  # (N, K), its batch size dynamic in an ONNX export
-    counts = counts.scatter_add(1, index, torch.ones_like(index, dtype=logits.dtype))
-    order = torch.arange(k, dtype=logits.dtype, device=logits.device) / k  # < 1: breaks ties only
-    keep = (counts - order).topk(max_colours, dim=1).indices
-    allowed = torch.zeros_like(counts).scatter(1, keep, 1.0) > 0
-    return logits.masked_fill(~allowed[:, :, None, None], float("-inf"))
 
 
 def colour_code_channels(cfg) -> int:

@@ -1,13 +1,13 @@
 """A learned clean-up of palette-index sprites: the palette head's last step at sampling.
 
 `PaletteRefiner` reads a sprite as palette indices (N, H, W) and gives logits over the palette per pixel;
-`refine` takes their argmax among the colours the sprite already uses, a few passes. It is trained after
-the GAN, on the run's own training images with small corruptions (train/refine.py) that look like a
-generator's misses: pixels that take a neighbour's colour, and small patches of another sprite's pixels
-at the same place (the in-between shapes of two training sprites). So it learns the data's local rules
-(outlines, shoulders, brims, a sword's blade) and moves a sample's few stray pixels onto them; it never
-sees a generated sprite or a label. Untrained (`steps` 0) it is skipped, so sample sheets during the GAN's
-training show the head alone.
+`refine` takes their argmax, a few passes: among the sprite's own colours, then (the last pass) among the
+palette within the head's cap on colours per sprite. It is trained after the GAN, on the run's own training
+images with small corruptions (train/refine.py) that look like a generator's misses: pixels that take a
+neighbour's colour, and small patches of another sprite's pixels at the same place (the in-between shapes
+of two training sprites). So it learns the data's local rules (outlines, shoulders, brims, a sword's blade)
+and moves a sample's few stray pixels onto them; it never sees a generated sprite or a label. Untrained
+(`steps` 0) it is skipped, so sample sheets during the GAN's training show the head alone.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from spritegan.models.colour_cap import capped_logits
 
 
 def one_hot_maps(index: torch.Tensor, colours: int) -> torch.Tensor:
@@ -78,10 +80,19 @@ class PaletteRefiner(nn.Module):
         return bool(self.steps > 0)
 
     @torch.no_grad()
-    def refine(self, index: torch.Tensor, passes: int = 2) -> torch.Tensor:
-        """Indices (N, H, W) after `passes` rounds of the refiner's choice among each sprite's own colours."""
-        for _ in range(passes):
-            uses = one_hot_maps(index, self.colours).amax(dim=(2, 3), keepdim=True) > 0  # (N, K, 1, 1)
-            logits = self(index).masked_fill(~uses, float("-inf"))
+    def refine(self, index: torch.Tensor, passes: int = 2, max_colours: int | None = None) -> torch.Tensor:
+        """Indices (N, H, W) after `passes` rounds of the refiner's argmax. Every round but the last picks
+        among the colours each sprite already uses, which mends shapes; with `max_colours` (the palette
+        head's cap) the last round may give a pixel any palette colour, each sprite keeping its
+        `max_colours` most chosen ones (0: no cap), so a colour G left out entirely (both eyes drawn in the
+        outline's black) comes back. With None every round keeps to the sprite's own colours (a swap head's
+        slots)."""
+        for round_ in range(passes):
+            logits = self(index)
+            if max_colours is None or round_ < passes - 1:
+                uses = one_hot_maps(index, self.colours).amax(dim=(2, 3), keepdim=True) > 0  # (N, K, 1, 1)
+                logits = logits.masked_fill(~uses, float("-inf"))
+            else:
+                logits = capped_logits(logits, max_colours)
             index = logits.argmax(1)
         return index
