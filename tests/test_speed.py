@@ -37,3 +37,16 @@ def test_probing_does_not_change_the_run(tmp_path: Path):
         weights.append(load_generator_file(tmp_path / str(progress) / "generator.safetensors")[0])
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_busy_cores_note_only_for_a_run_on_every_core_beside_other_work():
+    from spritegan.train.speed import busy_cores_note
+
+    note = busy_cores_note(threads=0, cores=2, load=1.1)
+    assert note is not None and "1 of this machine's 2 cores" in note and "train.threads=1" in note
+    assert "load 1.1" in note
+    assert busy_cores_note(threads=2, cores=2, load=3.4) is not None  # every core, asked for by number
+    assert "2 of this machine's 2 cores" in busy_cores_note(threads=0, cores=2, load=3.4)
+    assert busy_cores_note(threads=0, cores=2, load=0.3) is None  # a quiet machine
+    assert busy_cores_note(threads=1, cores=2, load=1.5) is None  # leaves a core free already
+    assert busy_cores_note(threads=0, cores=1, load=2.0) is None  # one core: nothing to choose

@@ -59,3 +59,17 @@ def speed_advice(images_per_s: float, size: tuple[int, int], batch: int) -> list
             f"{USEFUL_IMAGES / per_hour:.0f} hours"
         )
     return lines
+
+
+def busy_cores_note(threads: int, cores: int, load: float) -> str | None:
+    """A note when a run on every core starts beside other work (`load`: the 1-minute load average): libgomp's
+    idle threads spin while the one they wait for is descheduled, so such a run can go 5-10x slower than on a
+    quiet machine (docs/benchmarks.md); one thread per run does not. None when the run already leaves cores
+    free or nothing else runs."""
+    if cores < 2 or 0 < threads < cores or load < 0.8:
+        return None
+    busy = min(cores, max(1, round(load)))
+    return (
+        f"note: other work keeps about {busy} of this machine's {cores} cores busy (load {load:.1f}); a run on "
+        "every core can go several times slower beside it. --set train.threads=1 gives it one core of its own"
+    )
