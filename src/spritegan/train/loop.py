@@ -61,7 +61,7 @@ from spritegan.train.losses import (
 )
 from spritegan.train.refine import RefineResult, refine_head, refine_steps
 from spritegan.train.schedules import schedule_value
-from spritegan.train.speed import busy_cores_note, probe_speed, speed_advice
+from spritegan.train.speed import busy_cores_note, other_runnable, probe_speed, speed_advice
 from spritegan.train.transfer import freeze_first_layers, init_from
 
 
@@ -765,9 +765,8 @@ class _StopRequests:
 def _open_run(cfg: RunConfig, dataset: Any, run_dir: Path, resume: bool, progress: bool) -> Trainer:
     """The speed check (new runs with a progress bar), the Trainer, then the folder and its config.yaml."""
     if progress and not resume and not distributed.launched():
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
         on_cpu = cfg.train.device == "cpu" or not torch.cuda.is_available()
-        busy = busy_cores_note(cfg.train.threads, os.cpu_count() or 1, load) if on_cpu else None
+        busy = busy_cores_note(cfg.train.threads, os.cpu_count() or 1, other_runnable()) if on_cpu else None
         if busy:
             print(busy)
         probe = copy.deepcopy(cfg)

@@ -11,6 +11,7 @@ import copy
 import math
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -61,15 +62,30 @@ def speed_advice(images_per_s: float, size: tuple[int, int], batch: int) -> list
     return lines
 
 
-def busy_cores_note(threads: int, cores: int, load: float) -> str | None:
-    """A note when a run on every core starts beside other work (`load`: the 1-minute load average): libgomp's
-    idle threads spin while the one they wait for is descheduled, so such a run can go 5-10x slower than on a
-    quiet machine (docs/benchmarks.md); one thread per run does not. None when the run already leaves cores
-    free or nothing else runs."""
-    if cores < 2 or 0 < threads < cores or load < 0.8:
+def other_runnable(samples: int = 5, gap: float = 0.05) -> int | None:
+    """How many other processes are running or waiting for a core now: the median of a few reads of the
+    kernel's count of runnable tasks (/proc/loadavg), less this process. None where the kernel does not say.
+    Unlike the load average it does not remember work that ended a minute ago."""
+    counts = []
+    for i in range(samples):
+        try:
+            field = Path("/proc/loadavg").read_text().split()[3]
+        except (OSError, IndexError):
+            return None
+        counts.append(int(field.split("/")[0]))
+        if i + 1 < samples:
+            time.sleep(gap)
+    return max(0, sorted(counts)[len(counts) // 2] - 1)
+
+
+def busy_cores_note(threads: int, cores: int, others: int | None) -> str | None:
+    """A note when a run on every core starts beside `others` runnable processes: libgomp's idle threads spin
+    while the one they wait for is descheduled, so such a run can go 5-10x slower than on a quiet machine
+    (docs/benchmarks.md); one thread per run does not. None when the run already leaves cores free, nothing
+    else runs, or nobody knows."""
+    if not others or cores < 2 or 0 < threads < cores:
         return None
-    busy = min(cores, max(1, round(load)))
     return (
-        f"note: other work keeps about {busy} of this machine's {cores} cores busy (load {load:.1f}); a run on "
-        "every core can go several times slower beside it. --set train.threads=1 gives it one core of its own"
+        f"note: {others} other process{'es' if others > 1 else ''} running beside this one on {cores} cores; a "
+        "run on every core can go several times slower beside them. --set train.threads=1 gives it one core"
     )
