@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -43,21 +46,21 @@ def test_probing_does_not_change_the_run(tmp_path: Path):
 def test_busy_cores_note_only_for_a_run_on_every_core_beside_other_work():
     from spritegan.train.speed import busy_cores_note, other_runnable
 
-    note = busy_cores_note(threads=0, cores=2, others=1)
+    note = busy_cores_note(threads=0, cores=2, count_others=lambda: 1)
     assert note is not None and "1 other process running" in note and "train.threads=1" in note
-    assert busy_cores_note(threads=2, cores=2, others=3) is not None  # every core, asked for by number
-    assert "3 other processes" in busy_cores_note(threads=0, cores=2, others=3)
-    assert busy_cores_note(threads=0, cores=2, others=0) is None  # a quiet machine
-    assert busy_cores_note(threads=0, cores=2, others=None) is None  # the kernel does not say
-    assert busy_cores_note(threads=1, cores=2, others=2) is None  # leaves a core free already
-    assert busy_cores_note(threads=0, cores=1, others=2) is None  # one core: nothing to choose
-    import subprocess
-    import sys
+    assert busy_cores_note(threads=2, cores=2, count_others=lambda: 3) is not None  # every core, by number
+    assert "3 other processes" in busy_cores_note(threads=0, cores=2, count_others=lambda: 3)
+    assert busy_cores_note(threads=0, cores=2, count_others=lambda: 0) is None  # a quiet machine
+    assert busy_cores_note(threads=0, cores=2, count_others=lambda: None) is None  # the kernel does not say
+
+    def not_asked() -> int:
+        raise AssertionError("a run that leaves cores free needs no count")
+
+    assert busy_cores_note(threads=1, cores=2, count_others=not_asked) is None  # leaves a core free already
+    assert busy_cores_note(threads=0, cores=1, count_others=not_asked) is None  # one core: nothing to choose
 
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # one process that keeps a core
     try:
-        import time
-
         time.sleep(0.3)
         counted = other_runnable(samples=5, gap=0.02)
     finally:

@@ -765,8 +765,8 @@ class _StopRequests:
 def _open_run(cfg: RunConfig, dataset: Any, run_dir: Path, resume: bool, progress: bool) -> Trainer:
     """The speed check (new runs with a progress bar), the Trainer, then the folder and its config.yaml."""
     if progress and not resume and not distributed.launched():
-        on_cpu = cfg.train.device == "cpu" or not torch.cuda.is_available()
-        busy = busy_cores_note(cfg.train.threads, os.cpu_count() or 1, other_runnable()) if on_cpu else None
+        on_cpu = resolve_device(cfg.train.device).type == "cpu"
+        busy = busy_cores_note(cfg.train.threads, os.cpu_count() or 1, other_runnable) if on_cpu else None
         if busy:
             print(busy)
         probe = copy.deepcopy(cfg)

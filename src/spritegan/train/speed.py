@@ -11,6 +11,7 @@ import copy
 import math
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,15 @@ def other_runnable(samples: int = 5, gap: float = 0.05) -> int | None:
     return max(0, sorted(counts)[len(counts) // 2] - 1)
 
 
-def busy_cores_note(threads: int, cores: int, others: int | None) -> str | None:
-    """A note when a run on every core starts beside `others` runnable processes: libgomp's idle threads spin
-    while the one they wait for is descheduled, so such a run can go 5-10x slower than on a quiet machine
-    (docs/benchmarks.md); one thread per run does not. None when the run already leaves cores free, nothing
-    else runs, or nobody knows."""
-    if not others or cores < 2 or 0 < threads < cores:
+def busy_cores_note(threads: int, cores: int, count_others: Callable[[], int | None]) -> str | None:
+    """A note when a run on every core starts beside other runnable processes (`count_others`, asked only
+    for such a run, e.g. `other_runnable`): libgomp's idle threads spin while the one they wait for is
+    descheduled, so such a run can go 5-10x slower than on a quiet machine (docs/benchmarks.md); one thread
+    per run does not. None when the run already leaves cores free, nothing else runs, or nobody knows."""
+    if cores < 2 or 0 < threads < cores:
+        return None
+    others = count_others()
+    if not others:
         return None
     return (
         f"note: {others} other process{'es' if others > 1 else ''} running beside this one on {cores} cores; a "
