@@ -255,3 +255,107 @@ def test_refine_command_bad_numbers_are_one_line_errors(tmp_path, capsys, flag, 
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()
+
+
+# ---- the sheet refiner (model.palette_refiner_stack): every frame at each pixel ---------------------------------
+def _sheets(n: int, seed: int = 0) -> torch.Tensor:
+    """(n, 16, 16) sheets of 2x2 frames of 8x8: each frame the same outlined box (colour 1) with a fill
+    (2-5) that is the sheet's own, shifted one pixel in the right-hand column (a walk frame)."""
+    g = torch.Generator().manual_seed(seed)
+    out = torch.zeros(n, 16, 16, dtype=torch.long)
+    for i in range(n):
+        fill = 2 + int(torch.randint(0, 4, (1,), generator=g))
+        for r in range(2):
+            for c in range(2):
+                y, x = 8 * r + 1, 8 * c + 1 + c
+                out[i, y : y + 6, x : x + 5] = 1
+                out[i, y + 1 : y + 5, x + 1 : x + 4] = fill
+    return out
+
+
+def test_sheet_refiner_sees_every_frame_at_each_pixel_and_its_logits_are_the_sampling_logits():
+    from spritegan.models.refiner import SheetRefiner
+
+    torch.manual_seed(0)
+    refiner = SheetRefiner(6, width=8, grid=(2, 2))
+    x = _sheets(2)
+    logits = refiner(x)
+    assert logits.shape == (2, 6, 16, 16)
+    rows = refiner.pixel_logits(x)
+    torch.testing.assert_close(rows, logits.permute(0, 2, 3, 1).reshape(-1, 6), rtol=1e-5, atol=1e-5)
+    # one pixel changed in the top-left frame moves the logits at the same place of the bottom-right frame,
+    # 8 rows and 8 columns away, and nothing in the other sheet
+    y = x.clone()
+    y[0, 3, 3] = 5 if int(x[0, 3, 3]) != 5 else 4
+    with torch.no_grad():
+        moved = (refiner(y) - logits).abs().amax(1)
+    assert float(moved[0, 11, 11]) > 0 and float(moved[1].max()) == 0
+    with pytest.raises(ValueError, match="does not split"):
+        refiner(torch.zeros(1, 15, 16, dtype=torch.long))
+
+
+def test_sheet_refiner_mends_a_frame_drawn_with_another_characters_fill_and_the_plain_one_does_not():
+    """Trained on the same generic corruptions for the same steps, the sheet refiner puts back a frame whose
+    fill is another colour than its three sister frames'; the plain refiner, which sees only a frame's
+    neighbourhood, leaves it (each fill is a valid sprite on its own)."""
+    from spritegan.models.refiner import SheetRefiner
+
+    train = _sheets(256, seed=0)
+    held_out = _sheets(32, seed=1)
+    broken = held_out.clone()
+    for i in range(len(broken)):
+        fill = int(held_out[i, 2, 2])
+        frame = broken[i, 8:, 8:]
+        frame[frame == fill] = 2 + (fill - 1) % 4  # another of the fills 2-5
+    mended = {}
+    for name, refiner in (("sheet", SheetRefiner(6, 8, (2, 2))), ("plain", PaletteRefiner(6, 8))):
+        torch.manual_seed(0)
+        train_refiner(refiner, train, steps=120, seed=0, batch_size=32, lr=3e-3)
+        out = refiner.refine(broken, passes=2, max_colours=0)
+        mended[name] = (out == held_out).all(dim=(1, 2)).float().mean().item()
+    assert mended["sheet"] >= 0.7 and mended["plain"] <= 0.1, mended  # 0.81 and 0 here
+
+
+def test_a_posed_run_takes_a_sheet_refiner_and_the_refine_command_adds_one(tmp_path, capsys):
+    from spritegan.cli import main
+    from spritegan.models.refiner import SheetRefiner
+
+    posed = [
+        "model.arch=posed",
+        "model.cond_mode=cbn",
+        "model.g_width=8",
+        "model.d_width=8",
+        "train.threads=1",
+    ]
+    args = ["train", "--data", "builtin:walkers:8", "--batch-size", "4", "--steps", "2", "--no-progress"]
+    sets = [x for kv in posed for x in ("--set", kv)]
+    stacked = ["--set", "model.palette_refiner=8", "--set", "model.palette_refiner_stack=true"]
+    assert (
+        main([*args, "--out", str(tmp_path / "run"), *sets, *stacked, "--set", "train.refine_mpix=0.02"]) == 0
+    )
+    pipe = SpritePipeline.from_run(tmp_path / "run")
+    assert isinstance(pipe.generator.head.refiner, SheetRefiner) and pipe.generator.head.refiner.trained()
+    sheets = pipe(range(2))
+    assert sheets.shape == (2, 4, 64, 64)
+    ort = pytest.importorskip("onnxruntime")
+    from spritegan.export.onnx import export_onnx
+
+    export_onnx(tmp_path / "run", tmp_path / "g.onnx")  # the stacked frames export as reshapes
+    sess = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"z": pipe.latents(range(2)).numpy(), "truncation": np.array([1.0], np.float32)}
+    onnx_out = torch.from_numpy(sess.run(["sprites"], feeds)[0]).permute(0, 3, 1, 2)
+    assert torch.equal(onnx_out, sheets)
+
+    assert main([*args, "--out", str(tmp_path / "bare"), *sets]) == 0
+    out = tmp_path / "added"
+    assert main(["refine", str(tmp_path / "bare"), "--out", str(out), "--stack", "--mpix", "0.02"]) == 0
+    added = SpritePipeline.from_run(out)
+    assert isinstance(added.generator.head.refiner, SheetRefiner) and added.model_config.palette_refiner_stack
+    capsys.readouterr()
+    # a sprite run has no frames to stack: one line, nothing written
+    assert _train(tmp_path, "sprites", []) == 0
+    capsys.readouterr()
+    assert main(["refine", str(tmp_path / "sprites"), "--out", str(tmp_path / "no"), "--stack"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--stack refines character sheets" in err[0]
+    assert not (tmp_path / "no").exists()

@@ -118,6 +118,9 @@ class ModelConfig:
     # after the GAN on the training sprites (train.refine_mpix, or `spritegan refine`); 0: none
     palette_refiner: int = 0
     palette_refine_passes: int = 2  # head=palette, sampling: rounds of that clean-up
+    # arch=posed: that refiner sees the sheet's frames stacked, each pixel its place in every frame, so a
+    # trait drawn another way in a few frames is mended from the others (models/refiner.SheetRefiner)
+    palette_refiner_stack: bool = False
 
 
 # what train.schedule_kimg's cosine moves: learning rates, R1/R2 gammas, the EMA half-life, diffaug probability

@@ -10,6 +10,7 @@ EXAMPLES = """  spritegan refine runs/demo --out runs/demo-refined            # 
   spritegan refine runs/demo --out runs/demo-refined --mpix 30  # a shorter clean-up training
   spritegan generate runs/demo-refined -n 64 --out out/refined   # then sample it like any run
   spritegan generate runs/demo-refined -n 64 --refine 0 --out out/raw   # the same sprites, refiner off
+  spritegan refine runs/walkers --out runs/walkers-refined --stack --mpix 40   # sheets: every frame at once
 """
 
 
@@ -30,6 +31,12 @@ def register(subparsers) -> None:
         "about 5 CPU-minutes there on 2 cores)",
     )
     p.add_argument("--width", type=int, default=48, help="refiner width when the run has none (default 48)")
+    p.add_argument(
+        "--stack",
+        action="store_true",
+        help="a posed run's character sheets: add a refiner that sees each pixel's place in every frame, "
+        "so a trait drawn another way in a few frames is mended from the others",
+    )
     p.add_argument("--seed", type=int, default=0, help="fixes the refiner's batches and corruptions")
     p.add_argument("--overwrite", action="store_true", help="replace a generator file already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -55,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpriteganError(f"--out {args.out}: is the run itself; give a new folder")
     check_output_file(target, overwrite=args.overwrite)
     done = refine_generator(
-        args.run, args.out, args.mpix, args.width, args.seed, progress=not args.no_progress
+        args.run, args.out, args.mpix, args.width, args.seed, progress=not args.no_progress, stack=args.stack
     )
     r = done.result
     what = "added and trained" if done.added else "trained further"

@@ -91,7 +91,12 @@ def _check(cfg: ModelConfig) -> None:
             f"model.palette_slots needs a generator fed z directly ({', '.join(SWAP_ARCHS)}), "
             f"not model.arch={cfg.arch}"
         )
-    for name, on in (("posed_hold", cfg.posed_hold > 0), ("posed_stack_d", cfg.posed_stack_d)):
+    posed_only = (
+        ("posed_hold", cfg.posed_hold > 0),
+        ("posed_stack_d", cfg.posed_stack_d),
+        ("palette_refiner_stack", cfg.palette_refiner_stack and cfg.palette_refiner > 0),
+    )
+    for name, on in posed_only:
         if on and cfg.arch != "posed":
             raise SpriteganError(
                 f"model.{name} needs character sheets drawn by model.arch=posed, not {cfg.arch}"

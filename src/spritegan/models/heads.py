@@ -62,6 +62,13 @@ def swap_latent(z: torch.Tensor, labels: torch.Tensor | None, width: int) -> tor
     return torch.cat([z, labels.to(z.dtype)], dim=1)
 
 
+def refiner_grid(cfg) -> tuple[int, int] | None:
+    """The sheet's (rows, columns) of frames when the refiner works on stacked frames, else None."""
+    if not cfg.palette_refiner_stack or cfg.arch != "posed":  # other archs: refused by models._check
+        return None
+    return (int(cfg.pose_grid[0]), int(cfg.pose_grid[1]))
+
+
 def palette_generator(cfg, build_body) -> PaletteGenerator:
     """Wrap the body that `build_body` makes for `cfg` with the head `cfg.head` names (palette | snap)."""
     if cfg.palette_colors < 1:
@@ -82,6 +89,7 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
             speck_sites=sites,
             refiner=cfg.palette_refiner,
             refine_passes=cfg.palette_refine_passes,
+            refiner_grid=refiner_grid(cfg),
         )
         sizes = (cfg.palette_embed, cfg.palette_colors, cfg.channels)
         if cfg.palette_slots > 0:

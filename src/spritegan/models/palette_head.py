@@ -20,7 +20,7 @@ from torch import nn
 
 from spritegan.models.colour_cap import capped_logits
 from spritegan.models.despeckle import remove_specks
-from spritegan.models.refiner import PaletteRefiner
+from spritegan.models.refiner import PaletteRefiner, RefinerBase, SheetRefiner
 
 
 class PaletteOutput(nn.Module):
@@ -44,12 +44,17 @@ class PaletteOutput(nn.Module):
         speck_sites: torch.Tensor | None = None,
         refiner: int = 0,
         refine_passes: int = 2,
+        refiner_grid: tuple[int, int] | None = None,
     ) -> None:
         super().__init__()
         # sampling only: see agreeing_choice, models/refiner.py and despeckle.remove_specks
         self.agree, self.agree_steps, self.tileable = agree, agree_steps, tileable
         self.despeckle = max(0, despeckle)
-        self.refiner = PaletteRefiner(colours, refiner, tileable) if refiner > 0 else None
+        self.refiner: RefinerBase | None = None
+        if refiner > 0 and refiner_grid is not None:  # a posed G's sheets: frames stacked (SheetRefiner)
+            self.refiner = SheetRefiner(colours, refiner, refiner_grid)
+        elif refiner > 0:
+            self.refiner = PaletteRefiner(colours, refiner, tileable)
         self.refine_passes = refine_passes
         # colours one sprite may keep at sampling (0: any number); None: the head's own choices bound them
         # (a swap head's slots), so the refiner only picks among the colours a sprite already uses
@@ -131,6 +136,7 @@ class PaletteHead(PaletteOutput):
         max_colours: int = 0,
         refiner: int = 0,
         refine_passes: int = 2,
+        refiner_grid: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(
             colours,
@@ -145,6 +151,7 @@ class PaletteHead(PaletteOutput):
             speck_sites,
             refiner,
             refine_passes,
+            refiner_grid,
         )
         self.max_colours = max(0, max_colours)  # sampling only: see capped_logits
         self.keys = nn.Parameter(torch.zeros(colours, embed_dim))

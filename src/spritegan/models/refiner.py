@@ -8,6 +8,8 @@ neighbour's colour, and small patches of another sprite's pixels at the same pla
 of two training sprites). So it learns the data's local rules (outlines, shoulders, brims, a sword's blade)
 and moves a sample's few stray pixels onto them; it never sees a generated sprite or a label. Untrained
 (`steps` 0) it is skipped, so sample sheets during the GAN's training show the head alone.
+`SheetRefiner` is the same for a posed G's character sheets, computed on the frames stacked as channels so
+that each pixel sees its place in every frame (model.palette_refiner_stack).
 """
 
 from __future__ import annotations
@@ -25,27 +27,29 @@ def one_hot_maps(index: torch.Tensor, colours: int) -> torch.Tensor:
     return (index.unsqueeze(1) == ks).float()
 
 
-class PaletteRefiner(nn.Module):
-    """A small U-Net (full, 1/2 and 1/4 resolution, residual blocks) over colour embeddings of the indices.
-    The logits add `keep` to each pixel's own colour, so an unsure refiner leaves the pixel as it was."""
+class RefinerBase(nn.Module):
+    """What every refiner shares: logits over the palette per pixel from `_features` and the 1x1 `out`, with
+    `keep` added at each pixel's own colour, and the rounds of argmax that `refine` takes."""
 
-    def __init__(self, colours: int, width: int = 48, tileable: bool = False) -> None:
-        super().__init__()
-        pad = "circular" if tileable else "zeros"
-        w, w2 = width, 2 * width
+    colours: int
+    out: nn.Conv2d
+    keep: nn.Parameter
+    steps: torch.Tensor
 
-        def conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
-            return nn.Conv2d(cin, cout, 3, stride, dilation, dilation, padding_mode=pad)
+    def _features(self, index: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
-        self.colours = colours
-        self.embed = nn.Embedding(colours, w)
-        self.full_in, self.down1, self.half_res = conv(w, w), conv(w, w2, 2), conv(w2, w2)
-        self.down2, self.quarter_res = conv(w2, w2, 2), conv(w2, w2, dilation=2)
-        self.up2, self.up1, self.full_out = conv(w2, w2), conv(w2, w), conv(w, w)
-        self.out = nn.Conv2d(w, colours, 1)
-        self.keep = nn.Parameter(torch.tensor(2.0))
-        # optimiser steps the refiner has been trained for (saved with the generator; 0: not applied)
-        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+    def _unet(self, h1: torch.Tensor) -> torch.Tensor:
+        """The U-Net both refiners share, from its first features (full, 1/2 and 1/4 resolution, residual
+        blocks, nearest upsampling) to its last."""
+        h1 = h1 + F.relu(self.full_in(h1))
+        h2 = F.relu(self.down1(h1))
+        h2 = h2 + F.relu(self.half_res(h2))
+        h3 = F.relu(self.down2(h2))
+        h3 = h3 + F.relu(self.quarter_res(h3))
+        u2 = h2 + F.relu(self.up2(F.interpolate(h3, size=h2.shape[-2:], mode="nearest")))
+        u1 = h1 + F.relu(self.up1(F.interpolate(u2, size=h1.shape[-2:], mode="nearest")))
+        return u1 + F.relu(self.full_out(u1))
 
     def forward(self, index: torch.Tensor) -> torch.Tensor:
         """(N, H, W) long indices -> (N, K, H, W) logits."""
@@ -59,22 +63,6 @@ class PaletteRefiner(nn.Module):
         logits = F.linear(features, self.out.weight.flatten(1), self.out.bias).float()
         keep = self.keep.expand(index.shape).unsqueeze(-1)
         return logits.scatter_add(-1, index.unsqueeze(-1), keep.to(logits.dtype)).reshape(-1, self.colours)
-
-    def _features(self, index: torch.Tensor) -> torch.Tensor:
-        """The U-Net's last features (N, width, H, W); under autocast the whole path runs in its dtype, so
-        the residual sums are not cast back and forth at every convolution."""
-        h1 = self.embed(index)
-        if torch.is_autocast_enabled(index.device.type):
-            h1 = h1.to(torch.get_autocast_dtype(index.device.type))
-        h1 = h1.permute(0, 3, 1, 2)
-        h1 = h1 + F.relu(self.full_in(h1))
-        h2 = F.relu(self.down1(h1))
-        h2 = h2 + F.relu(self.half_res(h2))
-        h3 = F.relu(self.down2(h2))
-        h3 = h3 + F.relu(self.quarter_res(h3))
-        u2 = h2 + F.relu(self.up2(F.interpolate(h3, size=h2.shape[-2:], mode="nearest")))
-        u1 = h1 + F.relu(self.up1(F.interpolate(u2, size=h1.shape[-2:], mode="nearest")))
-        return u1 + F.relu(self.full_out(u1))
 
     def trained(self) -> bool:
         return bool(self.steps > 0)
@@ -96,3 +84,80 @@ class PaletteRefiner(nn.Module):
                 logits = capped_logits(logits, max_colours)
             index = logits.argmax(1)
         return index
+
+
+class PaletteRefiner(RefinerBase):
+    """A small U-Net (full, 1/2 and 1/4 resolution, residual blocks) over colour embeddings of the indices.
+    The logits add `keep` to each pixel's own colour, so an unsure refiner leaves the pixel as it was."""
+
+    def __init__(self, colours: int, width: int = 48, tileable: bool = False) -> None:
+        super().__init__()
+        pad = "circular" if tileable else "zeros"
+        w, w2 = width, 2 * width
+
+        def conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Conv2d:
+            return nn.Conv2d(cin, cout, 3, stride, dilation, dilation, padding_mode=pad)
+
+        self.colours = colours
+        self.embed = nn.Embedding(colours, w)
+        self.full_in, self.down1, self.half_res = conv(w, w), conv(w, w2, 2), conv(w2, w2)
+        self.down2, self.quarter_res = conv(w2, w2, 2), conv(w2, w2, dilation=2)
+        self.up2, self.up1, self.full_out = conv(w2, w2), conv(w2, w), conv(w, w)
+        self.out = nn.Conv2d(w, colours, 1)
+        self.keep = nn.Parameter(torch.tensor(2.0))
+        # optimiser steps the refiner has been trained for (saved with the generator; 0: not applied)
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+    def _features(self, index: torch.Tensor) -> torch.Tensor:
+        """The U-Net's last features (N, width, H, W); under autocast the whole path runs in its dtype, so
+        the residual sums are not cast back and forth at every convolution."""
+        h1 = self.embed(index)
+        if torch.is_autocast_enabled(index.device.type):
+            h1 = h1.to(torch.get_autocast_dtype(index.device.type))
+        h1 = h1.permute(0, 3, 1, 2)
+        return self._unet(h1)
+
+
+class SheetRefiner(RefinerBase):
+    """The refiner for character sheets (a posed G's rows of directions and columns of walk frames): the
+    frames are stacked as channel groups, so every pixel of the U-Net (at frame size) sees its place in all
+    of a character's frames, and its features are laid back out as the sheet. A trait drawn one way in most
+    frames and another way in a few is then one pixel-wise comparison away, where the sheet-wide U-Net sees
+    only a frame's neighbours (docs/walkers.md)."""
+
+    def __init__(self, colours: int, width: int = 48, grid: tuple[int, int] = (4, 4), embed: int = 8) -> None:
+        super().__init__()
+        rows, cols = grid
+        if rows < 1 or cols < 1:
+            raise ValueError(f"a sheet refiner needs a grid of frames, got {grid}")
+        frames, w, w2 = rows * cols, width, 2 * width
+
+        def conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
+            return nn.Conv2d(cin, cout, 3, stride, 1)
+
+        self.colours, self.grid, self.width = colours, (rows, cols), width
+        self.embed = nn.Embedding(colours, embed)
+        self.stack_in, self.full_in = conv(frames * embed, w2), conv(w2, w2)
+        self.down1, self.half_res = conv(w2, w2, 2), conv(w2, w2)
+        self.down2, self.quarter_res = conv(w2, w2, 2), conv(w2, w2)
+        self.up2, self.up1, self.full_out = conv(w2, w2), conv(w2, w2), conv(w2, w2)
+        self.unstack = nn.Conv2d(w2, frames * w, 1)  # each frame's features at each place
+        self.out = nn.Conv2d(w, colours, 1)
+        self.keep = nn.Parameter(torch.tensor(2.0))
+        self.register_buffer("steps", torch.zeros((), dtype=torch.long))
+
+    def _features(self, index: torch.Tensor) -> torch.Tensor:
+        """(N, H, W) sheet indices -> (N, width, H, W) features, computed on the stacked frames."""
+        n, h, w = index.shape
+        rows, cols = self.grid
+        if h % rows or w % cols:
+            raise ValueError(f"a {w}x{h} sheet does not split into {cols}x{rows} frames")
+        fh, fw = h // rows, w // cols
+        e = self.embed(index)
+        if torch.is_autocast_enabled(index.device.type):
+            e = e.to(torch.get_autocast_dtype(index.device.type))
+        k = e.shape[-1]
+        x = e.reshape(n, rows, fh, cols, fw, k).permute(0, 1, 3, 5, 2, 4).reshape(n, rows * cols * k, fh, fw)
+        h1 = F.relu(self.stack_in(x))
+        cells = F.relu(self.unstack(self._unet(h1))).reshape(n, rows, cols, self.width, fh, fw)
+        return cells.permute(0, 3, 1, 4, 2, 5).reshape(n, self.width, h, w)

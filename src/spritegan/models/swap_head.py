@@ -47,6 +47,7 @@ class SwapPaletteHead(PaletteOutput):
         hidden: int = 256,
         refiner: int = 0,
         refine_passes: int = 2,
+        refiner_grid: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(
             colours,
@@ -61,6 +62,7 @@ class SwapPaletteHead(PaletteOutput):
             speck_sites,
             refiner,
             refine_passes,
+            refiner_grid,
         )
         if slots < 1:
             raise ValueError("a palette-swap head needs at least one slot (model.palette_slots)")

@@ -150,10 +150,12 @@ def refine_generator(
     width: int = 48,
     seed: int = 0,
     progress: bool = False,
+    stack: bool = False,
 ) -> RefinedGenerator:
     """A copy of a palette-head run's generator file at `out` (a folder) with its refiner trained on the run's
-    training images for `mpix` million pixels: added at `width` when the run has none, else trained further.
-    The source run is only read."""
+    training images for `mpix` million pixels: added at `width` when the run has none (with `stack`, a posed
+    run's sheet refiner, which sees every frame at each pixel), else trained further. The source run is only
+    read."""
     from spritegan.config import ModelConfig
     from spritegan.data.dataset import image_hash, open_dataset
     from spritegan.errors import RunError, SpriteganError
@@ -168,8 +170,15 @@ def refine_generator(
     if config.get("head") != "palette":
         raise SpriteganError(f"{file}: the refiner cleans up a palette head's sprites; this run draws RGB")
     added = not config.get("palette_refiner")
+    if stack and config.get("arch") != "posed":
+        raise SpriteganError(f"{file}: --stack refines character sheets; this run's G is not posed")
     if added:
         config["palette_refiner"] = width
+        config["palette_refiner_stack"] = stack
+    elif stack and not config.get("palette_refiner_stack"):
+        raise SpriteganError(
+            f"{file}: the run has a refiner that does not stack frames; --stack adds one only"
+        )
     generator = build_generator(ModelConfig(**config))
     missing, unexpected = generator.load_state_dict(weights, strict=False)
     if unexpected or any(not k.startswith("head.refiner.") for k in missing):
