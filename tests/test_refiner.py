@@ -359,3 +359,41 @@ def test_a_posed_run_takes_a_sheet_refiner_and_the_refine_command_adds_one(tmp_p
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--stack refines character sheets" in err[0]
     assert not (tmp_path / "no").exists()
+
+
+def test_refiner_training_ends_early_when_asked_and_counts_what_it_did():
+    refiner = PaletteRefiner(6, width=8)
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) > 3
+
+    result = train_refiner(refiner, _sprites(16), steps=10, seed=0, batch_size=4, stop=stop)
+    assert result.steps == 3 and int(refiner.steps) == 3
+
+
+def test_one_ctrl_c_during_trains_refiner_phase_stops_it_and_keeps_the_run(tmp_path, capsys, monkeypatch):
+    """The GAN's loop stops on the first Ctrl-C; so does the refiner's training after it (it used to need a
+    second one): the run is saved with the refiner steps done."""
+    import os
+    import signal
+
+    import spritegan.train.refine as refine_module
+
+    real = refine_module.corrupt_indices
+    calls = []
+
+    def corrupt_then_ctrl_c(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(refine_module, "corrupt_indices", corrupt_then_ctrl_c)
+    refine = ["--set", "model.palette_refiner=8", "--set", "train.refine_mpix=1"]
+    assert _train(tmp_path, "run", refine) == 0
+    out = capsys.readouterr().out
+    total = refine_steps(1, (32, 32))
+    assert f"refiner: 2 steps of {total} (stopped)" in out
+    assert int(SpritePipeline.from_run(tmp_path / "run").generator.head.refiner.steps) == 2

@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -588,12 +589,14 @@ class Trainer:
         """G_ema's palette refiner (models/refiner.py), or None when the model has none."""
         return getattr(getattr(self.G_ema, "head", None), "refiner", None)
 
-    def refine(self, steps: int, progress: bool = False) -> RefineResult:
+    def refine(
+        self, steps: int, progress: bool = False, stop: Callable[[], bool] | None = None
+    ) -> RefineResult:
         """Train G_ema's refiner for `steps` on the training images as palette indices (seeded by train.seed
-        and the steps it has had, so a resumed run goes on with fresh batches); G's copy follows, so the EMA
-        does not pull it back."""
+        and the steps it has had, so a resumed run goes on with fresh batches), fewer when `stop()` turns
+        true; G's copy follows, so the EMA does not pull it back."""
         result = refine_head(
-            self.G_ema.head, self.dataset.images, steps, self.cfg.train.seed, self.amp, progress
+            self.G_ema.head, self.dataset.images, steps, self.cfg.train.seed, self.amp, progress, stop
         )
         self.G.head.refiner.load_state_dict(self.G_ema.head.refiner.state_dict())
         return result
@@ -930,9 +933,10 @@ class _Loop:
             self.logger.close()
 
 
-def _refine_at_end(trainer: Trainer, loop: _Loop, progress: bool) -> None:
+def _refine_at_end(trainer: Trainer, loop: _Loop, progress: bool, stop: _StopRequests) -> None:
     """train.refine_mpix of refiner training after the GAN's, then the run saved again with a sample sheet
-    `step-N-refined.png` beside the head's own (single-process runs; torchrun runs skip it)."""
+    `step-N-refined.png` beside the head's own (single-process runs; torchrun runs skip it). Ctrl-C ends it
+    after the current step and keeps what it learnt."""
     steps = refine_steps(trainer.cfg.train.refine_mpix, tuple(trainer.cfg.model.image_size))
     if steps <= 0 or trainer.refiner() is None:
         return
@@ -940,9 +944,10 @@ def _refine_at_end(trainer: Trainer, loop: _Loop, progress: bool) -> None:
         if loop.main:
             loop.bar.write("note: the refiner is not trained in a torchrun run (train.refine_mpix)")
         return
-    result = trainer.refine(steps, progress)
+    result = trainer.refine(steps, progress, stop=lambda: stop.requested)
+    cut = f" of {steps} (stopped)" if result.steps < steps else ""
     loop.bar.write(
-        f"refiner: {result.steps} steps in {result.seconds:.0f} CPU-s (loss {result.loss:.4f}); "
+        f"refiner: {result.steps} steps{cut} in {result.seconds:.0f} CPU-s (loss {result.loss:.4f}); "
         "it cleans up the sampled sprites from now on"
     )
     trainer.save()
@@ -992,7 +997,7 @@ def train(
             if stopping:
                 raise KeyboardInterrupt
             loop.restore_healthy()
-            _refine_at_end(trainer, loop, progress)
+            _refine_at_end(trainer, loop, progress, stop)
             ended = True
     except KeyboardInterrupt:
         interrupted = True

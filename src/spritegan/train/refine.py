@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,10 +83,12 @@ def train_refiner(
     lr: float = 2e-3,
     amp: bool = False,
     progress: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> RefineResult:
     """Train `refiner` for `steps` on palette-index sprites (N, H, W): each step a batch of corrupted
     sprites, cross-entropy against the originals. `seed` fixes the batches and the corruption (so the same
-    seed gives the same refiner); `amp` runs the forward in bf16 autocast."""
+    seed gives the same refiner); `amp` runs the forward in bf16 autocast; when `stop()` turns true (Ctrl-C
+    in `train`) it ends after the current step, with the steps done so far counted."""
     if len(index) == 0:
         raise ValueError("no sprites to train the refiner on")
     device = next(refiner.parameters()).device
@@ -96,10 +99,13 @@ def train_refiner(
     opt = torch.optim.Adam(refiner.parameters(), lr=lr, betas=(0.9, 0.99))
     refiner.train()
     losses: list[float] = []
+    done = 0
     start = time.process_time()
     bar = tqdm(total=steps, unit="step", desc="refiner", disable=not progress, dynamic_ncols=True)
     try:
         for _ in range(steps):
+            if stop is not None and stop():
+                break
             batch = index[torch.randint(0, len(index), (batch_size,), generator=gen)]
             noisy = corrupt_indices(batch, gen)
             with torch.autocast(device.type, torch.bfloat16, enabled=amp):
@@ -109,6 +115,7 @@ def train_refiner(
             loss.backward()
             opt.step()
             refiner.steps += 1
+            done += 1
             losses = (losses + [float(loss.detach())])[-50:]
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
@@ -117,7 +124,7 @@ def train_refiner(
         refiner.eval()
         for p in frozen:
             p.requires_grad_(False)
-    return RefineResult(steps, time.process_time() - start, sum(losses) / max(len(losses), 1))
+    return RefineResult(done, time.process_time() - start, sum(losses) / max(len(losses), 1))
 
 
 def refine_head(
@@ -127,13 +134,14 @@ def refine_head(
     seed: int,
     amp: bool = False,
     progress: bool = False,
+    stop: Callable[[], bool] | None = None,
 ) -> RefineResult:
     """Train a palette head's refiner for `steps` on uint8 training images (N, C, H, W), read as indices of
     the head's palette; seeded by `seed` and the steps the refiner has had, so training it again goes on
     with fresh batches. What `train` runs at the end and `spritegan refine` runs on a saved generator."""
     index = ColourLookup(images).index(to_model(images), head.palette)
     seed = seed * 1000 + 4 + int(head.refiner.steps)
-    return train_refiner(head.refiner, index, steps, seed=seed, amp=amp, progress=progress)
+    return train_refiner(head.refiner, index, steps, seed=seed, amp=amp, progress=progress, stop=stop)
 
 
 @dataclass
