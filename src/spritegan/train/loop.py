@@ -45,7 +45,7 @@ from spritegan.models.despeckle import AUTO_MAX as AUTO_SPECK_SIZE
 from spritegan.models.despeckle import data_speck_sites
 from spritegan.models.palette_head import colour_code_channels
 from spritegan.models.progressive import Growth, fade_reals, growth_at, phase_size
-from spritegan.models.refiner import PaletteRefiner
+from spritegan.models.refiner import RefinerBase
 from spritegan.precision import bf16_autocast_ok, cpu_bf16_reason, flush_denormals
 from spritegan.tensors import to_model
 from spritegan.train import checkpoint as ckpt
@@ -585,7 +585,7 @@ class Trainer:
         save_png(sheet, path)
         return path
 
-    def refiner(self) -> PaletteRefiner | None:
+    def refiner(self) -> RefinerBase | None:
         """G_ema's palette refiner (models/refiner.py), or None when the model has none."""
         return getattr(getattr(self.G_ema, "head", None), "refiner", None)
 

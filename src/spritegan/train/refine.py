@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from spritegan.models.palette_head import ColourLookup, PaletteOutput
-from spritegan.models.refiner import PaletteRefiner
+from spritegan.models.refiner import RefinerBase
 from spritegan.tensors import to_model
 
 
@@ -75,7 +75,7 @@ def refine_steps(mpix: float, image_size: tuple[int, int], batch_size: int = 64)
 
 
 def train_refiner(
-    refiner: PaletteRefiner,
+    refiner: RefinerBase,
     index: torch.Tensor,
     steps: int,
     seed: int = 0,
