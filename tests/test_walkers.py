@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from spritegan.data import walkers as W
@@ -538,3 +539,14 @@ def test_posed_hold_trains_logs_its_drift_and_is_refused_off_the_posed_generator
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "model.posed_hold needs character sheets drawn by model.arch=posed" in err[0]
     assert not (tmp_path / "refused" / "generator.safetensors").exists()
+
+
+def test_join_frames_undoes_cut_frames_and_refuses_a_wrong_count() -> None:
+    from spritegan.tensors import cut_frames, join_frames
+
+    sheets = torch.arange(2 * 3 * 8 * 12).reshape(2, 3, 8, 12)
+    frames = cut_frames(sheets, 2, 3)
+    assert frames.shape == (2, 6, 3, 4, 4) and torch.equal(frames[0, 1], sheets[0, :, :4, 4:8])
+    assert torch.equal(join_frames(frames, 2, 3), sheets)
+    with pytest.raises(ValueError, match="5 frames do not fill a 3x2 sheet"):
+        join_frames(frames[:, :5], 2, 3)

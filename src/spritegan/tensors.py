@@ -25,3 +25,13 @@ def cut_frames(sheets: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
         raise ValueError(f"a {w}x{h} image does not split into {cols}x{rows} frames")
     cells = sheets.reshape(n, c, rows, h // rows, cols, w // cols).permute(0, 2, 4, 1, 3, 5)
     return cells.reshape(n, rows * cols, c, h // rows, w // cols)
+
+
+def join_frames(frames: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """(N, rows * cols, C, h, w) frames, row by row -> (N, C, rows * h, cols * w) sheets: `cut_frames` undone."""
+    _, k, c, h, w = frames.shape
+    if k != rows * cols:
+        raise ValueError(f"{k} frames do not fill a {cols}x{rows} sheet")
+    # -1 for the batch: an exported graph (ONNX) keeps its batch size free
+    cells = frames.reshape(-1, rows, cols, c, h, w).permute(0, 3, 1, 4, 2, 5)
+    return cells.reshape(-1, c, rows * h, cols * w)

@@ -24,7 +24,7 @@ from torch import nn
 
 from spritegan.config import ModelConfig
 from spritegan.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from spritegan.tensors import cut_frames
+from spritegan.tensors import cut_frames, join_frames
 
 
 class PosedDiscriminator(DCGANDiscriminator):
@@ -138,7 +138,4 @@ class PosedGenerator(nn.Module):
         n, k = z.shape[0], len(self.poses)
         cond = frame_conditions(self.poses, labels, n, self.cond_dim, z)
         frames = self.frames(z.repeat_interleave(k, dim=0), cond)  # (n * k, C, fh, fw)
-        rows, cols = self.grid
-        _, c, fh, fw = frames.shape
-        sheets = frames.reshape(n, rows, cols, c, fh, fw).permute(0, 3, 1, 4, 2, 5)
-        return sheets.reshape(n, c, rows * fh, cols * fw)
+        return join_frames(frames.reshape(-1, k, *frames.shape[1:]), *self.grid)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spritegan.models.colour_cap import capped_logits
+from spritegan.tensors import cut_frames, join_frames
 
 
 def one_hot_maps(index: torch.Tensor, colours: int) -> torch.Tensor:
@@ -148,16 +149,9 @@ class SheetRefiner(RefinerBase):
 
     def _features(self, index: torch.Tensor) -> torch.Tensor:
         """(N, H, W) sheet indices -> (N, width, H, W) features, computed on the stacked frames."""
-        n, h, w = index.shape
-        rows, cols = self.grid
-        if h % rows or w % cols:
-            raise ValueError(f"a {w}x{h} sheet does not split into {cols}x{rows} frames")
-        fh, fw = h // rows, w // cols
         e = self.embed(index)
         if torch.is_autocast_enabled(index.device.type):
             e = e.to(torch.get_autocast_dtype(index.device.type))
-        k = e.shape[-1]
-        x = e.reshape(n, rows, fh, cols, fw, k).permute(0, 1, 3, 5, 2, 4).reshape(n, rows * cols * k, fh, fw)
-        h1 = F.relu(self.stack_in(x))
-        cells = F.relu(self.unstack(self._unet(h1))).reshape(n, rows, cols, self.width, fh, fw)
-        return cells.permute(0, 3, 1, 4, 2, 5).reshape(n, self.width, h, w)
+        stacked = cut_frames(e.permute(0, 3, 1, 2), *self.grid).flatten(1, 2)  # (N, frames * embed, fh, fw)
+        cells = F.relu(self.unstack(self._unet(F.relu(self.stack_in(stacked)))))
+        return join_frames(cells.unflatten(1, (-1, self.width)), *self.grid)
