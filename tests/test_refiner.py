@@ -397,3 +397,15 @@ def test_one_ctrl_c_during_trains_refiner_phase_stops_it_and_keeps_the_run(tmp_p
     total = refine_steps(1, (32, 32))
     assert f"refiner: 2 steps of {total} (stopped)" in out
     assert int(SpritePipeline.from_run(tmp_path / "run").generator.head.refiner.steps) == 2
+
+
+def test_a_sheet_refiner_off_the_posed_generator_is_a_one_line_error(tmp_path, capsys):
+
+    stacked = ["--set", "model.palette_refiner=8", "--set", "model.palette_refiner_stack=true"]
+    assert _train(tmp_path, "run", stacked) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1
+        and "model.palette_refiner_stack needs character sheets drawn by model.arch=posed" in err[0]
+    )
+    assert not (tmp_path / "run").exists()
