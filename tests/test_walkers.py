@@ -412,6 +412,35 @@ def test_posed_generator_draws_each_cell_with_one_frame_network_from_one_latent(
         assert len({cell.numpy().tobytes() for cell in cells}) == 16  # the pose changes the frame
 
 
+def test_stacked_posed_generator_draws_every_pose_from_one_frame_sized_pass() -> None:
+    """model.posed_stack_g: one frame-sized network writes every cell's channels at each pixel (laid out as
+    stack_frames reads a sheet), z and labels fed once per character; other archs refuse it in one line."""
+    import torch
+
+    from spritegan.config import ModelConfig
+    from spritegan.errors import SpriteganError
+    from spritegan.models import build_generator
+    from spritegan.models.posed import stack_frames
+
+    cfg = ModelConfig(
+        arch="posed", image_size=[32, 64], pose_grid=[2, 4], channels=4, z_dim=8, g_width=8, max_channels=16
+    )
+    torch.manual_seed(0)
+    g = build_generator(ModelConfig(**{**cfg.__dict__, "posed_stack_g": True})).eval()
+    assert g.frames.to_rgb.out_channels == 8 * 4 and g.frames.cond_dim == 0
+    z = torch.randn(3, 8, requires_grad=True)
+    sheets = g(z)
+    assert sheets.shape == (3, 4, 32, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(stack_frames(sheets, 2, 4), g.frames(z))
+    sheets[0, :, 16:, 48:].sum().backward()  # the last cell of character 0 comes from its z alone
+    assert bool((z.grad[0] != 0).any()) and not bool((z.grad[1:] != 0).any())
+    plain = sum(p.numel() for p in build_generator(cfg).parameters())
+    assert plain != sum(p.numel() for p in g.parameters())  # its own network, not the per-frame one
+    with pytest.raises(SpriteganError, match="model.posed_stack_g needs character sheets"):
+        build_generator(ModelConfig(arch="dcgan", image_size=[32, 32], channels=4, posed_stack_g=True))
+
+
 _POSED_D = dict(
     arch="posed", image_size=[32, 64], pose_grid=[2, 4], channels=4, z_dim=8, d_width=4, max_channels=16
 )
@@ -499,8 +528,10 @@ def test_posed_run_takes_its_grid_from_the_data_and_refuses_single_sprites(tmp_p
         )
 
 
-def test_a_posed_run_trains_and_its_atlas_keeps_one_character_per_seed(tmp_path) -> None:
-    """Two training steps with the palette head, then generate --atlas: 16 frames per seed."""
+@pytest.mark.parametrize("stack_g", [False, True])
+def test_a_posed_run_trains_and_its_atlas_keeps_one_character_per_seed(tmp_path, stack_g) -> None:
+    """Two training steps with the palette head (frame by frame, or stacked: model.posed_stack_g), then
+    generate --atlas: 16 frames per seed."""
     from spritegan.cli import main
 
     run = tmp_path / "run"
@@ -511,12 +542,23 @@ def test_a_posed_run_trains_and_its_atlas_keeps_one_character_per_seed(tmp_path)
         "model.g_width=8",
         "model.d_width=8",
         "train.threads=1",
+        f"model.posed_stack_g={str(stack_g).lower()}",
     ]
     assert main([*args, "--no-progress", *[x for kv in tiny for x in ("--set", kv)]]) == 0
     out = tmp_path / "out"
     assert main(["generate", str(run), "--seeds", "1,2", "--atlas", "--out", str(out)]) == 0
     frames = json.loads((out / "atlas.json").read_text())["frames"]
     assert len(frames) == 32 and "char-0002/up-3" in frames
+    ort = pytest.importorskip("onnxruntime")
+    from spritegan.export.onnx import export_onnx
+    from spritegan.generate.pipeline import SpritePipeline
+
+    pipe = SpritePipeline.from_run(run)
+    export_onnx(run, tmp_path / "g.onnx")  # the frames, stacked or not, export as reshapes
+    sess = ort.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])
+    feeds = {"z": pipe.latents([1, 2]).numpy(), "truncation": np.array([1.0], np.float32)}
+    onnx_out = torch.from_numpy(sess.run(["sprites"], feeds)[0]).permute(0, 3, 1, 2)
+    assert torch.equal(onnx_out, pipe([1, 2]))
 
 
 def test_posed_hold_trains_logs_its_drift_and_is_refused_off_the_posed_generator(tmp_path, capsys) -> None:

@@ -66,6 +66,10 @@ class ModelConfig:
     # arch=posed: a second D on the frames stacked as channels (one frame-sized image, every pose at each
     # pixel), so its first layer compares a character's poses pixel by pixel
     posed_stack_d: bool = False
+    # arch=posed: G draws the frames stacked as channels too (one frame-sized network whose last layer writes
+    # every pose's features at each pixel), so a character's poses come from the same features, not from one
+    # latent fed to each frame's own pass (models/posed.py)
+    posed_stack_g: bool = False
     # arch=posed, training: weight of G's penalty for colour amounts that change between the frames of one
     # row (a direction's walk cycle), train/losses.frame_drift (0: off)
     posed_hold: float = 0.0

@@ -122,8 +122,16 @@ def pose_grid(cfg: ModelConfig) -> tuple[int, int]:
     return rows, cols
 
 
+def stacked_frame_config(cfg: ModelConfig) -> ModelConfig:
+    """The stacked G's network (model.posed_stack_g): frame size, the run's labels only, and every pose's
+    channels as one image."""
+    rows, cols = pose_grid(cfg)
+    return replace(frame_config(cfg), cond_dim=cfg.cond_dim, channels=cfg.channels * rows * cols)
+
+
 class PosedGenerator(nn.Module):
-    """(z (N, z_dim), labels (N, cond_dim) or None) -> sheets (N, channels, H, W), drawn frame by frame."""
+    """(z (N, z_dim), labels (N, cond_dim) or None) -> sheets (N, channels, H, W), drawn frame by frame, or
+    with `model.posed_stack_g` all frames at once as channel groups of one frame-sized image."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -131,11 +139,14 @@ class PosedGenerator(nn.Module):
         self.z_dim = cfg.z_dim
         self.cond_dim = cfg.cond_dim
         self.grid = pose_grid(cfg)
-        self.frames = DCGANGenerator(frame_config(cfg))
+        self.stacked = cfg.posed_stack_g
+        self.frames = DCGANGenerator(stacked_frame_config(cfg) if self.stacked else frame_config(cfg))
         self.register_buffer("poses", torch.eye(self.grid[0] * self.grid[1]), persistent=False)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         n, k = z.shape[0], len(self.poses)
+        if self.stacked:  # (n, k * C, fh, fw): cell by cell, as stack_frames lays real sheets out for D
+            return join_frames(self.frames(z, labels).unflatten(1, (k, -1)), *self.grid)
         cond = frame_conditions(self.poses, labels, n, self.cond_dim, z)
         frames = self.frames(z.repeat_interleave(k, dim=0), cond)  # (n * k, C, fh, fw)
         return join_frames(frames.reshape(-1, k, *frames.shape[1:]), *self.grid)
