@@ -34,6 +34,13 @@ RECIPES: dict[str, list[str]] = {
     "hold100": ["model.posed_hold=100"],
     "stack": ["model.posed_hold=100", "model.posed_stack_d=true"],
     "cond-stack": ["model.posed_hold=100", "model.posed_stack_d=true"],
+    # G draws the frames stacked as channels too, one frame-sized network twice as wide (models/posed.py)
+    "stack-g": [
+        "model.posed_hold=100",
+        "model.posed_stack_d=true",
+        "model.posed_stack_g=true",
+        "model.g_width=192",
+    ],
 }
 # recipes that also pass command-line flags: told each character's traits (builtin:walkers labels them)
 FLAGS: dict[str, list[str]] = {"cond-stack": ["--conditional"]}
