@@ -437,6 +437,8 @@ def test_stacked_posed_generator_draws_every_pose_from_one_frame_sized_pass() ->
     assert bool((z.grad[0] != 0).any()) and not bool((z.grad[1:] != 0).any())
     plain = sum(p.numel() for p in build_generator(cfg).parameters())
     assert plain != sum(p.numel() for p in g.parameters())  # its own network, not the per-frame one
+    told = build_generator(ModelConfig(**{**cfg.__dict__, "posed_stack_g": True, "cond_dim": 5}))
+    assert told(torch.randn(2, 8), torch.eye(5)[:2]).shape == (2, 4, 32, 64) and told.frames.cond_dim == 5
     with pytest.raises(SpriteganError, match="model.posed_stack_g needs character sheets"):
         build_generator(ModelConfig(arch="dcgan", image_size=[32, 32], channels=4, posed_stack_g=True))
 

@@ -11,8 +11,10 @@ sheet's frames is added to the sheet's score. With `model.posed_stack_d` another
 frames stacked as channels, one frame-sized image whose every pixel carries all the poses' colours there, and
 its score is added too: the sheet D relates a down frame to an up frame only in its last, coarse layers,
 while the stacked D's first layer compares them pixel by pixel (the same hair seen from the front and
-behind). Everything that takes a sheet run (palette head, EMA, sample
-sheets, `generate --atlas`, walk GIFs, ONNX) works unchanged, because G still maps (z, labels) to sheets.
+behind). With `model.posed_stack_g` G draws the frames stacked as well: one frame-sized network, no pose label,
+whose last layer writes every pose's channels at each pixel, so all of a character's frames come from the same
+features place by place. Everything that takes a sheet run (palette head, EMA, sample sheets, `generate
+--atlas`, walk GIFs, ONNX) works unchanged, because G still maps (z, labels) to sheets.
 """
 
 from __future__ import annotations
