@@ -420,7 +420,7 @@ def test_stacked_posed_generator_draws_every_pose_from_one_frame_sized_pass() ->
     from spritegan.config import ModelConfig
     from spritegan.errors import SpriteganError
     from spritegan.models import build_generator
-    from spritegan.models.posed import stack_frames
+    from spritegan.tensors import stack_frames
 
     cfg = ModelConfig(
         arch="posed", image_size=[32, 64], pose_grid=[2, 4], channels=4, z_dim=8, g_width=8, max_channels=16
@@ -482,7 +482,7 @@ def test_posed_frame_discriminator_adds_each_frames_pose_conditional_score() -> 
 def test_stacked_frames_put_each_cell_in_its_own_channel_group() -> None:
     import torch
 
-    from spritegan.models.posed import stack_frames
+    from spritegan.tensors import stack_frames
 
     sheets = torch.arange(2 * 3 * 4 * 8, dtype=torch.float32).view(2, 3, 4, 8)  # 2x2 cells of 2x4 pixels
     stacked = stack_frames(sheets, 2, 2)
@@ -500,7 +500,7 @@ def test_posed_stack_discriminator_adds_a_score_that_sees_every_pose_at_each_pix
     from spritegan.config import ModelConfig
     from spritegan.errors import SpriteganError
     from spritegan.models import build_discriminator
-    from spritegan.models.posed import stack_frames
+    from spritegan.tensors import stack_frames
 
     plain, stacked = _sheet_d_and_extended("stack_d", posed_stack_d=True)
     assert stacked.stack_d.features[0].in_channels == 8 * 4
@@ -592,5 +592,8 @@ def test_join_frames_undoes_cut_frames_and_refuses_a_wrong_count() -> None:
     frames = cut_frames(sheets, 2, 3)
     assert frames.shape == (2, 6, 3, 4, 4) and torch.equal(frames[0, 1], sheets[0, :, :4, 4:8])
     assert torch.equal(join_frames(frames, 2, 3), sheets)
+    from spritegan.tensors import stack_frames, unstack_frames
+
+    assert torch.equal(unstack_frames(stack_frames(sheets, 2, 3), 2, 3), sheets)
     with pytest.raises(ValueError, match="5 frames do not fill a 3x2 sheet"):
         join_frames(frames[:, :5], 2, 3)

@@ -35,3 +35,15 @@ def join_frames(frames: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
     # -1 for the batch: an exported graph (ONNX) keeps its batch size free
     cells = frames.reshape(-1, rows, cols, c, h, w).permute(0, 3, 1, 4, 2, 5)
     return cells.reshape(-1, c, rows * h, cols * w)
+
+
+def stack_frames(sheets: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """(N, C, H, W) sheets -> (N, rows * cols * C, H / rows, W / cols): the frames as channel groups, cell by
+    cell (row by row), each group the cell's C channels."""
+    return cut_frames(sheets, rows, cols).flatten(1, 2)
+
+
+def unstack_frames(stacked: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """(N, rows * cols * C, h, w) channel groups, cell by cell -> (N, C, rows * h, cols * w) sheets:
+    `stack_frames` undone."""
+    return join_frames(stacked.unflatten(1, (rows * cols, -1)), rows, cols)

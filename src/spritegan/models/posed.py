@@ -26,7 +26,7 @@ from torch import nn
 
 from spritegan.config import ModelConfig
 from spritegan.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from spritegan.tensors import cut_frames, join_frames
+from spritegan.tensors import cut_frames, join_frames, stack_frames, unstack_frames
 
 
 class PosedDiscriminator(DCGANDiscriminator):
@@ -78,13 +78,6 @@ class PosedDiscriminator(DCGANDiscriminator):
         frames = cut_frames(x, *self.grid).flatten(0, 1)  # (n * k, C, fh, fw)
         cond = frame_conditions(self.poses, labels, n, self.cond_dim, x)
         return self.frame_d(frames, cond).view(n, k).mean(1)
-
-
-def stack_frames(sheets: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-    """(N, C, H, W) sheets -> (N, rows * cols * C, H / rows, W / cols): the frames as channel groups, cell by
-    cell (row by row), each group the cell's C channels."""
-    frames = cut_frames(sheets, rows, cols)
-    return frames.flatten(1, 2)
 
 
 def frame_conditions(
@@ -141,14 +134,13 @@ class PosedGenerator(nn.Module):
         self.z_dim = cfg.z_dim
         self.cond_dim = cfg.cond_dim
         self.grid = pose_grid(cfg)
-        self.stacked = cfg.posed_stack_g
-        self.frames = DCGANGenerator(stacked_frame_config(cfg) if self.stacked else frame_config(cfg))
+        self.frames = DCGANGenerator(stacked_frame_config(cfg) if cfg.posed_stack_g else frame_config(cfg))
         self.register_buffer("poses", torch.eye(self.grid[0] * self.grid[1]), persistent=False)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         n, k = z.shape[0], len(self.poses)
-        if self.stacked:  # (n, k * C, fh, fw): cell by cell, as stack_frames lays real sheets out for D
-            return join_frames(self.frames(z, labels).unflatten(1, (k, -1)), *self.grid)
+        if self.cfg.posed_stack_g:  # (n, k * C, fh, fw): cell by cell, as stack_frames lays out a sheet for D
+            return unstack_frames(self.frames(z, labels), *self.grid)
         cond = frame_conditions(self.poses, labels, n, self.cond_dim, z)
         frames = self.frames(z.repeat_interleave(k, dim=0), cond)  # (n * k, C, fh, fw)
         return join_frames(frames.reshape(-1, k, *frames.shape[1:]), *self.grid)

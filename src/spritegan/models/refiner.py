@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spritegan.models.colour_cap import capped_logits
-from spritegan.tensors import cut_frames, join_frames
+from spritegan.tensors import stack_frames, unstack_frames
 
 
 def one_hot_maps(index: torch.Tensor, colours: int) -> torch.Tensor:
@@ -152,6 +152,8 @@ class SheetRefiner(RefinerBase):
         e = self.embed(index)
         if torch.is_autocast_enabled(index.device.type):
             e = e.to(torch.get_autocast_dtype(index.device.type))
-        stacked = cut_frames(e.permute(0, 3, 1, 2), *self.grid).flatten(1, 2)  # (N, frames * embed, fh, fw)
-        cells = F.relu(self.unstack(self._unet(F.relu(self.stack_in(stacked)))))
-        return join_frames(cells.unflatten(1, (-1, self.width)), *self.grid)
+        stacked = stack_frames(e.permute(0, 3, 1, 2), *self.grid)  # (N, frames * embed, fh, fw)
+        cells = F.relu(
+            self.unstack(self._unet(F.relu(self.stack_in(stacked))))
+        )  # (N, frames * width, fh, fw)
+        return unstack_frames(cells, *self.grid)
