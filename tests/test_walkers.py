@@ -365,6 +365,39 @@ def test_the_walker_measure_is_one_on_real_sheets_and_zero_on_noise_and_broken_i
     )
 
 
+def test_the_walker_measure_checks_a_conditional_models_asked_traits() -> None:
+    """Readable as asked: readable, and drawn with the traits the labels asked for (unasked traits free)."""
+    import torch
+
+    from spritegan.labels import label_layout
+    from spritegan.metrics.evaluate import evaluate
+    from spritegan.metrics.walkers import asked_traits, walker_metrics
+
+    data = W.builtin("builtin:walkers:8")
+    spec = {"columns": data["labels"]["columns"]}
+    layout = {c.name: c for c in label_layout(spec)}
+    sheets, traits = W.make_walkers(6, seed=3)
+    real = sheets.transpose(0, 3, 1, 2)
+    labels = torch.zeros(6, sum(c.width for c in layout.values()))
+    for i, t in enumerate(traits):
+        for name in ("hair", "outfit"):  # ask for two shape traits; the rest are left to the model
+            col = layout[name]
+            value = t[name] if i < 4 else next(v for v in col.classes if v != t[name])  # 4 right, 2 wrong
+            labels[i, col.offset + col.classes.index(value)] = 1.0
+    asked = asked_traits(labels, spec)
+    assert asked[0] == {"hair": traits[0]["hair"], "outfit": traits[0]["outfit"]}
+    assert asked_traits(torch.zeros(1, labels.shape[1]), spec) == [{}]  # the unconditional slot asks nothing
+    got = walker_metrics(real, asked)
+    assert got["walker_readable_share"] == 1.0 and got["walker_readable_as_asked_share"] == 4 / 6
+    assert "walker_readable_as_asked_share" not in walker_metrics(real)
+
+    class Pipe:
+        label_spec = spec
+
+    table = evaluate(real, real, metrics=["walkers"], pipeline=Pipe(), fake_labels=labels)
+    assert table["metrics"]["walker_readable_as_asked_share"] == 4 / 6
+
+
 def test_trait_disagreements_name_the_trait_and_row_that_break_a_character() -> None:
     from spritegan.metrics.walkers import _frames, trait_disagreements
 

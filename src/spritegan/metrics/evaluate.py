@@ -130,12 +130,14 @@ def evaluate(
     progress: bool | None = None,
     pipeline=None,
     ppl_samples: int = 200,
+    fake_labels=None,
 ) -> dict:
     """Compare uint8 fake (N,C,H,W) with uint8 real (M,C,H,W) images; returns a JSON-ready dict.
 
     `kid_subset_size=None` uses min(1000, N, M); an explicit size larger than either set is an error.
     `palette` / `alpha_levels` (the manifest's) default to those of the real images. `progress` shows tqdm
-    bars for feature extraction and status lines on stderr (None: bars only on a terminal).
+    bars for feature extraction and status lines on stderr (None: bars only on a terminal). `fake_labels`,
+    the (N, cond_dim) labels a conditional `pipeline` drew the fakes with, lets a metric check asked traits.
     Keys: counts, seed, preprocessing convention, extractor id, "fid_label", "metrics", "real_floor" (the
     same pixel-art and sprite measures on the real images), "timings_s" per part and "seconds" in all.
     """
@@ -173,7 +175,7 @@ def evaluate(
         "timings_s": {},
     }
     timings = out["timings_s"]
-    ctx = registry.Context(fake_np, real_np, seed, options, pipeline=pipeline)
+    ctx = registry.Context(fake_np, real_np, seed, options, pipeline=pipeline, fake_labels=fake_labels)
     if any(registry.METRICS[m].needs == "features" for m in names):
         out["fid_label"] = fid_label(n_fake)
         out["standard_protocol"] = n_fake >= STANDARD_SAMPLES
@@ -316,6 +318,7 @@ def evaluate_run(
         progress=progress,
         pipeline=pipe,
         ppl_samples=ppl_samples,
+        fake_labels=labels,
     )
     result["timings_s"]["load_and_sample"] = load_s
     result.update(pipe.sampling_record)

@@ -34,6 +34,7 @@ class Context:
     fake_features: np.ndarray | None = None
     real_features: np.ndarray | None = None
     pipeline: Any = None  # a SpritePipeline, for generator metrics
+    fake_labels: Any = None  # (N, cond_dim) labels the fakes were generated with, for a conditional model
     real_floor: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # top-level result keys (e.g. palette_size)
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from spritegan.data import procedural, walkers
 from spritegan.errors import DataError
+from spritegan.labels import label_layout
 
 READABLE_MAX = 500
 SHEET_SHAPE = (4, *walkers.SHEET_SIZE)
@@ -55,11 +56,18 @@ def pixel_perfect(frames: np.ndarray) -> list[bool]:
     return out
 
 
-def readable(frames: np.ndarray, threshold: float | None = None) -> dict[str, float | int]:
-    """Readable characters, readable frames, mean agreement and distinct readable characters (see the module)."""
+def readable(
+    frames: np.ndarray, threshold: float | None = None, asked: list[dict[str, str]] | None = None
+) -> dict[str, float | int]:
+    """Readable characters, readable frames, mean agreement and distinct readable characters (see the module).
+
+    `asked`, one {trait: value} per character (a conditional model's labels), adds the share of characters
+    that are readable *and* drawn with the traits they were asked for."""
     threshold = procedural.MIN_AGREEMENT if threshold is None else threshold
-    characters, frame_ok, agreement, kinds = [], [], [], set()
-    for own in frames:
+    if asked is not None and len(asked) < len(frames):
+        raise ValueError(f"asked traits for {len(asked)} characters, but {len(frames)} are read")
+    characters, frame_ok, agreement, kinds, as_asked = [], [], [], set(), 0
+    for i, own in enumerate(frames):
         nearest = [walkers.nearest_frame(np.ascontiguousarray(f)) for f in own]
         ok = [
             (d, f) == pose and a >= threshold
@@ -69,16 +77,37 @@ def readable(frames: np.ndarray, threshold: float | None = None) -> dict[str, fl
         characters.append(all(ok) and same)
         if characters[-1]:
             kinds.add(_key(nearest[0][0]))
+            if asked is not None:
+                as_asked += all(nearest[0][0][t] == v for t, v in asked[i].items())
         frame_ok += ok
         agreement += [n[3] for n in nearest]
     n = max(len(characters), 1)
-    return {
+    out = {
         "walker_readable_share": sum(characters) / n,
         "walker_frame_readable_share": sum(frame_ok) / max(len(frame_ok), 1),
         "walker_mean_agreement": float(np.mean(agreement)) if agreement else 0.0,
         "walker_readable_distinct": len(kinds),
         "walker_readable_checked": len(characters),
     }
+    if asked is not None:
+        out["walker_readable_as_asked_share"] = as_asked / n
+    return out
+
+
+def asked_traits(labels, spec: dict | None) -> list[dict[str, str]]:
+    """{trait: value} per label row, for the walker traits among a conditional model's categorical columns
+    (a column the row leaves all-zero, the unconditional slot, asks for nothing)."""
+    rows = labels.detach().cpu().numpy() if hasattr(labels, "detach") else np.asarray(labels)
+    columns = [c for c in label_layout(spec) if c.kind == "categorical" and c.name in walkers.TRAITS]
+    out = []
+    for row in rows:
+        want = {}
+        for col in columns:
+            seg = row[col.offset : col.offset + col.width]
+            if seg.max() > 0.5:
+                want[col.name] = col.classes[int(seg.argmax())]
+        out.append(want)
+    return out
 
 
 def trait_disagreements(frames: np.ndarray) -> dict[str, dict[str, int]]:
@@ -99,17 +128,20 @@ def trait_disagreements(frames: np.ndarray) -> dict[str, dict[str, int]]:
     return {t: {**per_row[t], "characters": characters[t]} for t in walkers.TRAITS}
 
 
-def walker_metrics(fake) -> dict[str, float | int]:
-    """Pixel-perfect share of all characters, and the readable measures of the first READABLE_MAX."""
+def walker_metrics(fake, asked: list[dict[str, str]] | None = None) -> dict[str, float | int]:
+    """Pixel-perfect share of all characters, and the readable measures of the first READABLE_MAX (with
+    `asked`, each character's asked traits, also the share readable as asked)."""
     frames = _frames(fake)
     perfect = pixel_perfect(frames)
     return {
         "walker_pixel_perfect_share": sum(perfect) / max(len(perfect), 1),
-        **readable(frames[:READABLE_MAX]),
+        **readable(frames[:READABLE_MAX], asked=None if asked is None else asked[:READABLE_MAX]),
     }
 
 
 def walkers_metric(ctx) -> dict[str, float | int]:
     """The `walkers` row of the metric table: the fakes' measures; the first 100 real sheets give the floor."""
     ctx.real_floor.update(walker_metrics(ctx.real[:100]))
-    return walker_metrics(ctx.fake)
+    spec = getattr(ctx.pipeline, "label_spec", None)
+    asked = asked_traits(ctx.fake_labels, spec) if ctx.fake_labels is not None and spec else None
+    return walker_metrics(ctx.fake, asked)
