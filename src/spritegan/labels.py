@@ -92,3 +92,14 @@ def label_matrix(values: dict[str, torch.Tensor], spec: dict | None) -> torch.Te
         else:
             out[:, col.offset] = v.float()
     return out
+
+
+def asked_classes(vec: torch.Tensor, spec: dict | None) -> dict[str, str]:
+    """{column: class} for the categorical columns a label vector (label_dim,) asks for; a column left
+    all-zero (the unconditional slot) asks for nothing."""
+    out = {}
+    for col in label_layout(spec):
+        seg = vec[col.offset : col.offset + col.width]
+        if col.kind == "categorical" and float(seg.max()) > 0.5:
+            out[col.name] = col.classes[int(seg.argmax())]
+    return out

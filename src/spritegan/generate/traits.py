@@ -19,7 +19,7 @@ import torch
 from spritegan.config import RunConfig
 from spritegan.data.dataset import open_from_config
 from spritegan.errors import SpriteganError
-from spritegan.labels import LabelColumn, label_dim, label_layout, label_matrix
+from spritegan.labels import LabelColumn, asked_classes, label_dim, label_layout, label_matrix
 
 TABLE_FILE = "label_table.json"
 TABLE_KEY = "label_table"
@@ -202,13 +202,8 @@ def _assign(vec: torch.Tensor, asked: torch.Tensor, col: LabelColumn, value: int
 
 def describe(vec: torch.Tensor, spec: dict | None) -> str:
     """'type=alien, earring' for a label vector; '(unconditional)' for the all-zero vector."""
-    parts = []
-    for col in label_layout(spec):
-        seg = vec[col.offset : col.offset + col.width]
-        if col.kind == "categorical" and float(seg.max()) > 0.5:
-            parts.append(f"{col.name}={col.classes[int(seg.argmax())]}")
-        elif col.kind == "binary" and float(seg[0]) > 0.5:
-            parts.append(col.name)
+    parts = [f"{name}={value}" for name, value in asked_classes(vec, spec).items()]
+    parts += [c.name for c in label_layout(spec) if c.kind == "binary" and float(vec[c.offset]) > 0.5]
     return ", ".join(parts) if parts else "(unconditional)"
 
 

@@ -18,10 +18,11 @@ frame's nearest (about 3 ms a frame), so they read the first READABLE_MAX charac
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from spritegan.data import procedural, walkers
 from spritegan.errors import DataError
-from spritegan.labels import label_layout
+from spritegan.labels import asked_classes
 
 READABLE_MAX = 500
 SHEET_SHAPE = (4, *walkers.SHEET_SIZE)
@@ -97,17 +98,8 @@ def readable(
 def asked_traits(labels, spec: dict | None) -> list[dict[str, str]]:
     """{trait: value} per label row, for the walker traits among a conditional model's categorical columns
     (a column the row leaves all-zero, the unconditional slot, asks for nothing)."""
-    rows = labels.detach().cpu().numpy() if hasattr(labels, "detach") else np.asarray(labels)
-    columns = [c for c in label_layout(spec) if c.kind == "categorical" and c.name in walkers.TRAITS]
-    out = []
-    for row in rows:
-        want = {}
-        for col in columns:
-            seg = row[col.offset : col.offset + col.width]
-            if seg.max() > 0.5:
-                want[col.name] = col.classes[int(seg.argmax())]
-        out.append(want)
-    return out
+    rows = torch.as_tensor(labels).detach().cpu()
+    return [{k: v for k, v in asked_classes(row, spec).items() if k in walkers.TRAITS} for row in rows]
 
 
 def trait_disagreements(frames: np.ndarray) -> dict[str, dict[str, int]]:
