@@ -89,7 +89,7 @@ class FrameReader(nn.Module):
     frame's reading must not depend on its batch); it is a part of D, trained by D's optimiser on real
     frames only, and never judges real against fake."""
 
-    def __init__(self, cfg: ModelConfig, width: int = 64) -> None:
+    def __init__(self, cfg: ModelConfig, width: int = 32) -> None:
         super().__init__()
         if cfg.posed_agree_dim < 1:
             raise ValueError("model.posed_agree needs the sheets' trait labels (model.posed_agree_dim)")
