@@ -630,3 +630,93 @@ def test_join_frames_undoes_cut_frames_and_refuses_a_wrong_count() -> None:
     assert torch.equal(unstack_frames(stack_frames(sheets, 2, 3), 2, 3), sheets)
     with pytest.raises(ValueError, match="5 frames do not fill a 3x2 sheet"):
         join_frames(frames[:, :5], 2, 3)
+
+
+# ---- model.posed_agree: every frame of a sheet should read as the same character ---------------------------
+def test_sheet_read_entropy_is_zero_only_when_every_frame_reads_surely_as_one_class() -> None:
+    """Sure and agreeing frames: ~0; frames sure of two classes, half and half: ln 2; unsure frames: ln(width);
+    a binary column (index 4) the same way with its sigmoid."""
+    import math
+
+    from spritegan.train.losses import sheet_read_entropy
+
+    groups = [(0, 4)]  # one categorical column of 4 classes, then one binary trait
+    sure = torch.full((2, 16, 5), -30.0)
+    sure[:, :, 1] = 30.0  # class 1 in every frame
+    sure[:, :, 4] = 30.0  # the binary trait on in every frame
+    assert float(sheet_read_entropy(sure, groups)) < 1e-6
+    split = sure.clone()
+    split[:, 8:, 1], split[:, 8:, 2] = -30.0, 30.0  # back half of the frames: class 2
+    split[:, 8:, 4] = -30.0  # and the binary trait off
+    torch.testing.assert_close(sheet_read_entropy(split, groups), torch.tensor(math.log(2)))
+    unsure = torch.zeros(2, 16, 5)
+    expected = (math.log(4) + math.log(2)) / 2
+    torch.testing.assert_close(sheet_read_entropy(unsure, groups), torch.tensor(expected))
+    logits = torch.randn(3, 16, 5, requires_grad=True)
+    sheet_read_entropy(logits, groups).backward()
+    assert logits.grad is not None and bool((logits.grad != 0).all())
+
+
+def test_frame_reader_learns_the_traits_of_real_frames_and_reads_each_frame() -> None:
+    """D's frame reader: (N, frames, label_dim) logits, one reading per frame; trained on real walker frames
+    with their sheet's labels it reads the training frames' traits, and real sheets read as one character."""
+    from spritegan.config import ModelConfig
+    from spritegan.labels import categorical_groups, label_matrix
+    from spritegan.models.posed import FrameReader
+    from spritegan.tensors import to_model
+    from spritegan.train.losses import label_classification_loss, sheet_read_entropy
+
+    ds = open_dataset("builtin:walkers:24")
+    spec = ds.manifest["labels"]
+    labels, groups = label_matrix(ds.labels, spec), categorical_groups(spec)
+    torch.manual_seed(0)
+    reader = FrameReader(
+        ModelConfig(arch="posed", image_size=[64, 64], channels=4, posed_agree_dim=labels.shape[1])
+    )
+    sheets = to_model(ds.images)
+    assert reader(sheets).shape == (24, 16, labels.shape[1])
+    with torch.no_grad():
+        split_before = float(sheet_read_entropy(reader(sheets), groups))
+    opt = torch.optim.Adam(reader.parameters(), 3e-3)
+    target = labels.repeat_interleave(16, dim=0)
+    for _ in range(60):
+        loss = label_classification_loss(reader(sheets).flatten(0, 1), target, groups)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        read = reader(sheets)
+    right = [(read[..., o : o + w].argmax(2) == labels[:, o : o + w].argmax(1)[:, None]) for o, w in groups]
+    assert float(torch.stack(right).float().mean()) > 0.95
+    assert float(sheet_read_entropy(read, groups)) < 0.2 * split_before
+    with pytest.raises(ValueError, match="trait labels"):
+        FrameReader(ModelConfig(arch="posed", image_size=[64, 64], channels=4))
+
+
+def test_posed_agree_trains_logs_its_reading_and_is_refused_off_the_posed_generator(tmp_path, capsys) -> None:
+    """model.posed_agree: an unconditional run still reads its sheets' trait labels; D's reader and G's split
+    reading are logged (read_d, read_split) and the reader is saved with D, so a resumed run goes on; other
+    archs: a one-line error."""
+    from spritegan.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", "--data", "builtin:walkers:8", "--batch-size", "4", "--no-progress"]
+    tiny = [
+        "model.arch=posed",
+        "model.g_width=8",
+        "model.d_width=8",
+        "train.threads=1",
+        "model.posed_agree=2",
+    ]
+    sets = [x for kv in [*tiny, "train.log_every=1", "train.checkpoint_every=2"] for x in ("--set", kv)]
+    assert main([*args, "--steps", "2", "--out", str(run), *sets]) == 0
+    assert main(["train", "--steps", "3", "--no-progress", "--resume", str(run)]) == 0
+    with open(run / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["step"] for r in rows] == ["1", "2", "3"]
+    assert all(float(r["read_d"]) > 0 and 0 < float(r["read_split"]) <= np.log(5) for r in rows)
+    capsys.readouterr()
+    sheet_g = [x for kv in ["model.arch=dcgan", "model.posed_agree=1"] for x in ("--set", kv)]
+    assert main([*args, "--steps", "2", "--out", str(tmp_path / "refused"), *sheet_g]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.posed_agree needs character sheets drawn by model.arch=posed" in err[0]
