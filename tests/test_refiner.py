@@ -409,3 +409,65 @@ def test_a_sheet_refiner_off_the_posed_generator_is_a_one_line_error(tmp_path, c
         and "model.palette_refiner_stack needs character sheets drawn by model.arch=posed" in err[0]
     )
     assert not (tmp_path / "run").exists()
+
+
+# ---- best of K latents per seed, ranked by the refiner's edits -------------------------------------------------
+def test_candidate_latents_start_with_the_seeds_own_and_grow_by_appending() -> None:
+    from spritegan.generate.pipeline import candidate_latents, latents
+
+    four = candidate_latents([5, 9], 16, 4).view(2, 4, 16)
+    assert torch.equal(four[:, 0], latents([5, 9], 16))
+    assert torch.equal(candidate_latents([5, 9], 16, 2).view(2, 2, 16), four[:, :2])
+    assert len({tuple(z.tolist()) for z in four.flatten(0, 1)}) == 8
+
+
+def test_best_of_keeps_each_seeds_candidate_the_refiner_changes_least(tmp_path, capsys):
+    """best_of K: each seed's sprite is, among its K candidates, the one whose refined and unrefined drawings
+    differ in the fewest pixels; best of 1 is the plain sample; the choice is the same whatever the batch;
+    generate and eval take --best-of and record it; a run without a trained refiner refuses it in one line."""
+    from spritegan.cli import main
+    from spritegan.errors import SpriteganError
+    from spritegan.generate.pipeline import candidate_latents
+
+    refine = ["--set", "model.palette_refiner=8", "--set", "train.refine_mpix=0.2"]
+    assert _train(tmp_path, "run", refine) == 0
+    run, seeds, k = tmp_path / "run", [3, 4, 5, 6, 7, 8], 4
+    plain = SpritePipeline.from_run(run)
+    best = SpritePipeline.from_run(run, best_of=k)
+    assert torch.equal(SpritePipeline.from_run(run, best_of=1)(seeds), plain(seeds))
+    z = candidate_latents(seeds, plain.z_dim, k)
+    refined = plain(z=z)
+    raw = SpritePipeline.from_run(run, refine=0)(z=z)
+    edits = (raw != refined).any(1).flatten(1).sum(1).view(len(seeds), k)
+    expected = refined.view(len(seeds), k, *refined.shape[1:])[torch.arange(len(seeds)), edits.argmin(1)]
+    got = best(seeds)
+    assert torch.equal(got, expected) and torch.equal(best(seeds, batch_size=5), got)
+    assert bool((edits.min(1).values <= edits[:, 0]).all()) and bool(
+        (edits.min(1).values < edits[:, 0]).any()
+    )
+    assert torch.equal(best(z=z[:2]), plain(z=z[:2]))  # given latents are drawn as they are
+
+    out = tmp_path / "g"
+    assert main(["generate", str(run), "--seeds", "3,4", "--best-of", "4", "--out", str(out)]) == 0
+    assert json.loads((out / "generation.json").read_text())["best_of"] == 4
+    from PIL import Image
+
+    written = torch.from_numpy(np.array(Image.open(out / "seed000004.png"))).permute(2, 0, 1)
+    assert torch.equal(written, got[1])
+    js = tmp_path / "eval.json"
+    assert (
+        main(
+            ["eval", str(run), "--metrics", "pixelart", "--samples", "8", "--best-of", "2", "--json", str(js)]
+        )
+        == 0
+    )
+    assert json.loads(js.read_text())["best_of"] == 2
+    capsys.readouterr()
+    assert (
+        main(["generate", str(run), "--seeds", "3", "--best-of", "4", "--refine", "0", "--out", str(out)])
+        != 0
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--best-of 4" in err[0] and "no trained refiner" in err[0]
+    with pytest.raises(SpriteganError, match="choose 1 \\(off\\) to 64"):
+        SpritePipeline.from_run(run, best_of=0)

@@ -39,7 +39,7 @@ def _writable_folder(path, option: str, shown=None) -> None:
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    """--agree, --despeckle, --max-colours and --refine: how a palette head samples, for every command that samples a
+    """--agree, --despeckle, --max-colours, --refine and --best-of: how a palette head samples, for every command that samples a
     run (`sampling_overrides` hands them to SpritePipeline.from_run)."""
     parser.add_argument(
         "--agree",
@@ -68,6 +68,13 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
         help="palette head: rounds of the run's trained refiner, a learned clean-up of stray pixels (0: off; "
         "default: the run's model.palette_refine_passes; runs without a refiner ignore it)",
     )
+    parser.add_argument(
+        "--best-of",
+        type=int,
+        metavar="K",
+        help="runs with a trained refiner: draw K latents per seed and keep the one the refiner changes least "
+        "(K times the sampling work; default 1: the seed's own latent)",
+    )
 
 
 def sampling_overrides(args: argparse.Namespace) -> dict:
@@ -77,6 +84,7 @@ def sampling_overrides(args: argparse.Namespace) -> dict:
         "despeckle": args.despeckle,
         "max_colours": args.max_colours,
         "refine": args.refine,
+        "best_of": args.best_of,
     }
 
 

@@ -134,6 +134,8 @@ def format_table(result: dict) -> str:
         rows.append(("palette colours per sprite, at most", _text(result["palette_max_colours"]), ""))
     if result.get("palette_refine_passes"):
         rows.append(("palette refiner rounds", _text(result["palette_refine_passes"]), ""))
+    if result.get("best_of"):
+        rows.append(("best of latents per seed (by the refiner's edits)", _text(result["best_of"]), ""))
     if "extractor" in result:
         rows.append(("extractor", result["extractor"], ""))
     if "engine" in result:

@@ -9,6 +9,10 @@ byte for byte. Its steps, each usable alone:
     render(ws) -> float images in [-1, 1]                  (or synthesize(z, labels, truncation) for any G)
     postprocess(images, snap, palette) -> uint8 (N, C, H, W)
 
+With `best_of=K` (a run with a trained refiner) each seed draws K latents (`candidate_latents`: the first is
+the seed's own) and keeps the one whose sprite the refiner changes least: a sprite the model itself finds
+nothing to clean up in. Still a pure function of (model, seed, labels, truncation, K).
+
 Python API (a run folder or a generator file)::
 
     pipe = SpritePipeline.from_pretrained("runs/punks")
@@ -17,7 +21,8 @@ Python API (a run folder or a generator file)::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -38,6 +43,7 @@ OutputType = Literal["pt", "np", "pil"]
 
 
 MAX_REFINE_PASSES = 8
+MAX_BEST_OF = 64
 
 
 def refine_passes(generator: torch.nn.Module) -> int:
@@ -55,6 +61,17 @@ def latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
     return out
 
 
+def candidate_latents(seeds: Sequence[int], z_dim: int, k: int) -> torch.Tensor:
+    """(len(seeds) * k, z_dim): k latents per seed, seed by seed, drawn one after another from the seed's own
+    generator, so the first is `latents([seed])` and best of k's candidates start best of j's for j < k."""
+    out = torch.empty(len(seeds) * k, z_dim)
+    for i, s in enumerate(seeds):
+        g = torch.Generator().manual_seed(int(s))
+        for j in range(k):
+            out[i * k + j] = torch.randn(z_dim, generator=g)
+    return out
+
+
 class SpritePipeline:
     """Owns an (EMA) generator and the data facts needed to post-process its output."""
 
@@ -65,6 +82,7 @@ class SpritePipeline:
         self.manifest: dict[str, Any] = meta.get("manifest", {})
         self.model_config = ModelConfig(**meta["model_config"])
         self.source: str | None = None  # the run folder or file it was loaded from (finds the label table)
+        self.best_of = 1  # latents tried per seed, ranked by the refiner's edits (from_pretrained's best_of)
 
     @classmethod
     def from_pretrained(
@@ -75,6 +93,7 @@ class SpritePipeline:
         despeckle: int | None = None,
         max_colours: int | None = None,
         refine: int | None = None,
+        best_of: int | None = None,
     ) -> SpritePipeline:
         """Load `generator.safetensors` from a run folder (or the file itself) with no training state.
 
@@ -82,7 +101,8 @@ class SpritePipeline:
         the per-pixel argmax), `despeckle` the largest lone part it removes (model.palette_despeckle, in
         pixels; 0 keeps them), `max_colours` the colours one image may keep (model.palette_max_colours; 0:
         the whole palette), `refine` the rounds of the trained refiner (model.palette_refine_passes; 0 turns it
-        off); None keeps the run's own setting."""
+        off); None keeps the run's own setting. `best_of` K > 1 samples each seed as the best of K latents by
+        the refiner's edits (needs a trained refiner)."""
         file = resolve_generator_path(path)
         weights, meta = load_generator_file(file)
         if "model_config" not in meta:
@@ -112,6 +132,15 @@ class SpritePipeline:
             raise RunError(f"{file}: weights do not match the stored model config ({exc})") from exc
         pipe = cls(generator, meta, device)
         pipe.source = str(path)
+        if best_of is not None:
+            if not 1 <= best_of <= MAX_BEST_OF:
+                raise SpriteganError(f"--best-of {best_of}: choose 1 (off) to {MAX_BEST_OF} latents per seed")
+            if best_of > 1 and not refine_passes(generator):
+                raise SpriteganError(
+                    f"--best-of {best_of}: {file} has no trained refiner to rank a seed's latents by (train "
+                    "with model.palette_refiner, and do not turn it off with --refine 0)"
+                )
+            pipe.best_of = int(best_of)
         return pipe
 
     from_run = from_pretrained  # the name the CLI grew up with
@@ -141,6 +170,7 @@ class SpritePipeline:
             "palette_despeckle": max(0, c.palette_despeckle),
             "palette_max_colours": max(0, c.palette_max_colours),
             "palette_refine_passes": refine_passes(self.generator),
+            **({"best_of": self.best_of} if self.best_of > 1 else {}),
         }
 
     @property
@@ -267,26 +297,71 @@ class SpritePipeline:
         `traits` (text such as 'type=alien,hat', 'random' or 'none'; see `labels_for`) or `labels`
         (N, cond_dim) condition a conditional model; with neither it is left unconditional.
         output_type: "pt" uint8 tensor (N, C, H, W); "np" uint8 array (N, H, W, C); "pil" list of images.
+        The pipeline's `best_of` applies to sprites named by seeds; given z or ws are drawn as they are.
         """
         if output_type not in ("pt", "np", "pil"):
             raise ValueError(f"output_type {output_type!r}: choose pt, np or pil")
         if ws is not None:
             images = self.postprocess(self.render(ws, batch_size), snap, palette)
             return _convert(images, output_type)
+        by_seed = z is None
         if z is None:
             if seeds is None:
                 seeds = range(seed, seed + (n if n is not None else 1))
-            z = self.latents(list(seeds))
+            seeds = list(seeds)
+            z = self.latents(seeds) if self.best_of == 1 else None
         if traits is not None:
-            labels = self.labels_for(traits, list(seeds) if seeds is not None else range(len(z)), seed)
+            labels = self.labels_for(traits, seeds if seeds is not None else range(len(z)), seed)
+        if by_seed and self.best_of > 1:
+            images = self._best_of(seeds, labels, truncation, batch_size)
+        else:
+            images = self._sample(z, labels, truncation, batch_size)
+        return _convert(self.postprocess(images, snap, palette), output_type)
+
+    def _sample(
+        self, z: torch.Tensor, labels: torch.Tensor | None, truncation: float, batch_size: int
+    ) -> torch.Tensor:
+        """z -> uint8 (N, C, H, W) images as G draws them, `batch_size` at a time."""
         outs = []
         for i in range(0, len(z), batch_size):
             lab = labels[i : i + batch_size] if labels is not None else None
             outs.append(to_uint8(self.synthesize(z[i : i + batch_size], lab, truncation)).cpu())
-        images = (
-            torch.cat(outs) if outs else torch.zeros(0, self.model_config.channels, 1, 1, dtype=torch.uint8)
-        )
-        return _convert(self.postprocess(images, snap, palette), output_type)
+        if not outs:
+            return torch.zeros(0, self.model_config.channels, 1, 1, dtype=torch.uint8)
+        return torch.cat(outs)
+
+    def _best_of(
+        self, seeds: list[int], labels: torch.Tensor | None, truncation: float, batch_size: int
+    ) -> torch.Tensor:
+        """Each seed's best of `best_of` candidate latents: the one whose sprite the refiner changes in the
+        fewest pixels (the first on ties), drawn with the refiner on."""
+        k = self.best_of
+        per = max(1, batch_size // k)  # seeds per batch: their k candidates fit one batch
+        outs = []
+        for i in range(0, len(seeds), per):
+            part = seeds[i : i + per]
+            z = candidate_latents(part, self.z_dim, k)
+            lab = labels[i : i + per].repeat_interleave(k, dim=0) if labels is not None else None
+            with self._refiner_off():
+                raw = self._sample(z, lab, truncation, batch_size)
+            refined = self._sample(z, lab, truncation, batch_size)
+            edits = (raw != refined).any(1).flatten(1).sum(1).view(len(part), k)
+            pick = edits.argmin(1)  # argmin returns the first of equal minima
+            outs.append(refined.view(len(part), k, *refined.shape[1:])[torch.arange(len(part)), pick])
+        if not outs:
+            return torch.zeros(0, self.model_config.channels, 1, 1, dtype=torch.uint8)
+        return torch.cat(outs)
+
+    @contextlib.contextmanager
+    def _refiner_off(self) -> Iterator[None]:
+        """Sample as if the run's refiner were off (its rounds set to 0), then put its rounds back."""
+        head = self.generator.head
+        rounds = head.refine_passes
+        head.refine_passes = 0
+        try:
+            yield
+        finally:
+            head.refine_passes = rounds
 
 
 def _convert(images: torch.Tensor, output_type: OutputType) -> Any:

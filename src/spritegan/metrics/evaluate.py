@@ -266,6 +266,7 @@ def evaluate_run(
     traits: str | None = None,
     max_colours: int | None = None,
     refine: int | None = None,
+    best_of: int | None = None,
 ) -> dict:
     """Sample `samples` images from a run and evaluate them; appends one JSON line to run_dir/metrics.jsonl.
 
@@ -281,7 +282,12 @@ def evaluate_run(
     run_dir = Path(run_dir)
     t0 = time.perf_counter()
     pipe = SpritePipeline.from_run(
-        run_dir, agree=agree, despeckle=despeckle, max_colours=max_colours, refine=refine
+        run_dir,
+        agree=agree,
+        despeckle=despeckle,
+        max_colours=max_colours,
+        refine=refine,
+        best_of=best_of,
     )
     manifest = dict(getattr(pipe, "manifest", None) or {})
     spec = real_spec or manifest.get("source")
