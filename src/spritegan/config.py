@@ -73,12 +73,6 @@ class ModelConfig:
     # arch=posed, training: weight of G's penalty for colour amounts that change between the frames of one
     # row (a direction's walk cycle), train/losses.frame_drift (0: off)
     posed_hold: float = 0.0
-    # arch=posed, training: weight of G's penalty for frames that read as different characters: D gains a
-    # frame trait reader, trained on real frames with their sheet's labels, and G pays the entropy of its
-    # reading averaged over a sheet's frames (zero only when every frame reads surely as the same traits;
-    # train/losses.sheet_read_entropy); needs the sheets' trait labels, conditional or not (0: off)
-    posed_agree: float = 0.0
-    posed_agree_dim: int = 0  # the reader's label width; set from the data's labels
     w_dim: int = 128  # arch=stylegan: size of the intermediate latent W
     mapping_layers: int = 4  # arch=stylegan: depth of the mapping network z -> w
     style_upsample: str = "bilinear"  # arch=stylegan: bilinear (StyleGAN2-like) | nearest (hard pixel edges)

@@ -95,7 +95,6 @@ def _check(cfg: ModelConfig) -> None:
         ("posed_hold", cfg.posed_hold > 0),
         ("posed_stack_d", cfg.posed_stack_d),
         ("posed_stack_g", cfg.posed_stack_g),
-        ("posed_agree", cfg.posed_agree > 0),
         ("palette_refiner_stack", cfg.palette_refiner_stack and cfg.palette_refiner > 0),
     )
     for name, on in posed_only:

@@ -13,9 +13,7 @@ its score is added too: the sheet D relates a down frame to an up frame only in 
 while the stacked D's first layer compares them pixel by pixel (the same hair seen from the front and
 behind). With `model.posed_stack_g` G draws the frames stacked as well: one frame-sized network, no pose label,
 whose last layer writes every pose's channels at each pixel, so all of a character's frames come from the same
-features place by place. With `model.posed_agree` D also holds a frame trait reader (`FrameReader`), a
-small classifier trained on real frames with their character's labels; training asks G's frames of one sheet
-to read surely as the same traits (train/losses.sheet_read_entropy). Everything that takes a sheet run (palette head, EMA, sample sheets, `generate
+features place by place. Everything that takes a sheet run (palette head, EMA, sample sheets, `generate
 --atlas`, walk GIFs, ONNX) works unchanged, because G still maps (z, labels) to sheets.
 """
 
@@ -59,7 +57,6 @@ class PosedDiscriminator(DCGANDiscriminator):
             if cfg.posed_stack_d
             else None
         )
-        self.reader = FrameReader(cfg) if cfg.posed_agree > 0 else None
         self.register_buffer("poses", torch.eye(k), persistent=False)
 
     def forward(
@@ -81,35 +78,6 @@ class PosedDiscriminator(DCGANDiscriminator):
         frames = cut_frames(x, *self.grid).flatten(0, 1)  # (n * k, C, fh, fw)
         cond = frame_conditions(self.poses, labels, n, self.cond_dim, x)
         return self.frame_d(frames, cond).view(n, k).mean(1)
-
-
-class FrameReader(nn.Module):
-    """Reads a character's traits from each frame of its sheet: (N, C, H, W) sheets -> (N, frames,
-    model.posed_agree_dim) label logits. Three strided convolutions and a linear layer, no batch norm (a
-    frame's reading must not depend on its batch); it is a part of D, trained by D's optimiser on real
-    frames only, and never judges real against fake."""
-
-    def __init__(self, cfg: ModelConfig, width: int = 32) -> None:
-        super().__init__()
-        if cfg.posed_agree_dim < 1:
-            raise ValueError("model.posed_agree needs the sheets' trait labels (model.posed_agree_dim)")
-        self.grid = pose_grid(cfg)
-        fh, fw = cfg.image_size[0] // self.grid[0], cfg.image_size[1] // self.grid[1]
-        act = nn.LeakyReLU(0.2)
-        self.body = nn.Sequential(
-            nn.Conv2d(cfg.channels, width, 3, 1, 1),
-            act,
-            nn.Conv2d(width, width * 2, 4, 2, 1),
-            act,
-            nn.Conv2d(width * 2, width * 4, 4, 2, 1),
-            act,
-            nn.Flatten(),
-            nn.Linear(width * 4 * (fh // 4) * (fw // 4), cfg.posed_agree_dim),
-        )
-
-    def forward(self, sheets: torch.Tensor) -> torch.Tensor:
-        frames = cut_frames(sheets, *self.grid)  # (N, k, C, fh, fw)
-        return self.body(frames.flatten(0, 1)).view(len(sheets), frames.shape[1], -1)
 
 
 def frame_conditions(

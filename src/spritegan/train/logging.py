@@ -25,8 +25,6 @@ FIELDS = [
     "resolution",  # model.progressive only: the height being trained (pixels)
     "alpha",  # model.progressive only: how far that resolution is faded in (0..1)
     "pose_hold",  # model.posed_hold > 0 only: the frame drift of G's sheets (train/losses.frame_drift)
-    "read_d",  # model.posed_agree > 0 only: D's frame reader's label loss on real frames
-    "read_split",  # model.posed_agree > 0 only: how split its reading of G's sheets is (sheet_read_entropy)
     "d_sign_real",  # the collapse monitor (metrics/monitor.py): E[sign D(real)], ADA's r_t
     "score_gap",  # mean D(real) - mean D(fake)
     "diversity",  # fixed batch's mean pairwise distance / a real batch's (1 = as varied as the data)

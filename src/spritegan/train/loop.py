@@ -59,7 +59,6 @@ from spritegan.train.losses import (
     label_classification_loss,
     r1_penalty,
     r2_penalty,
-    sheet_read_entropy,
 )
 from spritegan.train.refine import RefineResult, refine_head, refine_steps
 from spritegan.train.schedules import schedule_value
@@ -142,14 +141,6 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
                 "of character, direction and frame columns"
             )
         cfg.model.pose_grid = [len(layout["rows"]), len(layout["columns"])]
-        if cfg.model.posed_agree > 0:
-            width = label_dim(dataset.manifest.get("labels"))
-            if not width:
-                raise SpriteganError(
-                    "model.posed_agree reads each frame's traits: the sheets need trait labels "
-                    "(builtin:walkers has them; frames need trait columns in their labels CSV)"
-                )
-            cfg.model.posed_agree_dim = width
     if conditional:
         spec = dataset.manifest.get("labels")
         if not label_dim(spec):
@@ -291,11 +282,6 @@ class Trainer:
         if cfg.model.cond_dim:
             self.labels = label_matrix(dataset.labels, dataset.manifest.get("labels"))
             self.label_groups = categorical_groups(dataset.manifest.get("labels"))
-        self.trait_labels = None  # model.posed_agree: every sheet's traits, for D's frame reader
-        if cfg.model.posed_agree > 0:
-            self.trait_labels = label_matrix(dataset.labels, dataset.manifest.get("labels"))
-            self.trait_groups = categorical_groups(dataset.manifest.get("labels"))
-        self._batch_idx = torch.empty(0, dtype=torch.long)  # the images of the last real batch
         self.fixed_z = latents(range(t.sample_grid), cfg.model.z_dim).to(self.device)
         self.fixed_labels = self._sample_labels(t.sample_grid, torch.Generator().manual_seed(0))
         self.ema_half_life = t.ema_half_life_kimg  # kimg; the schedule's value when `ema` follows it
@@ -366,7 +352,6 @@ class Trainer:
             share = len(idx) // self.dist.world
             part = slice(self.dist.rank * share, (self.dist.rank + 1) * share)
             idx, keep = idx[part], (keep[part] if keep is not None else None)
-        self._batch_idx = idx
         x = to_model(self.images[idx])
         if self.augment is not None:
             x = self.augment(x, self.rng_aug)
@@ -411,14 +396,6 @@ class Trainer:
         if logits is not None and labels is not None:
             aux = label_classification_loss(logits, labels, self.label_groups)
             loss = loss + t.aux_weight * aux
-        read = None
-        if self.trait_labels is not None:  # D's frame reader learns the traits from real frames
-            with torch.autocast(self.device.type, torch.bfloat16, enabled=self.amp):
-                logits_read = self.D.reader(real.detach())
-            k = logits_read.shape[1]
-            target = self.trait_labels[self._batch_idx].to(self.device).repeat_interleave(k, dim=0)
-            read = label_classification_loss(logits_read.flatten(0, 1).float(), target, self.trait_groups)
-            loss = loss + read
         r1 = torch.zeros((), device=self.device)
         if do_r1:
             r1 = r1_penalty(s_real, real)
@@ -439,7 +416,6 @@ class Trainer:
             "r1": r1.detach(),
             **({"r2": r2.detach()} if t.r2_gamma > 0 else {}),
             **({"aux_d": aux.detach()} if logits is not None else {}),
-            **({"read_d": read.detach()} if read is not None else {}),
             **({"augment_p": torch.tensor(self.ada_p)} if t.ada_target > 0 else {}),
         }, fake_for_g
 
@@ -466,9 +442,6 @@ class Trainer:
                 fake = self.G(self.noise(n), labels)
             score, logits = self.D(self.diffaug(fake.float()), labels, with_logits=True)
             score = score.float()
-            read = None  # model.posed_agree: D's frame reader reads every frame of the fakes
-            if self.trait_labels is not None:
-                read = self.D.reader(fake.float()).float()
             real = None  # rpgan: D's scores of the D step's reals, by the updated D, as constants
             if self.cfg.train.loss == "rpgan":
                 with torch.no_grad():
@@ -479,10 +452,6 @@ class Trainer:
             drift = frame_drift(fake.float(), *self.cfg.model.pose_grid)
             loss = loss + self.cfg.model.posed_hold * drift
             stats["pose_hold"] = drift.detach()
-        if read is not None:  # every frame of a sheet should read as the same character
-            split = sheet_read_entropy(read, self.trait_groups)
-            loss = loss + self.cfg.model.posed_agree * split
-            stats["read_split"] = split.detach()
         if logits is not None and labels is not None:
             aux = label_classification_loss(logits, labels, self.label_groups)
             loss = loss + self.cfg.train.aux_weight * aux

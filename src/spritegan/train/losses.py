@@ -92,29 +92,6 @@ def frame_drift(sheets: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
     return (frames - frames.mean(2, keepdim=True)).square().sum(3).mean()
 
 
-def sheet_read_entropy(logits: torch.Tensor, groups: list[tuple[int, int]]) -> torch.Tensor:
-    """How unsure, or how split, a frame reader is about whose frames a sheet shows: (N, frames, label_dim)
-    logits -> the entropy of each label column's reading averaged over a sheet's frames, mean over columns
-    and sheets. Categorical columns average their softmax, every other index (a binary trait) its sigmoid.
-
-    Zero only when every frame reads surely as the same class: frames that each read surely, but as two
-    characters (a ponytail from the front, long hair from behind), average to a split reading and pay for it,
-    and so do frames that read as nothing. Which class is left to G and D: no trait is asked for.
-    """
-    logits = logits.float()
-    binary = torch.ones(logits.shape[2], dtype=torch.bool, device=logits.device)
-    terms = []
-    for offset, width in groups:
-        binary[offset : offset + width] = False
-        mean = logits[..., offset : offset + width].softmax(2).mean(1)  # (N, classes)
-        terms.append(-(mean * mean.clamp_min(1e-12).log()).sum(1))
-    if bool(binary.any()):
-        q = logits[..., binary].sigmoid().mean(1)  # (N, n_binary)
-        h = -(q * q.clamp_min(1e-12).log() + (1 - q) * (1 - q).clamp_min(1e-12).log())
-        terms.extend(h.unbind(1))
-    return torch.stack(terms, 1).mean()
-
-
 def label_classification_loss(
     logits: torch.Tensor, labels: torch.Tensor, groups: list[tuple[int, int]]
 ) -> torch.Tensor:
