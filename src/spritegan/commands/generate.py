@@ -14,6 +14,7 @@ EXAMPLES = """  spritegan generate runs/demo -n 100 --seed 0 --out out/demo     
   spritegan generate runs/demo -n 64 --agree 0.5 --out out/fewer-specks   # colours follow their neighbours
   spritegan generate runs/demo -n 64 --despeckle 0 --out out/raw   # keep the lone specks G draws
   spritegan generate runs/demo -n 64 --max-colours 0 --out out/any   # not capped at the data's colours per sprite
+  spritegan generate runs/demo -n 64 --best-of 4 --out out/best4   # each seed: the latent its refiner mends least
   spritegan generate runs/sprites-cond --traits hair=long -n 16 --out out/long-hair   # a --conditional run
   spritegan generate runs/sprites-cond --traits random -n 64 --out out/mixed
   spritegan generate runs/sprites-cond --traits new -n 64 --out out/new   # trait sets no training sprite has
