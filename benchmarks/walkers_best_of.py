@@ -1,9 +1,11 @@
 """Best of k latents per character on a builtin:walkers run, ranked by how much the sheet refiner changes them.
 
-For each of `--characters` characters, `--k` latents (seeds c * k + j); each is sampled with the refiner off
-and on, and among its first k' latents (k' = 1, 2, 4, ... k) the one whose sheet the refiner changes least is
-kept. No decoder is used for the choice, only the model's own refiner; the walker measure then reads the kept
-sheets. A scratch measurement for a possible `generate --best-of K` (docs/walkers.md).
+The curve behind `generate --best-of K`: for each of `--characters` characters (seeds 0..n-1), the `--k`
+candidate latents `generate --best-of` draws (`candidate_latents`: the seed's own first); each is sampled with
+the refiner off and on, and among its first k' (k' = 1, 2, 4, ... k) the one whose sheet the refiner changes
+least is kept, as `--best-of k'` keeps it. No decoder is used for the choice, only the model's own refiner;
+the walker measure then reads the kept sheets. The row for k' = K reads as `spritegan eval RUN --metrics
+walkers --samples N --best-of K`.
 
 usage: python benchmarks/walkers_best_of.py RUN --k 16 --characters 500
 """
@@ -15,7 +17,7 @@ import json
 
 import torch
 
-from spritegan.generate.pipeline import SpritePipeline
+from spritegan.generate.pipeline import SpritePipeline, candidate_latents
 from spritegan.metrics.walkers import walker_metrics
 
 KEYS = (
@@ -39,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     kept: dict[int, list[torch.Tensor]] = {k: [] for k in ks}
     for start in range(0, args.characters, args.batch):
         n = min(args.batch, args.characters - start)
-        z = raw.latents([c * args.k + j for c in range(start, start + n) for j in range(args.k)])
+        z = candidate_latents(range(start, start + n), raw.z_dim, args.k)
         a, b = raw(z=z), refined(z=z)
         edits = (a != b).any(1).flatten(1).sum(1).view(n, args.k)
         sheets = b.view(n, args.k, *b.shape[1:])
