@@ -39,8 +39,8 @@ def _writable_folder(path, option: str, shown=None) -> None:
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
-    """--agree, --despeckle, --max-colours, --refine and --best-of: how a palette head samples, for every command that samples a
-    run (`sampling_overrides` hands them to SpritePipeline.from_run)."""
+    """--agree, --despeckle, --max-colours, --refine and --best-of: how a palette head samples, for every
+    command that samples a run (`sampling_overrides` hands them to SpritePipeline.from_run)."""
     parser.add_argument(
         "--agree",
         type=float,
