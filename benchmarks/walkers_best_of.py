@@ -17,7 +17,7 @@ import json
 
 import torch
 
-from spritegan.generate.pipeline import SpritePipeline, candidate_latents
+from spritegan.generate.pipeline import SpritePipeline, candidate_latents, refiner_edits
 from spritegan.metrics.walkers import walker_metrics
 
 KEYS = (
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         n = min(args.batch, args.characters - start)
         z = candidate_latents(range(start, start + n), raw.z_dim, args.k)
         a, b = raw(z=z), refined(z=z)
-        edits = (a != b).any(1).flatten(1).sum(1).view(n, args.k)
+        edits = refiner_edits(a, b).view(n, args.k)
         sheets = b.view(n, args.k, *b.shape[1:])
         for k in ks:
             kept[k].append(sheets[torch.arange(n), edits[:, :k].argmin(1)])

@@ -72,6 +72,12 @@ def candidate_latents(seeds: Sequence[int], z_dim: int, k: int) -> torch.Tensor:
     return out
 
 
+def refiner_edits(raw: torch.Tensor, refined: torch.Tensor) -> torch.Tensor:
+    """(N,) pixels where each uint8 (N, C, H, W) image drawn with the refiner differs from it drawn without:
+    `best_of` keeps a seed's candidate with the fewest."""
+    return (raw != refined).any(1).flatten(1).sum(1)
+
+
 class SpritePipeline:
     """Owns an (EMA) generator and the data facts needed to post-process its output."""
 
@@ -305,17 +311,16 @@ class SpritePipeline:
             images = self.postprocess(self.render(ws, batch_size), snap, palette)
             return _convert(images, output_type)
         by_seed = z is None
-        if z is None:
-            if seeds is None:
-                seeds = range(seed, seed + (n if n is not None else 1))
+        if by_seed and seeds is None:
+            seeds = range(seed, seed + (n if n is not None else 1))
+        if seeds is not None:
             seeds = list(seeds)
-            z = self.latents(seeds) if self.best_of == 1 else None
         if traits is not None:
             labels = self.labels_for(traits, seeds if seeds is not None else range(len(z)), seed)
         if by_seed and self.best_of > 1:
             images = self._best_of(seeds, labels, truncation, batch_size)
         else:
-            images = self._sample(z, labels, truncation, batch_size)
+            images = self._sample(self.latents(seeds) if by_seed else z, labels, truncation, batch_size)
         return _convert(self.postprocess(images, snap, palette), output_type)
 
     def _sample(
@@ -326,9 +331,7 @@ class SpritePipeline:
         for i in range(0, len(z), batch_size):
             lab = labels[i : i + batch_size] if labels is not None else None
             outs.append(to_uint8(self.synthesize(z[i : i + batch_size], lab, truncation)).cpu())
-        if not outs:
-            return torch.zeros(0, self.model_config.channels, 1, 1, dtype=torch.uint8)
-        return torch.cat(outs)
+        return self._joined(outs)
 
     def _best_of(
         self, seeds: list[int], labels: torch.Tensor | None, truncation: float, batch_size: int
@@ -345,9 +348,12 @@ class SpritePipeline:
             with self._refiner_off():
                 raw = self._sample(z, lab, truncation, batch_size)
             refined = self._sample(z, lab, truncation, batch_size)
-            edits = (raw != refined).any(1).flatten(1).sum(1).view(len(part), k)
-            pick = edits.argmin(1)  # argmin returns the first of equal minima
+            pick = refiner_edits(raw, refined).view(len(part), k).argmin(1)  # the first of equal minima
             outs.append(refined.view(len(part), k, *refined.shape[1:])[torch.arange(len(part)), pick])
+        return self._joined(outs)
+
+    def _joined(self, outs: list[torch.Tensor]) -> torch.Tensor:
+        """Batches of uint8 images as one tensor; no batches: an empty (0, C, 1, 1) one."""
         if not outs:
             return torch.zeros(0, self.model_config.channels, 1, 1, dtype=torch.uint8)
         return torch.cat(outs)
