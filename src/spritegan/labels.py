@@ -94,6 +94,16 @@ def label_matrix(values: dict[str, torch.Tensor], spec: dict | None) -> torch.Te
     return out
 
 
+def class_table(values: dict[str, torch.Tensor], spec: dict | None) -> tuple[torch.Tensor, list[int]]:
+    """Per-image label values -> long (N, columns) of each column's class (a binary column: 0 or 1), in
+    `label_layout` order, and each column's number of classes: what the sheet reader learns to read."""
+    layout = label_layout(spec)
+    if not layout:
+        raise ValueError("the dataset has no label columns")
+    table = torch.stack([torch.as_tensor(values[col.name]).long() for col in layout], dim=1)
+    return table, [col.width if col.kind == "categorical" else 2 for col in layout]
+
+
 def asked_classes(vec: torch.Tensor, spec: dict | None) -> dict[str, str]:
     """{column: class} for the categorical columns a label vector (label_dim,) asks for; a column left
     all-zero (the unconditional slot) asks for nothing."""

@@ -135,7 +135,10 @@ def format_table(result: dict) -> str:
     if result.get("palette_refine_passes"):
         rows.append(("palette refiner rounds", _text(result["palette_refine_passes"]), ""))
     if result.get("best_of"):
-        rows.append(("best of latents per seed (by the refiner's edits)", _text(result["best_of"]), ""))
+        by = {"reader": "the sheet reader", "refiner": "the refiner's edits"}[
+            result.get("best_of_rank", "refiner")
+        ]
+        rows.append((f"best of latents per seed (by {by})", _text(result["best_of"]), ""))
     if "extractor" in result:
         rows.append(("extractor", result["extractor"], ""))
     if "engine" in result:

@@ -11,6 +11,7 @@ EXAMPLES = """  spritegan refine runs/demo --out runs/demo-refined            # 
   spritegan generate runs/demo-refined -n 64 --out out/refined   # then sample it like any run
   spritegan generate runs/demo-refined -n 64 --refine 0 --out out/raw   # the same sprites, refiner off
   spritegan refine runs/walkers --out runs/walkers-refined --stack --mpix 40   # sheets: every frame at once
+  spritegan refine runs/walkers --out runs/walkers-read --mpix 0 --reader   # only a sheet reader, for --best-of
 """
 
 
@@ -37,6 +38,18 @@ def register(subparsers) -> None:
         help="a posed run's character sheets: add a refiner that sees each pixel's place in every frame, "
         "so a trait drawn another way in a few frames is mended from the others",
     )
+    p.add_argument(
+        "--reader",
+        action="store_true",
+        help="a posed run on labelled sheets: also train a sheet reader (added when the run has none), which "
+        "reads every frame as the sheet's labels; `--best-of K` then keeps the candidate whose frames agree",
+    )
+    p.add_argument(
+        "--reader-mpix",
+        type=float,
+        default=100.0,
+        help="millions of training pixels the reader sees (default 100: 1,526 steps at 64x64)",
+    )
     p.add_argument("--seed", type=int, default=0, help="fixes the refiner's batches and corruptions")
     p.add_argument("--overwrite", action="store_true", help="replace a generator file already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -52,8 +65,13 @@ def run(args: argparse.Namespace) -> int:
     from spritegan.train.refine import refine_generator
 
     check_finite(args.mpix, "--mpix")
-    if args.mpix <= 0:
-        raise SpriteganError(f"--mpix {args.mpix}: choose a positive number of million pixels")
+    check_finite(args.reader_mpix, "--reader-mpix")
+    if args.mpix < 0 or (args.mpix == 0 and not args.reader):
+        raise SpriteganError(
+            f"--mpix {args.mpix}: choose a positive number of million pixels (0 with --reader)"
+        )
+    if args.reader and args.reader_mpix <= 0:
+        raise SpriteganError(f"--reader-mpix {args.reader_mpix}: choose a positive number of million pixels")
     if args.width < 1:
         raise SpriteganError(f"--width {args.width}: choose 1 or more")
     source = resolve_generator_path(args.run)
@@ -62,9 +80,21 @@ def run(args: argparse.Namespace) -> int:
         raise SpriteganError(f"--out {args.out}: is the run itself; give a new folder")
     check_output_file(target, overwrite=args.overwrite)
     done = refine_generator(
-        args.run, args.out, args.mpix, args.width, args.seed, progress=not args.no_progress, stack=args.stack
+        args.run,
+        args.out,
+        args.mpix,
+        args.width,
+        args.seed,
+        progress=not args.no_progress,
+        stack=args.stack,
+        reader_mpix=args.reader_mpix if args.reader else 0.0,
     )
-    r = done.result
-    what = "added and trained" if done.added else "trained further"
-    print(f"refiner {what}: {r.steps} steps in {r.seconds:.0f} CPU-s (loss {r.loss:.4f}); wrote {done.path}")
+    for name, r, added in (
+        ("refiner", done.result, done.added),
+        ("sheet reader", done.reader, done.reader_added),
+    ):
+        if r is not None:
+            what = "added and trained" if added else "trained further"
+            print(f"{name} {what}: {r.steps} steps in {r.seconds:.0f} CPU-s (loss {r.loss:.4f})")
+    print(f"wrote {done.path}")
     return 0

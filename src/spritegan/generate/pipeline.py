@@ -9,9 +9,10 @@ byte for byte. Its steps, each usable alone:
     render(ws) -> float images in [-1, 1]                  (or synthesize(z, labels, truncation) for any G)
     postprocess(images, snap, palette) -> uint8 (N, C, H, W)
 
-With `best_of=K` (a run with a trained refiner) each seed draws K latents (`candidate_latents`: the first is
-the seed's own) and keeps the one whose sprite the refiner changes least: a sprite the model itself finds
-nothing to clean up in. Still a pure function of (model, seed, labels, truncation, K).
+With `best_of=K` each seed draws K latents (`candidate_latents`: the first is the seed's own) and keeps one:
+with a trained sheet reader (a posed run on labelled sheets), the sheet whose frames all read surest as one
+set of labels; else the sprite the refiner changes least, one the model itself finds nothing to clean up in.
+Still a pure function of (model, seed, labels, truncation, K).
 
 Python API (a run folder or a generator file)::
 
@@ -36,8 +37,9 @@ from spritegan.generate.postprocess import snap_alpha, snap_palette
 from spritegan.generate.sheet import to_pil
 from spritegan.models import build_generator
 from spritegan.models.despeckle import LIMIT as SPECK_LIMIT
+from spritegan.models.palette_head import nearest_colours
 from spritegan.storage import GENERATOR_FILE, load_generator_file, resolve_generator_path, save_generator
-from spritegan.tensors import to_hwc_numpy, to_uint8
+from spritegan.tensors import to_hwc_numpy, to_model, to_uint8
 
 OutputType = Literal["pt", "np", "pil"]
 
@@ -50,6 +52,19 @@ def refine_passes(generator: torch.nn.Module) -> int:
     """The refiner rounds this generator applies at sampling (its palette head's): 0 without a trained one."""
     rounds = getattr(getattr(generator, "head", None), "refine_rounds", None)
     return rounds() if rounds is not None else 0
+
+
+def sheet_reader(generator: torch.nn.Module) -> torch.nn.Module | None:
+    """This generator's trained sheet reader (its palette head's, models/reader.py), or None."""
+    reader = getattr(getattr(generator, "head", None), "reader", None)
+    return reader if reader is not None and reader.trained() else None
+
+
+def best_of_rank(generator: torch.nn.Module) -> str | None:
+    """What `best_of` ranks a seed's candidates by: "reader", "refiner" (its edits), or None (nothing to)."""
+    if sheet_reader(generator) is not None:
+        return "reader"
+    return "refiner" if refine_passes(generator) else None
 
 
 def latents(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
@@ -78,6 +93,14 @@ def refiner_edits(raw: torch.Tensor, refined: torch.Tensor) -> torch.Tensor:
     return (raw != refined).any(1).flatten(1).sum(1)
 
 
+def reader_doubt(generator: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """(N,) minus the sheet reader's consensus of each uint8 (N, C, H, W) sheet that generator drew: 0 when
+    every frame reads surely as one set of labels, more the less they agree; `best_of` keeps the least."""
+    head = generator.head
+    index = nearest_colours(to_model(images).float().to(head.palette.device), head.palette)  # exact: drawn
+    return -sheet_reader(generator).consensus(index)
+
+
 class SpritePipeline:
     """Owns an (EMA) generator and the data facts needed to post-process its output."""
 
@@ -88,7 +111,7 @@ class SpritePipeline:
         self.manifest: dict[str, Any] = meta.get("manifest", {})
         self.model_config = ModelConfig(**meta["model_config"])
         self.source: str | None = None  # the run folder or file it was loaded from (finds the label table)
-        self.best_of = 1  # latents tried per seed, ranked by the refiner's edits (from_pretrained's best_of)
+        self.best_of = 1  # latents tried per seed, ranked by best_of_rank (from_pretrained's best_of)
 
     @classmethod
     def from_pretrained(
@@ -108,7 +131,7 @@ class SpritePipeline:
         pixels; 0 keeps them), `max_colours` the colours one image may keep (model.palette_max_colours; 0:
         the whole palette), `refine` the rounds of the trained refiner (model.palette_refine_passes; 0 turns it
         off); None keeps the run's own setting. `best_of` K > 1 samples each seed as the best of K latents by
-        the refiner's edits (needs a trained refiner)."""
+        the sheet reader or the refiner's edits (needs a trained reader or refiner)."""
         file = resolve_generator_path(path)
         weights, meta = load_generator_file(file)
         if "model_config" not in meta:
@@ -141,10 +164,10 @@ class SpritePipeline:
         if best_of is not None:
             if not 1 <= best_of <= MAX_BEST_OF:
                 raise SpriteganError(f"--best-of {best_of}: choose 1 (off) to {MAX_BEST_OF} latents per seed")
-            if best_of > 1 and not refine_passes(generator):
+            if best_of > 1 and best_of_rank(generator) is None:
                 raise SpriteganError(
-                    f"--best-of {best_of}: {file} has no trained refiner to rank a seed's latents by (train "
-                    "with model.palette_refiner, and do not turn it off with --refine 0)"
+                    f"--best-of {best_of}: {file} has no trained refiner or sheet reader to rank a seed's "
+                    "latents by (train with model.palette_refiner, and do not turn it off with --refine 0)"
                 )
             pipe.best_of = int(best_of)
         return pipe
@@ -176,7 +199,11 @@ class SpritePipeline:
             "palette_despeckle": max(0, c.palette_despeckle),
             "palette_max_colours": max(0, c.palette_max_colours),
             "palette_refine_passes": refine_passes(self.generator),
-            **({"best_of": self.best_of} if self.best_of > 1 else {}),
+            **(
+                {"best_of": self.best_of, "best_of_rank": best_of_rank(self.generator)}
+                if self.best_of > 1
+                else {}
+            ),
         }
 
     @property
@@ -336,19 +363,26 @@ class SpritePipeline:
     def _best_of(
         self, seeds: list[int], labels: torch.Tensor | None, truncation: float, batch_size: int
     ) -> torch.Tensor:
-        """Each seed's best of `best_of` candidate latents: the one whose sprite the refiner changes in the
-        fewest pixels (the first on ties), drawn with the refiner on."""
+        """Each seed's best of `best_of` candidate latents, drawn with the refiner on: the sheet the reader
+        doubts least, or without a reader the sprite the refiner changes in the fewest pixels (the first on
+        ties)."""
         k = self.best_of
+        by_reader = sheet_reader(self.generator) is not None
         per = max(1, batch_size // k)  # seeds per batch: their k candidates fit one batch
         outs = []
         for i in range(0, len(seeds), per):
             part = seeds[i : i + per]
             z = candidate_latents(part, self.z_dim, k)
             lab = labels[i : i + per].repeat_interleave(k, dim=0) if labels is not None else None
-            with self._refiner_off():
-                raw = self._sample(z, lab, truncation, batch_size)
-            refined = self._sample(z, lab, truncation, batch_size)
-            pick = refiner_edits(raw, refined).view(len(part), k).argmin(1)  # the first of equal minima
+            if by_reader:
+                refined = self._sample(z, lab, truncation, batch_size)
+                score = reader_doubt(self.generator, refined)
+            else:
+                with self._refiner_off():
+                    raw = self._sample(z, lab, truncation, batch_size)
+                refined = self._sample(z, lab, truncation, batch_size)
+                score = refiner_edits(raw, refined)
+            pick = score.view(len(part), k).argmin(1)  # the first of equal minima
             outs.append(refined.view(len(part), k, *refined.shape[1:])[torch.arange(len(part)), pick])
         return self._joined(outs)
 

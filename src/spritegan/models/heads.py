@@ -10,8 +10,10 @@ from dataclasses import replace
 import torch
 from torch import nn
 
+from spritegan.errors import SpriteganError
 from spritegan.models.despeckle import sites_map
 from spritegan.models.palette_head import PaletteHead, SnapHead
+from spritegan.models.reader import SheetReader
 from spritegan.models.swap_head import SwapPaletteHead
 from spritegan.tensors import to_uint8
 
@@ -98,7 +100,20 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
             # a swap head's slots already cap its colours per image; the per-pixel head is capped here
             cap = cfg.palette_max_colours
             head = PaletteHead(*sizes, sprite_prior=cfg.palette_sprite_prior, max_colours=cap, **shared)
+        if cfg.palette_reader > 0:
+            head.reader = sheet_reader(cfg)
     else:
         body = build_body(replace(cfg, head="rgb"))
         head = SnapHead(cfg.palette_colors, cfg.channels)
     return PaletteGenerator(body, head)
+
+
+def sheet_reader(cfg) -> SheetReader:
+    """A posed run's sheet reader (model.palette_reader wide), for the label classes set from the data."""
+    if not cfg.palette_reader_classes:
+        raise SpriteganError(
+            "model.palette_reader reads a sheet's labels: train on data with labels (builtin:walkers, or a "
+            "labels CSV with columns beside character, direction and frame)"
+        )
+    grid = (int(cfg.pose_grid[0]), int(cfg.pose_grid[1]))
+    return SheetReader(cfg.palette_colors, grid, cfg.palette_reader_classes, cfg.palette_reader)

@@ -20,6 +20,7 @@ from torch import nn
 
 from spritegan.models.colour_cap import capped_logits
 from spritegan.models.despeckle import remove_specks
+from spritegan.models.reader import SheetReader
 from spritegan.models.refiner import PaletteRefiner, RefinerBase, SheetRefiner
 
 
@@ -56,6 +57,7 @@ class PaletteOutput(nn.Module):
         elif refiner > 0:
             self.refiner = PaletteRefiner(colours, refiner, tileable)
         self.refine_passes = refine_passes
+        self.reader: SheetReader | None = None  # a posed run's sheet reader, set by heads.palette_generator
         # colours one sprite may keep at sampling (0: any number); None: the head's own choices bound them
         # (a swap head's slots), so the refiner only picks among the colours a sprite already uses
         self.max_colours: int | None = None

@@ -36,7 +36,7 @@ from spritegan.errors import RunError, SpriteganError
 from spritegan.generate.pipeline import SpritePipeline, latents
 from spritegan.generate.sheet import make_sheet, save_png
 from spritegan.generate.traits import TABLE_KEY, label_table
-from spritegan.labels import categorical_groups, label_dim, label_layout, label_matrix
+from spritegan.labels import categorical_groups, class_table, label_dim, label_layout, label_matrix
 from spritegan.metrics.evaluate import evaluate
 from spritegan.metrics.monitor import COLLAPSE_SIGNALS, Alarms, TrainingMonitor
 from spritegan.metrics.records import append_record, make_record
@@ -60,6 +60,7 @@ from spritegan.train.losses import (
     r1_penalty,
     r2_penalty,
 )
+from spritegan.train.reader import read_head, read_steps
 from spritegan.train.refine import RefineResult, refine_head, refine_steps
 from spritegan.train.schedules import schedule_value
 from spritegan.train.speed import busy_cores_note, other_runnable, probe_speed, speed_advice
@@ -141,6 +142,13 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
                 "of character, direction and frame columns"
             )
         cfg.model.pose_grid = [len(layout["rows"]), len(layout["columns"])]
+        if cfg.model.palette_reader > 0:
+            if not dataset.labels:
+                raise SpriteganError(
+                    "model.palette_reader reads a sheet's labels, and this data has none: give a labels CSV "
+                    "with columns beside character, direction and frame (or use builtin:walkers)"
+                )
+            cfg.model.palette_reader_classes = class_table(dataset.labels, dataset.manifest.get("labels"))[1]
     if conditional:
         spec = dataset.manifest.get("labels")
         if not label_dim(spec):
@@ -601,6 +609,25 @@ class Trainer:
         self.G.head.refiner.load_state_dict(self.G_ema.head.refiner.state_dict())
         return result
 
+    def read(
+        self, steps: int, progress: bool = False, stop: Callable[[], bool] | None = None
+    ) -> RefineResult:
+        """Train G_ema's sheet reader for `steps` on the training sheets and their labels (seeded as `refine`
+        is); G's copy follows."""
+        result = read_head(
+            self.G_ema.head,
+            self.dataset.images,
+            self.dataset.labels,
+            self.dataset.manifest.get("labels"),
+            steps,
+            self.cfg.train.seed,
+            self.amp,
+            progress,
+            stop,
+        )
+        self.G.head.reader.load_state_dict(self.G_ema.head.reader.state_dict())
+        return result
+
     def evaluate(self) -> dict[str, float]:
         """FID/KID of G_ema on fixed evaluation seeds against the training images, appended to eval.jsonl
         (the record format of `spritegan eval`); keeps the best G."""
@@ -933,25 +960,48 @@ class _Loop:
             self.logger.close()
 
 
-def _refine_at_end(trainer: Trainer, loop: _Loop, progress: bool, stop: _StopRequests) -> None:
-    """train.refine_mpix of refiner training after the GAN's, then the run saved again with a sample sheet
-    `step-N-refined.png` beside the head's own (single-process runs; torchrun runs skip it). Ctrl-C ends it
-    after the current step and keeps what it learnt."""
-    steps = refine_steps(trainer.cfg.train.refine_mpix, tuple(trainer.cfg.model.image_size))
-    if steps <= 0 or trainer.refiner() is None:
-        return
-    if trainer.dist.enabled:
-        if loop.main:
-            loop.bar.write("note: the refiner is not trained in a torchrun run (train.refine_mpix)")
-        return
-    result = trainer.refine(steps, progress, stop=lambda: stop.requested)
-    cut = f" of {steps} (stopped)" if result.steps < steps else ""
-    loop.bar.write(
-        f"refiner: {result.steps} steps{cut} in {result.seconds:.0f} CPU-s (loss {result.loss:.4f}); "
-        "it cleans up the sampled sprites from now on"
+def _helpers_at_end(trainer: Trainer, loop: _Loop, progress: bool, stop: _StopRequests) -> None:
+    """After the GAN: train.refine_mpix of refiner training, then train.reader_mpix of sheet-reader training,
+    each followed by a save (the refiner's also by a sample sheet `step-N-refined.png` beside the head's own).
+    Single-process runs only (torchrun runs skip them with a note); Ctrl-C ends a part after the current step
+    and keeps what it learnt."""
+    size = tuple(trainer.cfg.model.image_size)
+    head = getattr(trainer.G_ema, "head", None)
+    parts = (
+        (
+            "refiner",
+            "train.refine_mpix",
+            refine_steps(trainer.cfg.train.refine_mpix, size) if trainer.refiner() is not None else 0,
+            trainer.refine,
+            "it cleans up the sampled sprites from now on",
+            "-refined",
+        ),
+        (
+            "sheet reader",
+            "train.reader_mpix",
+            read_steps(trainer.cfg.train.reader_mpix, size)
+            if getattr(head, "reader", None) is not None
+            else 0,
+            trainer.read,
+            "--best-of K ranks a seed's candidates by it",
+            None,
+        ),
     )
-    trainer.save()
-    trainer.sample_sheet("-refined")
+    for name, setting, steps, fit, note, sheet in parts:
+        if steps <= 0:
+            continue
+        if trainer.dist.enabled:
+            if loop.main:
+                loop.bar.write(f"note: the {name} is not trained in a torchrun run ({setting})")
+            continue
+        result = fit(steps, progress, stop=lambda: stop.requested)
+        cut = f" of {steps} (stopped)" if result.steps < steps else ""
+        loop.bar.write(
+            f"{name}: {result.steps} steps{cut} in {result.seconds:.0f} CPU-s (loss {result.loss:.4f}); {note}"
+        )
+        trainer.save()
+        if sheet:
+            trainer.sample_sheet(sheet)
 
 
 def train(
@@ -997,7 +1047,7 @@ def train(
             if stopping:
                 raise KeyboardInterrupt
             loop.restore_healthy()
-            _refine_at_end(trainer, loop, progress, stop)
+            _helpers_at_end(trainer, loop, progress, stop)
             ended = True
     except KeyboardInterrupt:
         interrupted = True

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from spritegan.models.palette_head import ColourLookup, PaletteOutput
@@ -94,34 +95,53 @@ def train_refiner(
     device = next(refiner.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     index = index.long().cpu()
-    frozen = [p for p in refiner.parameters() if not p.requires_grad]  # an EMA copy's: thawed meanwhile
-    refiner.requires_grad_(True)
-    opt = torch.optim.Adam(refiner.parameters(), lr=lr, betas=(0.9, 0.99))
-    refiner.train()
+
+    def step_loss() -> torch.Tensor:
+        batch = index[torch.randint(0, len(index), (batch_size,), generator=gen)]
+        noisy = corrupt_indices(batch, gen)
+        with torch.autocast(device.type, torch.bfloat16, enabled=amp):
+            logits = refiner.pixel_logits(noisy.to(device))
+        return F.cross_entropy(logits, batch.to(device).reshape(-1))
+
+    return fit_steps(refiner, step_loss, steps, lr, "refiner", progress, stop)
+
+
+def fit_steps(
+    module: nn.Module,
+    step_loss: Callable[[], torch.Tensor],
+    steps: int,
+    lr: float,
+    desc: str,
+    progress: bool = False,
+    stop: Callable[[], bool] | None = None,
+) -> RefineResult:
+    """Adam on `module` for `steps` of `step_loss()` (a batch's loss), counted in its `steps` buffer, with a
+    progress bar; ends early when `stop()` turns true; the module is left in eval mode, an EMA copy's frozen
+    parameters frozen again. The loop of the refiner's and the sheet reader's training."""
+    frozen = [p for p in module.parameters() if not p.requires_grad]  # an EMA copy's: thawed meanwhile
+    module.requires_grad_(True)
+    opt = torch.optim.Adam(module.parameters(), lr=lr, betas=(0.9, 0.99))
+    module.train()
     losses: list[float] = []
     done = 0
     start = time.process_time()
-    bar = tqdm(total=steps, unit="step", desc="refiner", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=steps, unit="step", desc=desc, disable=not progress, dynamic_ncols=True)
     try:
         for _ in range(steps):
             if stop is not None and stop():
                 break
-            batch = index[torch.randint(0, len(index), (batch_size,), generator=gen)]
-            noisy = corrupt_indices(batch, gen)
-            with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                logits = refiner.pixel_logits(noisy.to(device))
-            loss = F.cross_entropy(logits, batch.to(device).reshape(-1))
+            loss = step_loss()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            refiner.steps += 1
+            module.steps += 1
             done += 1
             losses = (losses + [float(loss.detach())])[-50:]
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
     finally:
         bar.close()
-        refiner.eval()
+        module.eval()
         for p in frozen:
             p.requires_grad_(False)
     return RefineResult(done, time.process_time() - start, sum(losses) / max(len(losses), 1))
@@ -147,8 +167,10 @@ def refine_head(
 @dataclass
 class RefinedGenerator:
     path: Path  # the generator file written
-    result: RefineResult
+    result: RefineResult | None  # the refiner's training (None with mpix 0)
     added: bool  # a refiner was added (the run had none), not trained further
+    reader: RefineResult | None = None  # the sheet reader's training (reader_mpix > 0)
+    reader_added: bool = False
 
 
 def refine_generator(
@@ -159,46 +181,68 @@ def refine_generator(
     seed: int = 0,
     progress: bool = False,
     stack: bool = False,
+    reader_mpix: float = 0.0,
+    reader_width: int = 64,
 ) -> RefinedGenerator:
     """A copy of a palette-head run's generator file at `out` (a folder) with its refiner trained on the run's
     training images for `mpix` million pixels: added at `width` when the run has none (with `stack`, a posed
-    run's sheet refiner, which sees every frame at each pixel), else trained further. The source run is only
-    read."""
+    run's sheet refiner, which sees every frame at each pixel), else trained further; with `reader_mpix`, a
+    posed run's sheet reader trained on the sheets' labels too (added at `reader_width` when it has none).
+    The source run is only read."""
     from spritegan.config import ModelConfig
     from spritegan.data.dataset import image_hash, open_dataset
     from spritegan.errors import RunError, SpriteganError
+    from spritegan.labels import class_table
     from spritegan.metrics.evaluate import training_data_options
     from spritegan.models import build_generator
     from spritegan.precision import bf16_autocast_ok
     from spritegan.storage import GENERATOR_FILE, load_generator_file, resolve_generator_path, save_generator
+    from spritegan.train.reader import read_head, read_steps
 
     file = resolve_generator_path(source)
     weights, meta = load_generator_file(file)
     config = dict(meta.get("model_config") or {})
     if config.get("head") != "palette":
         raise SpriteganError(f"{file}: the refiner cleans up a palette head's sprites; this run draws RGB")
-    added = not config.get("palette_refiner")
+    added = mpix > 0 and not config.get("palette_refiner")
     if stack and config.get("arch") != "posed":
         raise SpriteganError(f"{file}: --stack refines character sheets; this run's G is not posed")
     if added:
         config["palette_refiner"] = width
         config["palette_refiner_stack"] = stack
-    elif stack and not config.get("palette_refiner_stack"):
+    elif stack and mpix > 0 and not config.get("palette_refiner_stack"):
         raise SpriteganError(
             f"{file}: the run has a refiner that does not stack frames; --stack adds one only"
         )
-    generator = build_generator(ModelConfig(**config))
-    missing, unexpected = generator.load_state_dict(weights, strict=False)
-    if unexpected or any(not k.startswith("head.refiner.") for k in missing):
-        raise RunError(f"{file}: weights do not match the stored model config ({(missing + unexpected)[:3]})")
     manifest = meta.get("manifest") or {}
     if not manifest.get("source"):
         raise RunError(f"{file}: the run's manifest names no data source to train the refiner on")
     dataset = open_dataset(manifest["source"], **training_data_options(manifest))
     if manifest.get("sha256") and image_hash(dataset.images) != manifest["sha256"]:
         raise RunError(f"{manifest['source']}: the data is not what {file} was trained on (its hash differs)")
-    steps = refine_steps(mpix, tuple(config["image_size"]))
+    reader_added = reader_mpix > 0 and not config.get("palette_reader")
+    if reader_mpix > 0 and config.get("arch") != "posed":
+        raise SpriteganError(f"{file}: --reader reads character sheets; this run's G is not posed")
+    if reader_mpix > 0 and not dataset.labels:
+        raise SpriteganError(
+            f"{manifest['source']}: --reader learns the sheets' labels, and this data has none"
+        )
+    if reader_added:
+        config["palette_reader"] = reader_width
+        config["palette_reader_classes"] = class_table(dataset.labels, dataset.manifest.get("labels"))[1]
+    generator = build_generator(ModelConfig(**config))
+    missing, unexpected = generator.load_state_dict(weights, strict=False)
+    new = tuple(prefix for prefix, on in (("head.refiner.", added), ("head.reader.", reader_added)) if on)
+    if unexpected or any(not k.startswith(new) for k in missing):  # only the parts added here may be new
+        raise RunError(f"{file}: weights do not match the stored model config ({(missing + unexpected)[:3]})")
     amp = bf16_autocast_ok(torch.device("cpu"))
-    result = refine_head(generator.head, dataset.images, steps, seed, amp, progress)
+    result = reader = None
+    if mpix > 0:
+        steps = refine_steps(mpix, tuple(config["image_size"]))
+        result = refine_head(generator.head, dataset.images, steps, seed, amp, progress)
+    if reader_mpix > 0:
+        spec = dataset.manifest.get("labels")
+        steps = read_steps(reader_mpix, tuple(config["image_size"]))
+        reader = read_head(generator.head, dataset.images, dataset.labels, spec, steps, seed, amp, progress)
     path = save_generator(Path(out) / GENERATOR_FILE, generator, {**meta, "model_config": config})
-    return RefinedGenerator(path, result, added)
+    return RefinedGenerator(path, result, added, reader, reader_added)
