@@ -43,7 +43,8 @@ def test_reader_reads_each_frame_and_prefers_sheets_whose_frames_agree():
     assert not reader.trained()
     labels = torch.arange(30) % 3
     sheets = _sheets(labels)
-    out = reader(sheets)
+    assert reader(sheets).shape == (30, 4, 3) and reader.labelled
+    out = reader.log_probs(sheets)
     assert len(out) == 1 and out[0].shape == (30, 4, 3)
     assert torch.allclose(out[0].exp().sum(-1), torch.ones(30, 4))
     with torch.no_grad():
@@ -52,7 +53,7 @@ def test_reader_reads_each_frame_and_prefers_sheets_whose_frames_agree():
     assert reader.trained() and result.steps == 120 and not reader.training
     with torch.no_grad():
         assert float(reader.loss(sheets, labels.view(-1, 1))) < before / 4
-    read = reader(sheets)[0].argmax(-1)
+    read = reader.log_probs(sheets)[0].argmax(-1)
     assert torch.equal(read, labels.view(-1, 1).expand(-1, 4))  # every frame read as its sheet's label
     agree = reader.consensus(_sheets(torch.tensor([0, 1, 2])))
     mixed = _sheets(torch.tensor([0, 1, 2]))
@@ -96,7 +97,7 @@ def _independent_doubt(pipe: SpritePipeline, sheets: torch.Tensor) -> torch.Tens
     index = torch.cdist(flat, head.palette).argmin(1).view(len(sheets), *sheets.shape[2:])
     total = torch.zeros(len(sheets))
     with torch.no_grad():
-        for lp in head.reader(index):
+        for lp in head.reader.log_probs(index):
             agreed = lp.exp().mean(1).argmax(-1)
             total -= torch.stack([lp[i, :, agreed[i]].sum() for i in range(len(lp))])
     return total
@@ -176,21 +177,66 @@ def test_the_refine_command_adds_a_reader_to_a_run_and_refuses_runs_it_cannot_re
     assert not (tmp_path / "no").exists()
 
 
-def test_a_reader_needs_posed_sheets_with_labels(tmp_path, capsys):
+def test_a_reader_needs_posed_sheets_and_reads_identity_when_the_data_has_no_labels(tmp_path, capsys):
     from spritegan.cli import main
     from spritegan.config import build_config
-    from spritegan.errors import SpriteganError
     from spritegan.train.loop import fit_model_to_data
 
     sprites = ["train", "--data", "builtin:sprites:64", "--out", str(tmp_path / "s"), "--no-progress"]
     assert main([*sprites, "--steps", "1", "--set", "model.palette_reader=8"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "model.palette_reader needs character sheets" in err[0]
-    cfg = build_config("sprite", {"model.arch": "posed", "model.palette_reader": 8})
+    cfg = build_config("sprite", {"model.arch": "posed", "model.palette_reader": 8, "model.head": "rgb"})
     unlabelled = SimpleNamespace(
         images=torch.zeros(2, 4, 32, 32, dtype=torch.uint8),
         labels={},
-        manifest={"sheet": {"rows": ["a", "b"], "columns": ["0", "1"]}, "colors": 2},
+        manifest={"sheet": {"rows": ["a", "b"], "columns": ["0", "1"]}},
     )
-    with pytest.raises(SpriteganError, match="reads a sheet's labels, and this data has none"):
-        fit_model_to_data(cfg, unlabelled, conditional=False)
+    notes = fit_model_to_data(cfg, unlabelled, conditional=False)
+    assert cfg.model.palette_reader_classes == [] and any("tell characters apart" in n for n in notes)
+
+
+def _characters(n: int, seed: int = 0) -> torch.Tensor:
+    """n 2x2 sheets of 8x8 frames, one character each: a body colour and a head colour (of 6) and a head
+    height, the same in its four frames, each frame shifted by its pose."""
+    g = torch.Generator().manual_seed(seed)
+    body = torch.randint(1, 7, (n,), generator=g)
+    head = torch.randint(1, 7, (n,), generator=g)
+    tall = torch.randint(1, 3, (n,), generator=g)
+    out = torch.zeros(n, 16, 16, dtype=torch.long)
+    for i in range(n):
+        for f, (r, c) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+            y, x = r * 8 + f % 2, c * 8 + 2 + f // 2
+            out[i, y : y + int(tall[i]), x : x + 3] = head[i]
+            out[i, y + int(tall[i]) : y + 7, x : x + 3] = body[i]
+    return out
+
+
+def test_an_identity_reader_tells_characters_apart_and_prefers_sheets_of_one_character():
+    torch.manual_seed(0)
+    reader = SheetReader(colours=7, grid=(2, 2), width=16)
+    assert not reader.labelled and reader(_characters(3)).shape[:2] == (3, 4)
+    sheets = _characters(64)
+    with pytest.raises(ValueError, match="too few"):
+        train_reader(reader, sheets[:1], None, steps=1)
+    train_reader(reader, sheets, None, steps=150, seed=0, batch_size=16, lr=3e-3)
+    test = _characters(40, seed=1)
+    mixed = test.clone()
+    mixed[:, 8:, 8:] = test.roll(1, 0)[:, 8:, 8:]  # the last frame another character's
+    same, other = reader.consensus(test), reader.consensus(mixed)
+    differs = (test != mixed).flatten(1).any(1)
+    assert bool((same[differs] > other[differs]).float().mean() > 0.9)
+    e = reader.embeddings(test)
+    assert torch.allclose(e.norm(dim=-1), torch.ones(40, 4), atol=1e-5)
+
+
+def test_the_refine_command_adds_an_identity_reader_when_asked(tmp_path, capsys):
+    from spritegan.cli import main
+
+    assert _walkers(tmp_path, "bare", []) == 0
+    out = tmp_path / "ident"
+    args = ["refine", str(tmp_path / "bare"), "--out", str(out), "--mpix", "0", "--reader", "identity"]
+    assert main([*args, "--reader-mpix", "0.5"]) == 0
+    pipe = SpritePipeline.from_run(out, best_of=2)
+    assert not pipe.generator.head.reader.labelled and pipe.model_config.palette_reader_classes == []
+    assert pipe.sampling_record["best_of_rank"] == "reader" and pipe(range(2)).shape == (2, 4, 64, 64)

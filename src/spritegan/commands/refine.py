@@ -1,4 +1,4 @@
-"""`spritegan refine`: train (or add) a run's palette refiner and write the refined generator elsewhere."""
+"""`spritegan refine`: train (or add) a run's palette refiner and sheet reader, and write the generator elsewhere."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ EXAMPLES = """  spritegan refine runs/demo --out runs/demo-refined            # 
   spritegan generate runs/demo-refined -n 64 --refine 0 --out out/raw   # the same sprites, refiner off
   spritegan refine runs/walkers --out runs/walkers-refined --stack --mpix 40   # sheets: every frame at once
   spritegan refine runs/walkers --out runs/walkers-read --mpix 0 --reader   # only a sheet reader, for --best-of
+  spritegan generate runs/walkers-read --seeds 1,2 --best-of 16 --atlas --out out/best16   # ranked by it
 """
 
 
@@ -19,7 +20,8 @@ def register(subparsers) -> None:
     p = add_command(
         subparsers,
         "refine",
-        "Train a palette run's refiner (a learned clean-up of stray pixels) and write the generator to --out.",
+        "Train a palette run's refiner (a learned clean-up of stray pixels) and, for character sheets, its sheet "
+        "reader (ranks --best-of candidates), and write the generator to --out.",
         EXAMPLES,
     )
     p.add_argument("run", help="run folder or generator.safetensors of a palette-head run (only read)")
@@ -40,9 +42,12 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--reader",
-        action="store_true",
-        help="a posed run on labelled sheets: also train a sheet reader (added when the run has none), which "
-        "reads every frame as the sheet's labels; `--best-of K` then keeps the candidate whose frames agree",
+        nargs="?",
+        const="labels",
+        choices=("labels", "identity"),
+        help="a posed run: also train a sheet reader (added when the run has none) that reads every frame as "
+        "its sheet's labels (an identity reader, telling characters apart, when the data has none or with "
+        "--reader identity); `--best-of K` then keeps the candidate whose frames agree",
     )
     p.add_argument(
         "--reader-mpix",
@@ -50,7 +55,9 @@ def register(subparsers) -> None:
         default=100.0,
         help="millions of training pixels the reader sees (default 100: 1,526 steps at 64x64)",
     )
-    p.add_argument("--seed", type=int, default=0, help="fixes the refiner's batches and corruptions")
+    p.add_argument(
+        "--seed", type=int, default=0, help="fixes the refiner's and reader's batches and corruptions"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace a generator file already in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -88,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         stack=args.stack,
         reader_mpix=args.reader_mpix if args.reader else 0.0,
+        reader_identity=args.reader == "identity",
     )
     for name, r, added in (
         ("refiner", done.result, done.added),

@@ -10,7 +10,6 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from spritegan.errors import SpriteganError
 from spritegan.models.despeckle import sites_map
 from spritegan.models.palette_head import PaletteHead, SnapHead
 from spritegan.models.reader import SheetReader
@@ -109,11 +108,7 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
 
 
 def sheet_reader(cfg) -> SheetReader:
-    """A posed run's sheet reader (model.palette_reader wide), for the label classes set from the data."""
-    if not cfg.palette_reader_classes:
-        raise SpriteganError(
-            "model.palette_reader reads a sheet's labels: train on data with labels (builtin:walkers, or a "
-            "labels CSV with columns beside character, direction and frame)"
-        )
+    """A posed run's sheet reader (model.palette_reader wide), for the label classes set from the data (none:
+    an identity reader)."""
     grid = (int(cfg.pose_grid[0]), int(cfg.pose_grid[1]))
     return SheetReader(cfg.palette_colors, grid, cfg.palette_reader_classes, cfg.palette_reader)

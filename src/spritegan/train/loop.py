@@ -36,7 +36,7 @@ from spritegan.errors import RunError, SpriteganError
 from spritegan.generate.pipeline import SpritePipeline, latents
 from spritegan.generate.sheet import make_sheet, save_png
 from spritegan.generate.traits import TABLE_KEY, label_table
-from spritegan.labels import categorical_groups, class_table, label_dim, label_layout, label_matrix
+from spritegan.labels import categorical_groups, label_dim, label_layout, label_matrix
 from spritegan.metrics.evaluate import evaluate
 from spritegan.metrics.monitor import COLLAPSE_SIGNALS, Alarms, TrainingMonitor
 from spritegan.metrics.records import append_record, make_record
@@ -60,7 +60,7 @@ from spritegan.train.losses import (
     r1_penalty,
     r2_penalty,
 )
-from spritegan.train.reader import read_head, read_steps
+from spritegan.train.reader import read_head, read_steps, reader_classes
 from spritegan.train.refine import RefineResult, refine_head, refine_steps
 from spritegan.train.schedules import schedule_value
 from spritegan.train.speed import busy_cores_note, other_runnable, probe_speed, speed_advice
@@ -143,12 +143,12 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
             )
         cfg.model.pose_grid = [len(layout["rows"]), len(layout["columns"])]
         if cfg.model.palette_reader > 0:
-            if not dataset.labels:
-                raise SpriteganError(
-                    "model.palette_reader reads a sheet's labels, and this data has none: give a labels CSV "
-                    "with columns beside character, direction and frame (or use builtin:walkers)"
+            cfg.model.palette_reader_classes = reader_classes(dataset)
+            if not cfg.model.palette_reader_classes:
+                notes.append(
+                    "the data has no labels beside character, direction and frame: the sheet reader learns "
+                    "to tell characters apart and --best-of keeps the sheet whose frames look most alike"
                 )
-            cfg.model.palette_reader_classes = class_table(dataset.labels, dataset.manifest.get("labels"))[1]
     if conditional:
         spec = dataset.manifest.get("labels")
         if not label_dim(spec):

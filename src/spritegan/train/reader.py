@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -26,10 +27,15 @@ def read_steps(mpix: float, image_size: tuple[int, int], batch_size: int = READ_
     return math.ceil(mpix * 1e6 / (batch_size * image_size[0] * image_size[1])) if mpix > 0 else 0
 
 
+def reader_classes(dataset: Any) -> list[int]:
+    """The classes of each label column a sheet reader learns on this data (none: an identity reader)."""
+    return class_table(dataset.labels, dataset.manifest.get("labels"))[1] if dataset.labels else []
+
+
 def train_reader(
     reader: SheetReader,
     index: torch.Tensor,
-    labels: torch.Tensor,
+    labels: torch.Tensor | None,
     steps: int,
     seed: int = 0,
     batch_size: int = READ_BATCH,
@@ -38,21 +44,27 @@ def train_reader(
     progress: bool = False,
     stop: Callable[[], bool] | None = None,
 ) -> RefineResult:
-    """Train `reader` for `steps` on palette-index sheets (N, H, W) with their class labels (N, columns);
-    `seed` fixes the batches and corruptions; `stop()` (Ctrl-C in `train`) ends it after the current step."""
-    if len(index) == 0 or len(index) != len(labels):
-        raise ValueError(
-            f"{len(index)} sheets and {len(labels)} label rows: the reader needs one row a sheet"
-        )
+    """Train `reader` for `steps` on palette-index sheets (N, H, W) with their class labels (N, columns; None
+    for an identity reader, which needs 2 or more sheets); `seed` fixes the batches and corruptions; `stop()`
+    (Ctrl-C in `train`) ends it after the current step."""
+    if reader.labelled and (labels is None or len(index) != len(labels)):
+        rows = "no" if labels is None else len(labels)
+        raise ValueError(f"{len(index)} sheets and {rows} label rows: the reader needs one row a sheet")
+    if len(index) < (1 if reader.labelled else 2):
+        raise ValueError(f"{len(index)} sheets: too few to train the sheet reader on")
     device = next(reader.parameters()).device
     gen = torch.Generator().manual_seed(seed)
-    index, labels = index.long().cpu(), labels.long().cpu()
+    index = index.long().cpu()
 
     def step_loss() -> torch.Tensor:
-        pick = torch.randint(0, len(index), (batch_size,), generator=gen)
-        noisy = corrupt_indices(index[pick], gen)
+        if reader.labelled:
+            pick = torch.randint(0, len(index), (batch_size,), generator=gen)
+        else:  # distinct sheets: each is told apart from the others
+            pick = torch.randperm(len(index), generator=gen)[:batch_size]
+        noisy = corrupt_indices(index[pick], gen).to(device)
+        target = labels[pick].long().to(device) if reader.labelled else None
         with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-            return reader.loss(noisy.to(device), labels[pick].to(device))
+            return reader.loss(noisy, target)
 
     return fit_steps(reader, step_loss, steps, lr, "reader", progress, stop)
 
@@ -74,6 +86,6 @@ def read_head(
     if head.reader is None:
         raise ValueError("this head has no sheet reader (model.palette_reader)")
     index = ColourLookup(images).index(to_model(images), head.palette)
-    table = class_table(labels, spec)[0]
+    table = class_table(labels, spec)[0] if head.reader.labelled else None
     seed = seed * 1000 + 5 + int(head.reader.steps)
     return train_reader(head.reader, index, table, steps, seed=seed, amp=amp, progress=progress, stop=stop)

@@ -183,21 +183,22 @@ def refine_generator(
     stack: bool = False,
     reader_mpix: float = 0.0,
     reader_width: int = 64,
+    reader_identity: bool = False,
 ) -> RefinedGenerator:
     """A copy of a palette-head run's generator file at `out` (a folder) with its refiner trained on the run's
     training images for `mpix` million pixels: added at `width` when the run has none (with `stack`, a posed
     run's sheet refiner, which sees every frame at each pixel), else trained further; with `reader_mpix`, a
-    posed run's sheet reader trained on the sheets' labels too (added at `reader_width` when it has none).
+    posed run's sheet reader trained on the sheets' labels too (added at `reader_width` when it has none; an
+    identity reader when the data has no labels or `reader_identity` asks).
     The source run is only read."""
     from spritegan.config import ModelConfig
     from spritegan.data.dataset import image_hash, open_dataset
     from spritegan.errors import RunError, SpriteganError
-    from spritegan.labels import class_table
     from spritegan.metrics.evaluate import training_data_options
     from spritegan.models import build_generator
     from spritegan.precision import bf16_autocast_ok
     from spritegan.storage import GENERATOR_FILE, load_generator_file, resolve_generator_path, save_generator
-    from spritegan.train.reader import read_head, read_steps
+    from spritegan.train.reader import read_head, read_steps, reader_classes
 
     file = resolve_generator_path(source)
     weights, meta = load_generator_file(file)
@@ -223,13 +224,9 @@ def refine_generator(
     reader_added = reader_mpix > 0 and not config.get("palette_reader")
     if reader_mpix > 0 and config.get("arch") != "posed":
         raise SpriteganError(f"{file}: --reader reads character sheets; this run's G is not posed")
-    if reader_mpix > 0 and not dataset.labels:
-        raise SpriteganError(
-            f"{manifest['source']}: --reader learns the sheets' labels, and this data has none"
-        )
     if reader_added:
         config["palette_reader"] = reader_width
-        config["palette_reader_classes"] = class_table(dataset.labels, dataset.manifest.get("labels"))[1]
+        config["palette_reader_classes"] = [] if reader_identity else reader_classes(dataset)
     generator = build_generator(ModelConfig(**config))
     missing, unexpected = generator.load_state_dict(weights, strict=False)
     new = tuple(prefix for prefix, on in (("head.refiner.", added), ("head.reader.", reader_added)) if on)
