@@ -125,9 +125,9 @@ class ModelConfig:
     # arch=posed: that refiner sees the sheet's frames stacked, each pixel its place in every frame, so a
     # trait drawn another way in a few frames is mended from the others (models/refiner.SheetRefiner)
     palette_refiner_stack: bool = False
-    # arch=posed with labels: width of a sheet reader (models/reader.py), trained after the GAN on the training
-    # sheets' labels (train.reader_mpix, or `spritegan refine --reader`); `--best-of K` then keeps the
-    # candidate whose frames all read surest as one set of labels; 0: none
+    # arch=posed: width of a sheet reader (models/reader.py), trained after the GAN on the training sheets'
+    # labels, or to tell their characters apart when they have none (train.reader_mpix, or `spritegan refine
+    # --reader`); `--best-of K` then keeps the candidate whose frames all read surest as one character; 0: none
     palette_reader: int = 0
     palette_reader_classes: list[int] = field(default_factory=list)  # per label column; set from the data
 

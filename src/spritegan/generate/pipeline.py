@@ -10,8 +10,8 @@ byte for byte. Its steps, each usable alone:
     postprocess(images, snap, palette) -> uint8 (N, C, H, W)
 
 With `best_of=K` each seed draws K latents (`candidate_latents`: the first is the seed's own) and keeps one:
-with a trained sheet reader (a posed run on labelled sheets), the sheet whose frames all read surest as one
-set of labels; else the sprite the refiner changes least, one the model itself finds nothing to clean up in.
+with a posed run's trained sheet reader, the sheet whose frames all read surest as one character (one set
+of labels); else the sprite the refiner changes least, one the model itself finds nothing to clean up in.
 Still a pure function of (model, seed, labels, truncation, K).
 
 Python API (a run folder or a generator file)::
@@ -167,7 +167,8 @@ class SpritePipeline:
             if best_of > 1 and best_of_rank(generator) is None:
                 raise SpriteganError(
                     f"--best-of {best_of}: {file} has no trained refiner or sheet reader to rank a seed's "
-                    "latents by (train with model.palette_refiner, and do not turn it off with --refine 0)"
+                    "latents by (train with model.palette_refiner, and do not turn it off with --refine 0, or "
+                    "add a posed run's reader with `spritegan refine RUN --out NEW --reader`)"
                 )
             pipe.best_of = int(best_of)
         return pipe

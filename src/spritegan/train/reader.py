@@ -2,7 +2,8 @@
 
 Each step reads a batch of training sheets, lightly corrupted as the refiner's are (`corrupt_indices`: edge
 shifts, specks and small patches of other sheets), so a generated frame a few pixels off still reads as the
-trait it draws; the target of every frame is its sheet's label set.
+trait it draws; the target of every frame is its sheet's label set (an identity reader's: its own sheet, among
+the batch's others).
 """
 
 from __future__ import annotations
