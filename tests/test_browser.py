@@ -32,6 +32,23 @@ pytestmark = [
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install selenium)")
 
 
+def _walkers_with_reader(run: Path) -> None:
+    """A tiny posed run on builtin:walkers with a trained sheet reader (a few seconds): the best-of control."""
+    from spritegan.cli import main
+
+    sets = [
+        "model.arch=posed",
+        "model.cond_mode=cbn",
+        "model.g_width=8",
+        "model.d_width=8",
+        "train.threads=1",
+        "model.palette_reader=8",
+        "train.reader_mpix=0.5",
+    ]
+    args = ["train", "--data", "builtin:walkers:8", "--batch-size", "4", "--steps", "2", "--no-progress"]
+    assert main([*args, "--out", str(run), *[x for kv in sets for x in ("--set", kv)]]) == 0
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -39,14 +56,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
+
+    torch.set_num_threads(1)
+    folder = make_runs(tmp_path_factory.mktemp("browser"))
+    _walkers_with_reader(folder / "walkers")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(runs: Path) -> Iterator[str]:
     import uvicorn
 
     from spritegan.serve.app import create_app
 
-    torch.set_num_threads(1)
-    runs = make_runs(tmp_path_factory.mktemp("browser"))
     port = _free_port()
     config = uvicorn.Config(create_app(runs), host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
@@ -161,3 +185,36 @@ def test_studio_flow(server: str, driver, tmp_path: Path) -> None:
     shot.parent.mkdir(parents=True, exist_ok=True)
     drv.save_screenshot(str(shot))
     assert shot.stat().st_size > 1000
+
+
+def test_studio_best_of_shows_for_a_run_with_a_reader_and_draws_the_pipelines_sprites(
+    server: str, driver, runs: Path
+) -> None:
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+    from selenium.webdriver.support.ui import Select
+
+    from spritegan.generate.pipeline import SpritePipeline
+
+    drv = driver
+    drv.get(server + "/")
+    _wait(drv, lambda d: len(d.find_elements("css selector", "#sprite-grid figure")) > 0, "first grid")
+    gen = _generation(drv)
+    Select(drv.find_element("id", "model-select")).select_by_value("plain")
+    _wait(drv, lambda d: _generation(d) > gen, "grid for model plain")
+    assert not drv.find_element("id", "best-row").is_displayed()  # nothing to rank by
+    gen = _generation(drv)
+    Select(drv.find_element("id", "model-select")).select_by_value("walkers")
+    _wait(drv, lambda d: _generation(d) > gen, "grid for model walkers")
+    assert drv.find_element("id", "best-row").is_displayed()
+    gen = _generation(drv)
+    Select(drv.find_element("id", "best-of")).select_by_value("4")
+    _wait(drv, lambda d: _generation(d) > gen, "grid after best of 4")
+    src = drv.find_element("css selector", '[data-testid="sprite-0"] img').get_attribute("src")
+    shown = np.array(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))))
+    assert "error" not in (drv.find_element("id", "status").get_attribute("class") or "")
+    want = SpritePipeline.from_run(runs / "walkers", best_of=4)([0], output_type="np")[0]
+    assert np.array_equal(shown, want)

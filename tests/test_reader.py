@@ -240,3 +240,39 @@ def test_the_refine_command_adds_an_identity_reader_when_asked(tmp_path, capsys)
     pipe = SpritePipeline.from_run(out, best_of=2)
     assert not pipe.generator.head.reader.labelled and pipe.model_config.palette_reader_classes == []
     assert pipe.sampling_record["best_of_rank"] == "reader" and pipe(range(2)).shape == (2, 4, 64, 64)
+
+
+def test_the_studio_generates_the_best_of_k_and_refuses_it_without_a_ranker(tmp_path):
+    """POST /api/generate with best_of: the same sprites as SpritePipeline(best_of=K), recorded in the reply;
+    a model with nothing to rank by, or K over the server's limit, gets one JSON error line."""
+    pytest.importorskip("fastapi")
+    import base64
+    import io
+
+    import numpy as np
+    from fastapi.testclient import TestClient
+    from PIL import Image
+
+    from spritegan.serve.app import create_app
+    from spritegan.serve.studio import Limits
+    from studio_fixtures import make_run
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    assert _walkers(runs, "walkers", ["model.palette_reader=8", "train.reader_mpix=0.5"]) == 0
+    make_run(runs, "plain")
+    client = TestClient(create_app(runs, Limits(max_best_of=4)), base_url="http://127.0.0.1:8000")
+    models = {m["name"]: m for m in client.get("/api/models").json()["models"]}
+    assert models["walkers"]["best_of_rank"] == "reader" and models["plain"]["best_of_rank"] is None
+    body = {"model": "walkers", "seeds": [3, 4, 5], "format": "json", "best_of": 4}
+    reply = client.post("/api/generate", json=body)
+    assert reply.status_code == 200 and reply.json()["best_of"] == 4
+    got = [np.array(Image.open(io.BytesIO(base64.b64decode(s["png"])))) for s in reply.json()["sprites"]]
+    want = SpritePipeline.from_run(runs / "walkers", best_of=4)([3, 4, 5], output_type="np")
+    assert all(np.array_equal(g, w) for g, w in zip(got, want, strict=True))
+    plain = client.post("/api/generate", json={**body, "best_of": 1}).json()["sprites"]
+    assert [s["png"] for s in plain] != [s["png"] for s in reply.json()["sprites"]]  # not left at 4
+    refused = client.post("/api/generate", json={**body, "model": "plain"})
+    assert refused.status_code == 400 and "no trained refiner or sheet reader" in refused.json()["detail"]
+    over = client.post("/api/generate", json={**body, "best_of": 5})
+    assert over.status_code == 422 and "max_best_of" in over.json()["detail"]

@@ -29,6 +29,7 @@ from spritegan.data.tiles import tile_repeat
 from spritegan.generate.edit import edit_ws
 from spritegan.generate.interpolate import interpolate
 from spritegan.generate.morph import morph_frames
+from spritegan.generate.pipeline import best_of_rank
 from spritegan.generate.postprocess import upscale
 from spritegan.generate.sheet import make_sheet, to_pil
 from spritegan.serve.guard import HostAllowlist, HostCheck, json_error
@@ -67,6 +68,9 @@ class GenerateBody(_Body):
     count: int = Field(16, description="number of seeds in the range seed..seed+count-1")
     format: Literal["png", "sheet", "json", "zip"] = "png"
     repeat: int = Field(1, description="each sprite repeated repeat x repeat times (seamless tiles: 3)")
+    best_of: int = Field(
+        1, description="latents tried per seed, the best kept by the run's sheet reader or refiner (1: off)"
+    )
 
 
 class MorphBody(_Body):
@@ -217,8 +221,15 @@ class Studio:
     def generate(self, body: GenerateBody, seeds: list[int]) -> Response:
         """Render a generate request as PNG, sheet, JSON or ZIP."""
         _check_range("repeat", body.repeat, 1, MAX_REPEAT, "a tile repeated up to 4 x 4")
+        _check_range("best_of", body.best_of, 1, self.limits.max_best_of, "server limit max_best_of")
         pipe, labels = self.common(body, len(seeds))
-        images = pipe(seeds, labels=labels, truncation=body.truncation, palette=body.palette)
+        if body.best_of > 1 and best_of_rank(pipe.generator) is None:
+            raise StudioError(400, f"model {body.model!r} has no trained refiner or sheet reader to rank by")
+        pipe.best_of = body.best_of  # under the generator lock; put back below for the other requests
+        try:
+            images = pipe(seeds, labels=labels, truncation=body.truncation, palette=body.palette)
+        finally:
+            pipe.best_of = 1
         images = tile_repeat(images, body.repeat)
         big = upscale(images, body.scale)
         if body.format in ("png", "sheet"):
@@ -236,12 +247,14 @@ class Studio:
             "palette": body.palette,
             "scale": body.scale,
             "repeat": body.repeat,
+            "best_of": body.best_of,
         }
         if body.format == "json":
             items = [{"seed": s, "png": base64.b64encode(d).decode()} for s, d in sprites]
             return JSONResponse({**record, "sprites": items})
         request = {
-            k: record[k] for k in ("model", "seeds", "traits", "truncation", "palette", "scale", "repeat")
+            k: record[k]
+            for k in ("model", "seeds", "traits", "truncation", "palette", "scale", "repeat", "best_of")
         }
         manifest = {**record, "request": {**request, "format": "png"}, "endpoint": "/api/generate"}
         sheet = png_bytes(make_sheet(images, scale=body.scale, background=body.background))

@@ -20,7 +20,7 @@ import torch
 
 from spritegan import __version__
 from spritegan.errors import SpriteganError
-from spritegan.generate.pipeline import SpritePipeline
+from spritegan.generate.pipeline import SpritePipeline, best_of_rank
 from spritegan.generate.traits import parse_traits, trait_mapping
 from spritegan.labels import label_layout
 from spritegan.metrics import records
@@ -51,6 +51,7 @@ class Limits:
     max_body_bytes: int = 64 * 1024  # request body size
     max_truncation: float = 2.0
     max_edit: float = 20.0  # |amount| per latent direction
+    max_best_of: int = 16  # latents tried per seed (generate's best_of)
     timeout_s: float = 30.0  # per request: waiting for the generator lock plus generating
     body_timeout_s: float = 10.0  # slow clients: seconds allowed for the whole request body
     cache_size: int = 4  # pipelines kept loaded (LRU)
@@ -216,6 +217,7 @@ class ModelStore:
             "sheet_url": f"/api/models/{name}/sheet" if self.sheet_file(name) else None,
             "directions": list(self.directions(name)),
             "tileable": bool(cfg.tileable),  # trained with --tileable: the page shows each tile 3x3
+            "best_of_rank": best_of_rank(pipe.generator),  # what ranks best_of's candidates; None: no best_of
         }
 
 

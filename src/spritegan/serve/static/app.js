@@ -48,6 +48,11 @@ function tileRepeat() {
   return state.model && state.model.tileable && $("tile-toggle").checked ? 3 : 1;
 }
 
+// runs with a trained sheet reader or refiner: each seed keeps the best of K latents (1: off)
+function bestOf() {
+  return state.model && state.model.best_of_rank ? parseInt($("best-of").value, 10) || 1 : 1;
+}
+
 function seedRange() {
   const start = Math.max(0, parseInt($("seed-start").value, 10) || 0);
   const count = Math.max(1, parseInt($("seed-count").value, 10) || 1);
@@ -135,6 +140,10 @@ function selectModel(name) {
   $("zoom").value = Math.min(4, Math.max(1, Math.floor(128 / Math.max(...state.model.size))));
   $("zoom-value").textContent = `${$("zoom").value}x`;
   $("tile-row").hidden = !state.model.tileable;
+  $("best-row").hidden = !state.model.best_of_rank;
+  $("best-label").title = state.model.best_of_rank === "reader"
+    ? "keeps the latent whose frames the sheet reader reads surest as one character"
+    : "keeps the latent the refiner changes least";
   renderInfo(state.model);
   renderTraits(state.model);
   renderDirections(state.model);
@@ -164,7 +173,8 @@ async function generate() {
   setStatus(`generating ${count} sprites…`);
   try {
     const repeat = tileRepeat();
-    const res = await api("/api/generate", { ...baseRequest(), seed: start, count, repeat, format: "json" });
+    const request = { ...baseRequest(), seed: start, count, repeat, best_of: bestOf(), format: "json" };
+    const res = await api("/api/generate", request);
     const data = await res.json();
     state.urls.forEach((u) => URL.revokeObjectURL(u));
     state.urls = [];
@@ -271,7 +281,7 @@ async function download(kind) {
   if (!state.model) return;
   const scale = Math.max(1, parseInt($("download-scale").value, 10) || 1);
   const { start, count } = seedRange();
-  const body = { ...baseRequest(), scale };
+  const body = { ...baseRequest(), scale, best_of: bestOf() };  // what the grid shows
   let name;
   if (kind === "png") {
     const seed = state.picked.length ? state.picked[state.picked.length - 1] : start;
@@ -300,6 +310,7 @@ async function init() {
   $("zoom").addEventListener("input", applyZoom);
   $("palette-toggle").addEventListener("change", generate);
   $("tile-toggle").addEventListener("change", generate);
+  $("best-of").addEventListener("change", generate);
   $("generate-btn").addEventListener("click", generate);
   $("seed-start").addEventListener("change", generate);
   $("seed-count").addEventListener("change", generate);
