@@ -276,3 +276,23 @@ def test_the_studio_generates_the_best_of_k_and_refuses_it_without_a_ranker(tmp_
     assert refused.status_code == 400 and "no trained refiner or sheet reader" in refused.json()["detail"]
     over = client.post("/api/generate", json={**body, "best_of": 5})
     assert over.status_code == 422 and "max_best_of" in over.json()["detail"]
+
+
+def test_a_reader_does_not_change_how_the_gan_starts():
+    """The reader's weights come from a fork of the random state, so G's other weights and D's are the same
+    with and without one: adding a reader to a recipe does not change its training."""
+    from spritegan.config import build_config
+    from spritegan.models import build_discriminator, build_generator
+
+    def build(reader: int) -> tuple[dict, dict]:
+        cfg = build_config("sprite", {"model.arch": "posed", "model.g_width": 8, "model.d_width": 8})
+        cfg.model.image_size, cfg.model.channels, cfg.model.palette_colors = [32, 32], 4, 6
+        cfg.model.palette_reader, cfg.model.palette_reader_classes = reader, [3, 2]
+        torch.manual_seed(5)
+        g, d = build_generator(cfg.model), build_discriminator(cfg.model)
+        return g.state_dict(), d.state_dict()
+
+    g0, d0 = build(0)
+    g1, d1 = build(8)
+    assert any(k.startswith("head.reader.") for k in g1) and not any(k.startswith("head.reader.") for k in g0)
+    assert all(torch.equal(g0[k], g1[k]) for k in g0) and all(torch.equal(d0[k], d1[k]) for k in d0)
