@@ -296,3 +296,17 @@ def test_a_reader_does_not_change_how_the_gan_starts():
     g1, d1 = build(8)
     assert any(k.startswith("head.reader.") for k in g1) and not any(k.startswith("head.reader.") for k in g0)
     assert all(torch.equal(g0[k], g1[k]) for k in g0) and all(torch.equal(d0[k], d1[k]) for k in d0)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("0", "--reader-mpix 0.0: choose a positive"), ("nan", "--reader-mpix"), ("-1", "--reader-mpix -1.0")],
+)
+def test_refine_reader_bad_pixel_counts_are_one_line_errors(tmp_path, capsys, value, message):
+    from spritegan.cli import main
+
+    args = ["refine", str(tmp_path / "run"), "--out", str(tmp_path / "r"), "--mpix", "0", "--reader"]
+    assert main([*args, "--reader-mpix", value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "r").exists()
