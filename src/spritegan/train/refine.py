@@ -188,8 +188,8 @@ def refine_generator(
     """A copy of a palette-head run's generator file at `out` (a folder) with its refiner trained on the run's
     training images for `mpix` million pixels: added at `width` when the run has none (with `stack`, a posed
     run's sheet refiner, which sees every frame at each pixel), else trained further; with `reader_mpix`, a
-    posed run's sheet reader trained on the sheets' labels too (added at `reader_width` when it has none; an
-    identity reader when the data has no labels or `reader_identity` asks).
+    reader trained on the training images' labels too (added at `reader_width` when the run has none; a
+    posed run's gets an identity reader when the data has no labels or `reader_identity` asks).
     The source run is only read."""
     from spritegan.config import ModelConfig
     from spritegan.data.dataset import image_hash, open_dataset
@@ -222,8 +222,13 @@ def refine_generator(
     if manifest.get("sha256") and image_hash(dataset.images) != manifest["sha256"]:
         raise RunError(f"{manifest['source']}: the data is not what {file} was trained on (its hash differs)")
     reader_added = reader_mpix > 0 and not config.get("palette_reader")
-    if reader_mpix > 0 and config.get("arch") != "posed":
-        raise SpriteganError(f"{file}: --reader reads character sheets; this run's G is not posed")
+    single = config.get("arch") != "posed"
+    if reader_mpix > 0 and single and (reader_identity or not dataset.labels):
+        raise SpriteganError(
+            f"{file}: this run draws single sprites, and their reader reads trait labels"
+            + (" (--reader identity tells characters of a posed run apart)" if reader_identity else "")
+            + ("" if dataset.labels else f"; {manifest['source']} has none")
+        )
     if reader_added:
         config["palette_reader"] = reader_width
         config["palette_reader_classes"] = [] if reader_identity else reader_classes(dataset)
@@ -239,7 +244,7 @@ def refine_generator(
         result = refine_head(generator.head, dataset.images, steps, seed, amp, progress)
     if reader_mpix > 0:
         spec = dataset.manifest.get("labels")
-        steps = read_steps(reader_mpix, tuple(config["image_size"]))
+        steps = read_steps(reader_mpix, tuple(config["image_size"]), len(generator.head.reader.poses))
         reader = read_head(generator.head, dataset.images, dataset.labels, spec, steps, seed, amp, progress)
     path = save_generator(Path(out) / GENERATOR_FILE, generator, {**meta, "model_config": config})
     return RefinedGenerator(path, result, added, reader, reader_added)
