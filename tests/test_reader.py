@@ -377,3 +377,69 @@ def test_a_conditional_runs_best_of_keeps_the_sprite_that_reads_surest_as_its_as
     assert not torch.equal(
         doubt.argmin(1), freely.argmin(1)
     )  # the asked traits, not the surest reading, decide
+
+
+def test_refine_reads_a_folders_labels_csv_from_the_run_config(tmp_path, capsys):
+    """A run trained on a folder with --labels keeps the CSV only in its config.yaml, not in the data manifest;
+    `refine --reader` finds it there, and the new folder gets the config so it can be refined again."""
+    from PIL import Image
+
+    from spritegan.cli import main
+
+    root = tmp_path / "faces"
+    root.mkdir()
+    rows = ["file,kind,hat"]
+    for i in range(12):
+        im = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
+        for x in range(2, 6):
+            im.putpixel((x, 4), (200, 40 * (i % 3), 0, 255))
+        if i % 2:
+            im.putpixel((4, 1), (0, 0, 255, 255))
+        im.save(root / f"f{i}.png")
+        rows.append(f"f{i}.png,{'abc'[i % 3]},{i % 2}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    run = tmp_path / "run"
+    sets = ["model.g_width=8", "model.d_width=8", "train.threads=1"]
+    args = [
+        "train",
+        "--data",
+        str(root),
+        "--labels",
+        str(root / "labels.csv"),
+        "--conditional",
+        "--steps",
+        "1",
+    ]
+    assert (
+        main(
+            [
+                *args,
+                "--batch-size",
+                "4",
+                "--out",
+                str(run),
+                "--no-progress",
+                *sum([["--set", kv] for kv in sets], []),
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    read = [
+        "refine",
+        str(run),
+        "--out",
+        str(tmp_path / "read"),
+        "--mpix",
+        "0",
+        "--reader",
+        "--reader-mpix",
+        "0.01",
+    ]
+    assert main(read) == 0, capsys.readouterr().err
+    assert (tmp_path / "read" / "config.yaml").read_bytes() == (run / "config.yaml").read_bytes()
+    pipe = SpritePipeline.from_run(tmp_path / "read", best_of=2)
+    assert pipe.model_config.palette_reader_classes == [3, 2]  # kind (a, b, c), then hat (0 or 1)
+    again = ["refine", str(tmp_path / "read"), "--out", str(tmp_path / "again"), "--mpix", "0", "--reader"]
+    assert main([*again, "--reader-mpix", "0.01"]) == 0
+    assert "sheet reader trained further" in capsys.readouterr().out

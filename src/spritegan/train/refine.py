@@ -191,8 +191,8 @@ def refine_generator(
     reader trained on the training images' labels too (added at `reader_width` when the run has none; a
     posed run's gets an identity reader when the data has no labels or `reader_identity` asks).
     The source run is only read."""
-    from spritegan.config import ModelConfig
-    from spritegan.data.dataset import image_hash, open_dataset
+    from spritegan.config import ModelConfig, RunConfig
+    from spritegan.data.dataset import image_hash, open_dataset, open_from_config
     from spritegan.errors import RunError, SpriteganError
     from spritegan.metrics.evaluate import training_data_options
     from spritegan.models import build_generator
@@ -218,7 +218,11 @@ def refine_generator(
     manifest = meta.get("manifest") or {}
     if not manifest.get("source"):
         raise RunError(f"{file}: the run's manifest names no data source to train the refiner on")
-    dataset = open_dataset(manifest["source"], **training_data_options(manifest))
+    run_config = file.parent / "config.yaml"
+    if run_config.is_file():  # the run's own data options: with its labels CSV, which the manifest lacks
+        dataset = open_from_config(RunConfig.load(run_config).data)
+    else:
+        dataset = open_dataset(manifest["source"], **training_data_options(manifest))
     if manifest.get("sha256") and image_hash(dataset.images) != manifest["sha256"]:
         raise RunError(f"{manifest['source']}: the data is not what {file} was trained on (its hash differs)")
     reader_added = reader_mpix > 0 and not config.get("palette_reader")
@@ -227,7 +231,7 @@ def refine_generator(
         raise SpriteganError(
             f"{file}: this run draws single sprites, and their reader reads trait labels"
             + (" (--reader identity tells characters of a posed run apart)" if reader_identity else "")
-            + ("" if dataset.labels else f"; {manifest['source']} has none")
+            + ("" if dataset.labels else f"; {manifest['source']} has none (train with --labels CSV)")
         )
     if reader_added:
         config["palette_reader"] = reader_width
@@ -247,4 +251,6 @@ def refine_generator(
         steps = read_steps(reader_mpix, tuple(config["image_size"]), len(generator.head.reader.poses))
         reader = read_head(generator.head, dataset.images, dataset.labels, spec, steps, seed, amp, progress)
     path = save_generator(Path(out) / GENERATOR_FILE, generator, {**meta, "model_config": config})
+    if run_config.is_file() and not (Path(out) / "config.yaml").exists():  # so `out` reads as the run does
+        (Path(out) / "config.yaml").write_bytes(run_config.read_bytes())
     return RefinedGenerator(path, result, added, reader, reader_added)
