@@ -168,72 +168,32 @@ def test_the_refine_command_adds_a_reader_to_a_run_and_refuses_runs_it_cannot_re
     sprites = ["train", "--data", "builtin:sprites:64", "--out", str(tmp_path / "sprites"), "--no-progress"]
     assert cli([*sprites, "--steps", "2", "--set", "model.g_width=8", "--set", "model.d_width=8"]) == 0
     capsys.readouterr()
-    refine = ["refine", str(tmp_path / "sprites"), "--out", str(tmp_path / "no"), "--mpix", "0"]
-    assert main([*refine, "--reader", "identity"]) == 2  # single sprites have no frames to compare
+    assert (
+        main(["refine", str(tmp_path / "sprites"), "--out", str(tmp_path / "no"), "--mpix", "0", "--reader"])
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "single sprites, and their reader reads trait labels" in err[0]
+    assert len(err) == 1 and "--reader reads character sheets" in err[0]
     assert not (tmp_path / "no").exists()
-    one = tmp_path / "one"
-    assert main([*refine[:3], str(one), "--mpix", "0", "--reader", "--reader-mpix", "0.2"]) == 0
-    assert "sheet reader added and trained: 4 steps" in capsys.readouterr().out  # 64 sprites of 32x32 a step
-    pipe = SpritePipeline.from_run(one, best_of=2)
-    assert pipe.generator.head.reader.grid == (1, 1) and pipe.sampling_record["best_of_rank"] == "reader"
-    from spritegan.data.procedural import TRAITS
-
-    assert pipe.model_config.palette_reader_classes == [len(TRAITS[name]) for name in sorted(TRAITS)]
 
 
-def test_a_reader_reads_identity_only_for_posed_sheets_and_needs_a_palette_head():
+def test_a_reader_needs_posed_sheets_and_reads_identity_when_the_data_has_no_labels(tmp_path, capsys):
+    from spritegan.cli import main
     from spritegan.config import build_config
-    from spritegan.errors import SpriteganError
-    from spritegan.train.loop import fit_reader
+    from spritegan.train.loop import fit_model_to_data
 
-    unlabelled = SimpleNamespace(images=torch.zeros(2, 4, 32, 32, dtype=torch.uint8), labels={}, manifest={})
+    sprites = ["train", "--data", "builtin:sprites:64", "--out", str(tmp_path / "s"), "--no-progress"]
+    assert main([*sprites, "--steps", "1", "--set", "model.palette_reader=8"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "model.palette_reader needs character sheets" in err[0]
     cfg = build_config("sprite", {"model.arch": "posed", "model.palette_reader": 8, "model.head": "rgb"})
-    with pytest.raises(SpriteganError, match="model.palette_reader ranks a palette head's sprites"):
-        fit_reader(cfg.model, unlabelled)
-    cfg = build_config("sprite", {"model.arch": "posed", "model.palette_reader": 8})
-    notes = fit_reader(cfg.model, unlabelled)
+    unlabelled = SimpleNamespace(
+        images=torch.zeros(2, 4, 32, 32, dtype=torch.uint8),
+        labels={},
+        manifest={"sheet": {"rows": ["a", "b"], "columns": ["0", "1"]}},
+    )
+    notes = fit_model_to_data(cfg, unlabelled, conditional=False)
     assert cfg.model.palette_reader_classes == [] and any("tell characters apart" in n for n in notes)
-    cfg = build_config("sprite", {"model.palette_reader": 8})
-    with pytest.raises(SpriteganError, match="reads single sprites as their trait labels: give --labels"):
-        fit_reader(cfg.model, unlabelled)
-    with pytest.raises(ValueError, match="a grid of 2 or more"):
-        SheetReader(4, (1, 1), [], width=8)
-
-
-def test_vector_classes_reads_asked_classes_and_leaves_the_unconditional_slot_free():
-    from spritegan.labels import vector_classes
-
-    spec = {"hat": {"kind": "binary"}, "type": {"kind": "categorical", "classes": ["a", "b", "c"]}}
-    vecs = torch.tensor([[0, 1, 0, 1], [0, 0, 0, 1], [0, 0, 1, 0], [0, 0, 0, 0]], dtype=torch.float)
-    assert vector_classes(vecs, spec).tolist() == [[1, 1], [-1, 1], [2, 0], [-1, -1]]
-
-
-def _sprites(labels: torch.Tensor, split: bool = False) -> torch.Tensor:
-    """8x8 single sprites: a 4x4 square of colour label+1 on colour 0; `split` draws its right half in the
-    next label's colour (a sprite that does not read surely as one)."""
-    out = torch.zeros(len(labels), 8, 8, dtype=torch.long)
-    out[:, 2:6, 2:6] = labels.view(-1, 1, 1) + 1
-    if split:
-        out[:, 2:6, 4:6] = (labels.view(-1, 1, 1) + 1) % 3 + 1
-    return out
-
-
-def test_a_one_frame_reader_prefers_sprites_that_read_surely_and_as_asked():
-    torch.manual_seed(0)
-    reader = SheetReader(colours=4, grid=(1, 1), classes=[3], width=16)
-    labels = torch.arange(30) % 3
-    train_reader(reader, _sprites(labels), labels.view(-1, 1), steps=150, seed=0, lr=3e-3)
-    assert torch.equal(reader.log_probs(_sprites(labels))[0][:, 0].argmax(-1), labels)
-    three = torch.arange(3)
-    clean, split = reader.consensus(_sprites(three)), reader.consensus(_sprites(three, split=True))
-    assert clean.shape == (3,) and bool((split < clean - 0.05).all())
-    as_drawn = reader.consensus(_sprites(three), asked=three.view(-1, 1))
-    assert torch.allclose(as_drawn, clean)  # asking for what it reads anyway changes nothing
-    other = reader.consensus(_sprites(three), asked=((three + 1) % 3).view(-1, 1))
-    free = reader.consensus(_sprites(three), asked=torch.full((3, 1), -1))
-    assert bool((other < clean - 2.0).all()) and torch.allclose(free, clean)
 
 
 def _characters(n: int, seed: int = 0) -> torch.Tensor:
@@ -350,96 +310,3 @@ def test_refine_reader_bad_pixel_counts_are_one_line_errors(tmp_path, capsys, va
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "r").exists()
-
-
-def test_a_conditional_runs_best_of_keeps_the_sprite_that_reads_surest_as_its_asked_traits(tmp_path, capsys):
-    from spritegan.cli import main
-
-    args = ["train", "--data", "builtin:sprites:64", "--conditional", "--steps", "2", "--no-progress"]
-    sets = ["model.g_width=8", "model.d_width=8", "model.palette_reader=8", "train.reader_mpix=0.5"]
-    assert main([*args, "--out", str(tmp_path / "c"), *[x for kv in sets for x in ("--set", kv)]]) == 0
-    assert "sheet reader: 8 steps" in capsys.readouterr().out
-    plain, best = SpritePipeline.from_run(tmp_path / "c"), SpritePipeline.from_run(tmp_path / "c", best_of=3)
-    seeds, k, classes = [0, 1, 2, 3, 4, 5], 3, plain.model_config.palette_reader_classes
-    labels = plain.labels_for(None, seeds)  # each seed's traits drawn from the data, as generate does
-    asked = torch.stack([part.argmax(1) for part in labels.split(classes, 1)], 1)  # every column one-hot
-    drawn = plain(z=candidate_latents(seeds, plain.z_dim, k), labels=labels.repeat_interleave(k, 0))
-    flat = drawn.permute(0, 2, 3, 1).reshape(-1, drawn.shape[1]).float().div(127.5).sub(1.0)
-    index = torch.cdist(flat, plain.generator.head.palette).argmin(1).view(len(drawn), *drawn.shape[2:])
-    with torch.no_grad():
-        lps = plain.generator.head.reader.log_probs(index)
-    want = asked.repeat_interleave(k, 0)
-    doubt = -sum(lp[torch.arange(len(lp)), 0, want[:, t]] for t, lp in enumerate(lps)).view(len(seeds), k)
-    expected = drawn.view(len(seeds), k, *drawn.shape[1:])[torch.arange(len(seeds)), doubt.argmin(1)]
-    got = best(seeds, labels=labels)
-    assert torch.equal(got, expected) and torch.equal(best(seeds, labels=labels, batch_size=4), got)
-    freely = -sum(lp[:, 0].amax(-1) for lp in lps).view(len(seeds), k)  # the surest reading of any traits
-    assert not torch.equal(
-        doubt.argmin(1), freely.argmin(1)
-    )  # the asked traits, not the surest reading, decide
-
-
-def test_refine_reads_a_folders_labels_csv_from_the_run_config(tmp_path, capsys):
-    """A run trained on a folder with --labels keeps the CSV only in its config.yaml, not in the data manifest;
-    `refine --reader` finds it there, and the new folder gets the config so it can be refined again."""
-    from PIL import Image
-
-    from spritegan.cli import main
-
-    root = tmp_path / "faces"
-    root.mkdir()
-    rows = ["file,kind,hat"]
-    for i in range(12):
-        im = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
-        for x in range(2, 6):
-            im.putpixel((x, 4), (200, 40 * (i % 3), 0, 255))
-        if i % 2:
-            im.putpixel((4, 1), (0, 0, 255, 255))
-        im.save(root / f"f{i}.png")
-        rows.append(f"f{i}.png,{'abc'[i % 3]},{i % 2}")
-    (root / "labels.csv").write_text("\n".join(rows) + "\n")
-    run = tmp_path / "run"
-    sets = ["model.g_width=8", "model.d_width=8", "train.threads=1"]
-    args = [
-        "train",
-        "--data",
-        str(root),
-        "--labels",
-        str(root / "labels.csv"),
-        "--conditional",
-        "--steps",
-        "1",
-    ]
-    assert (
-        main(
-            [
-                *args,
-                "--batch-size",
-                "4",
-                "--out",
-                str(run),
-                "--no-progress",
-                *sum([["--set", kv] for kv in sets], []),
-            ]
-        )
-        == 0
-    )
-    capsys.readouterr()
-    read = [
-        "refine",
-        str(run),
-        "--out",
-        str(tmp_path / "read"),
-        "--mpix",
-        "0",
-        "--reader",
-        "--reader-mpix",
-        "0.01",
-    ]
-    assert main(read) == 0, capsys.readouterr().err
-    assert (tmp_path / "read" / "config.yaml").read_bytes() == (run / "config.yaml").read_bytes()
-    pipe = SpritePipeline.from_run(tmp_path / "read", best_of=2)
-    assert pipe.model_config.palette_reader_classes == [3, 2]  # kind (a, b, c), then hat (0 or 1)
-    again = ["refine", str(tmp_path / "read"), "--out", str(tmp_path / "again"), "--mpix", "0", "--reader"]
-    assert main([*again, "--reader-mpix", "0.01"]) == 0
-    assert "sheet reader trained further" in capsys.readouterr().out

@@ -125,10 +125,9 @@ class ModelConfig:
     # arch=posed: that refiner sees the sheet's frames stacked, each pixel its place in every frame, so a
     # trait drawn another way in a few frames is mended from the others (models/refiner.SheetRefiner)
     palette_refiner_stack: bool = False
-    # width of a sheet reader (models/reader.py), trained after the GAN on the training sheets' labels, or (a
-    # posed run) to tell their characters apart when they have none (train.reader_mpix, or `spritegan refine
-    # --reader`); `--best-of K` then keeps the candidate whose frames all read surest as one character, a
-    # single sprite as one set of traits (a conditional G's: the asked ones); 0: none
+    # arch=posed: width of a sheet reader (models/reader.py), trained after the GAN on the training sheets'
+    # labels, or to tell their characters apart when they have none (train.reader_mpix, or `spritegan refine
+    # --reader`); `--best-of K` then keeps the candidate whose frames all read surest as one character; 0: none
     palette_reader: int = 0
     palette_reader_classes: list[int] = field(default_factory=list)  # per label column; set from the data
 
@@ -186,7 +185,7 @@ class TrainConfig:
     # it sees (batches of 64 sprites: 100 is 1,526 steps at 32x32, 127 at 96x128); 0: none
     refine_mpix: float = 0.0
     # model.palette_reader: the reader's training at the end of each `train`, in millions of training pixels
-    # (batches of 16 sheets: 100 is 1,526 steps at 64x64; of 64 single sprites: 1,526 at 32x32); 0: none
+    # (batches of 16 sheets: 100 is 1,526 steps at 64x64); 0: none
     reader_mpix: float = 0.0
     # single-process runs: when the monitor flags mode collapse after the last checkpoint it found healthy
     # (no collapse warning since the checkpoint before), the run ends with that checkpoint's G_ema

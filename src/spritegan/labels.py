@@ -104,22 +104,6 @@ def class_table(values: dict[str, torch.Tensor], spec: dict | None) -> tuple[tor
     return table, [col.width if col.kind == "categorical" else 2 for col in layout]
 
 
-def vector_classes(vecs: torch.Tensor, spec: dict | None) -> torch.Tensor:
-    """Label vectors (N, label_dim) -> long (N, columns) of each column's class in `class_table`'s layout:
-    a categorical column's one-hot class (-1 when all zero), a binary column's 0 or 1; an all-zero vector
-    (the unconditional slot) asks for nothing, so its row is all -1."""
-    vecs = vecs.float()
-    out = []
-    for col in label_layout(spec):
-        seg = vecs[:, col.offset : col.offset + col.width]
-        if col.kind == "categorical":
-            out.append(torch.where(seg.amax(1) > 0.5, seg.argmax(1), -1))
-        else:
-            out.append((seg[:, 0] > 0.5).long())
-    table = torch.stack(out, 1) if out else torch.zeros(len(vecs), 0, dtype=torch.long)
-    return torch.where((vecs.abs().amax(1) > 0)[:, None], table, -1)
-
-
 def asked_classes(vec: torch.Tensor, spec: dict | None) -> dict[str, str]:
     """{column: class} for the categorical columns a label vector (label_dim,) asks for; a column left
     all-zero (the unconditional slot) asks for nothing."""

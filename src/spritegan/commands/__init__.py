@@ -72,10 +72,9 @@ def add_sampling_arguments(parser: argparse.ArgumentParser) -> None:
         "--best-of",
         type=int,
         metavar="K",
-        help="draw K latents per seed and keep one: with a trained reader the sheet whose frames all read as "
-        "one character, or the sprite that reads surest as its traits (a conditional run's: the asked ones), "
-        "else the sprite the refiner changes least (K times the sampling work; default 1: the seed's own "
-        "latent)",
+        help="draw K latents per seed and keep one: with a posed run's trained sheet reader the sheet whose "
+        "frames all read as one character, else the sprite the refiner changes least (K times the sampling "
+        "work; default 1: the seed's own latent)",
     )
 
 

@@ -13,8 +13,6 @@ EXAMPLES = """  spritegan refine runs/demo --out runs/demo-refined            # 
   spritegan refine runs/walkers --out runs/walkers-refined --stack --mpix 40   # sheets: every frame at once
   spritegan refine runs/walkers --out runs/walkers-read --mpix 0 --reader   # only a sheet reader, for --best-of
   spritegan generate runs/walkers-read --seeds 1,2 --best-of 16 --atlas --out out/best16   # ranked by it
-  spritegan refine runs/punks-cond --out runs/punks-cond-read --mpix 0 --reader   # a conditional run's reader
-  spritegan generate runs/punks-cond-read --traits type=alien,earring -n 16 --best-of 4 --out out/aliens
 """
 
 
@@ -47,17 +45,15 @@ def register(subparsers) -> None:
         nargs="?",
         const="labels",
         choices=("labels", "identity"),
-        help="also train a reader (added when the run has none) that reads every frame of a posed run's "
-        "sheets as its sheet's labels (an identity reader, telling characters apart, when the data has none "
-        "or with --reader identity), or a single sprite as its trait labels; `--best-of K` then keeps the "
-        "candidate whose frames agree, or the sprite that reads surest as its (asked) traits",
+        help="a posed run: also train a sheet reader (added when the run has none) that reads every frame as "
+        "its sheet's labels (an identity reader, telling characters apart, when the data has none or with "
+        "--reader identity); `--best-of K` then keeps the candidate whose frames agree",
     )
     p.add_argument(
         "--reader-mpix",
         type=float,
         default=100.0,
-        help="millions of training pixels the reader sees (default 100: 1,526 steps of 16 sheets at 64x64, "
-        "or of 64 single sprites at 32x32)",
+        help="millions of training pixels the reader sees (default 100: 1,526 steps at 64x64)",
     )
     p.add_argument(
         "--seed", type=int, default=0, help="fixes the refiner's and reader's batches and corruptions"

@@ -10,9 +10,8 @@ byte for byte. Its steps, each usable alone:
     postprocess(images, snap, palette) -> uint8 (N, C, H, W)
 
 With `best_of=K` each seed draws K latents (`candidate_latents`: the first is the seed's own) and keeps one:
-with a trained sheet reader, the sheet whose frames all read surest as one character (one set of labels),
-a single sprite the one that reads surest as its traits (a conditional G's: as the asked ones); else the
-sprite the refiner changes least, one the model itself finds nothing to clean up in.
+with a posed run's trained sheet reader, the sheet whose frames all read surest as one character (one set
+of labels); else the sprite the refiner changes least, one the model itself finds nothing to clean up in.
 Still a pure function of (model, seed, labels, truncation, K).
 
 Python API (a run folder or a generator file)::
@@ -36,7 +35,6 @@ from spritegan.generate import traits as T
 from spritegan.generate.latent import broadcast, is_style_generator, require_style
 from spritegan.generate.postprocess import snap_alpha, snap_palette
 from spritegan.generate.sheet import to_pil
-from spritegan.labels import vector_classes
 from spritegan.models import build_generator
 from spritegan.models.despeckle import LIMIT as SPECK_LIMIT
 from spritegan.models.palette_head import nearest_colours
@@ -95,15 +93,12 @@ def refiner_edits(raw: torch.Tensor, refined: torch.Tensor) -> torch.Tensor:
     return (raw != refined).any(1).flatten(1).sum(1)
 
 
-def reader_doubt(
-    generator: torch.nn.Module, images: torch.Tensor, asked: torch.Tensor | None = None
-) -> torch.Tensor:
+def reader_doubt(generator: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
     """(N,) minus the sheet reader's consensus of each uint8 (N, C, H, W) sheet that generator drew: 0 when
-    every frame reads surely as one set of labels (each column in `asked` (N, columns), -1 where free, as
-    that class), more the less they agree; `best_of` keeps the least."""
+    every frame reads surely as one set of labels, more the less they agree; `best_of` keeps the least."""
     head = generator.head
     index = nearest_colours(to_model(images).float().to(head.palette.device), head.palette)  # exact: drawn
-    return -sheet_reader(generator).consensus(index, asked)
+    return -sheet_reader(generator).consensus(index)
 
 
 class SpritePipeline:
@@ -173,7 +168,7 @@ class SpritePipeline:
                 raise SpriteganError(
                     f"--best-of {best_of}: {file} has no trained refiner or sheet reader to rank a seed's "
                     "latents by (train with model.palette_refiner, and do not turn it off with --refine 0, or "
-                    "add a reader with `spritegan refine RUN --out NEW --mpix 0 --reader`)"
+                    "add a posed run's reader with `spritegan refine RUN --out NEW --reader`)"
                 )
             pipe.best_of = int(best_of)
         return pipe
@@ -373,21 +368,16 @@ class SpritePipeline:
         doubts least, or without a reader the sprite the refiner changes in the fewest pixels (the first on
         ties)."""
         k = self.best_of
-        reader = sheet_reader(self.generator)
-        asked = None
-        if reader is not None and labels is not None and reader.labelled:
-            asked = vector_classes(labels, self.label_spec)
-            asked = asked if asked.shape[1] == len(reader.classes) else None
+        by_reader = sheet_reader(self.generator) is not None
         per = max(1, batch_size // k)  # seeds per batch: their k candidates fit one batch
         outs = []
         for i in range(0, len(seeds), per):
             part = seeds[i : i + per]
             z = candidate_latents(part, self.z_dim, k)
             lab = labels[i : i + per].repeat_interleave(k, dim=0) if labels is not None else None
-            if reader is not None:
+            if by_reader:
                 refined = self._sample(z, lab, truncation, batch_size)
-                want = asked[i : i + per].repeat_interleave(k, dim=0) if asked is not None else None
-                score = reader_doubt(self.generator, refined, want)
+                score = reader_doubt(self.generator, refined)
             else:
                 with self._refiner_off():
                     raw = self._sample(z, lab, truncation, batch_size)

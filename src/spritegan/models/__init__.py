@@ -96,6 +96,7 @@ def _check(cfg: ModelConfig) -> None:
         ("posed_stack_d", cfg.posed_stack_d),
         ("posed_stack_g", cfg.posed_stack_g),
         ("palette_refiner_stack", cfg.palette_refiner_stack and cfg.palette_refiner > 0),
+        ("palette_reader", cfg.palette_reader > 0),
     )
     for name, on in posed_only:
         if on and cfg.arch != "posed":

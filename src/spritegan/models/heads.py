@@ -111,7 +111,7 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
 
 
 def sheet_reader(cfg) -> SheetReader:
-    """A run's sheet reader (model.palette_reader wide), for the label classes set from the data (none: an
-    identity reader); a run of single sprites reads each as a one-frame sheet."""
-    grid = (int(cfg.pose_grid[0]), int(cfg.pose_grid[1])) if cfg.arch == "posed" else (1, 1)
+    """A posed run's sheet reader (model.palette_reader wide), for the label classes set from the data (none:
+    an identity reader)."""
+    grid = (int(cfg.pose_grid[0]), int(cfg.pose_grid[1]))
     return SheetReader(cfg.palette_colors, grid, cfg.palette_reader_classes, cfg.palette_reader)

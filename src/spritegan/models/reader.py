@@ -6,10 +6,6 @@ small classifier trained on the training sheets' frames, each with its pose and 
 never sees a generated sheet while training. At sampling it scores how surely all of a sheet's frames read
 as one set of traits (`consensus`), so `--best-of K` can keep the candidate whose frames agree best.
 
-A run of single sprites with trait labels (the built-in sprites, punks with a labels CSV) gets the same reader
-with one frame (a 1x1 sheet): a sprite scores by how surely it reads as one set of traits, or with a
-conditional G as the traits it was asked for, so a split shirt or a half-drawn hat ranks low.
-
 Data without trait labels (a folder of frames whose labels CSV has only character, direction and frame) gets
 an identity reader instead: each frame is embedded so that frames of one training character lie close and
 frames of others far (each frame told apart from the other characters of its batch by the mean of its own
@@ -47,10 +43,9 @@ class SheetReader(nn.Module):
     ) -> None:
         super().__init__()
         rows, cols = grid
-        if rows < 1 or cols < 1 or (classes and min(classes) < 1) or rows * cols < (1 if classes else 2):
+        if rows < 1 or cols < 1 or (classes and min(classes) < 1) or rows * cols < 2:
             raise ValueError(
-                "a sheet reader needs classes >= 1 (or, to tell characters apart, a grid of 2 or more "
-                f"frames), got {grid}, {classes}"
+                f"a sheet reader needs a grid of 2 or more frames and classes >= 1, got {grid}, {classes}"
             )
         self.grid, self.classes = (rows, cols), tuple(int(c) for c in classes)
         frames = rows * cols
@@ -109,22 +104,18 @@ class SheetReader(nn.Module):
         return total
 
     @torch.no_grad()
-    def consensus(self, index: torch.Tensor, asked: torch.Tensor | None = None) -> torch.Tensor:
+    def consensus(self, index: torch.Tensor) -> torch.Tensor:
         """(N,) how surely each sheet's frames all read as one character; higher is surer.
 
-        Labelled: per column, the class asked for (`asked` (N, columns), -1 where a column is not asked) or
-        else the class the frames' mean probability favours, and the sum over frames and columns of each
-        frame's log-probability of it (0 when every frame reads it for sure; one frame read otherwise costs a
-        lot). Identity: the least cosine similarity of a frame to the mean of the others."""
+        Labelled: per column, the class the frames' mean probability favours, and the sum over frames and
+        columns of each frame's log-probability of it (0 when every frame reads it for sure; one frame read
+        otherwise costs a lot). Identity: the least cosine similarity of a frame to the mean of the others."""
         if not self.labelled:
             e = self.embeddings(index)
             others = F.normalize(e.sum(1, keepdim=True) - e, dim=-1)
             return (e * others).sum(-1).amin(1).cpu()
         total = torch.zeros(len(index))
-        for t, lp in enumerate(self.log_probs(index)):
+        for lp in self.log_probs(index):
             agreed = lp.exp().mean(1).argmax(-1)  # (N,)
-            if asked is not None:
-                want = asked[:, t].to(agreed.device)
-                agreed = torch.where(want >= 0, want, agreed)
             total += lp.gather(2, agreed.view(-1, 1, 1).expand(-1, lp.shape[1], 1)).squeeze(2).sum(1).cpu()
         return total

@@ -142,33 +142,19 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
                 "of character, direction and frame columns"
             )
         cfg.model.pose_grid = [len(layout["rows"]), len(layout["columns"])]
-    if cfg.model.palette_reader > 0:
-        notes += fit_reader(cfg.model, dataset)
+        if cfg.model.palette_reader > 0:
+            cfg.model.palette_reader_classes = reader_classes(dataset)
+            if not cfg.model.palette_reader_classes:
+                notes.append(
+                    "the data has no labels beside character, direction and frame: the sheet reader learns "
+                    "to tell characters apart and --best-of keeps the sheet whose frames look most alike"
+                )
     if conditional:
         spec = dataset.manifest.get("labels")
         if not label_dim(spec):
             raise SpriteganError("--conditional needs labels: give --labels CSV (or use builtin:sprites)")
         cfg.model.cond_dim = label_dim(spec)
     return notes
-
-
-def fit_reader(model: ModelConfig, dataset) -> list[str]:
-    """Set the reader's label classes from the data; a posed run without labels gets an identity reader
-    (a note says so), a run of single sprites without labels has nothing to read (an error)."""
-    if model.head != "palette":
-        raise SpriteganError("model.palette_reader ranks a palette head's sprites: use model.head=palette")
-    model.palette_reader_classes = reader_classes(dataset)
-    if model.palette_reader_classes:
-        return []
-    if model.arch != "posed":
-        raise SpriteganError(
-            "model.palette_reader reads single sprites as their trait labels: give --labels CSV (or use "
-            "builtin:sprites); only a posed run's reader can learn without labels"
-        )
-    return [
-        "the data has no labels beside character, direction and frame: the sheet reader learns "
-        "to tell characters apart and --best-of keeps the sheet whose frames look most alike"
-    ]
 
 
 def fit_speck_removal(model: ModelConfig, images) -> list[str]:
@@ -993,7 +979,7 @@ def _helpers_at_end(trainer: Trainer, loop: _Loop, progress: bool, stop: _StopRe
         (
             "sheet reader",
             "train.reader_mpix",
-            read_steps(trainer.cfg.train.reader_mpix, size, len(head.reader.poses))
+            read_steps(trainer.cfg.train.reader_mpix, size)
             if getattr(head, "reader", None) is not None
             else 0,
             trainer.read,

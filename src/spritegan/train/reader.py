@@ -21,19 +21,11 @@ from spritegan.tensors import to_model
 from spritegan.train.refine import RefineResult, corrupt_indices, fit_steps
 
 READ_BATCH = 16  # sheets per step
-SPRITE_BATCH = 64  # single sprites (a one-frame reader) per step
 
 
-def read_batch(frames: int) -> int:
-    """Sheets per reader step: 16 sheets of frames, or 64 single sprites."""
-    return READ_BATCH if frames > 1 else SPRITE_BATCH
-
-
-def read_steps(mpix: float, image_size: tuple[int, int], frames: int = 2) -> int:
-    """Optimiser steps in which the reader of sheets of `frames` (1: single sprites) sees `mpix` million
-    training pixels."""
-    per_step = read_batch(frames) * image_size[0] * image_size[1]
-    return math.ceil(mpix * 1e6 / per_step) if mpix > 0 else 0
+def read_steps(mpix: float, image_size: tuple[int, int], batch_size: int = READ_BATCH) -> int:
+    """Optimiser steps in which the reader sees `mpix` million training pixels."""
+    return math.ceil(mpix * 1e6 / (batch_size * image_size[0] * image_size[1])) if mpix > 0 else 0
 
 
 def reader_classes(dataset: Any) -> list[int]:
@@ -47,7 +39,7 @@ def train_reader(
     labels: torch.Tensor | None,
     steps: int,
     seed: int = 0,
-    batch_size: int | None = None,
+    batch_size: int = READ_BATCH,
     lr: float = 1e-3,
     amp: bool = False,
     progress: bool = False,
@@ -55,14 +47,13 @@ def train_reader(
 ) -> RefineResult:
     """Train `reader` for `steps` on palette-index sheets (N, H, W) with their class labels (N, columns; None
     for an identity reader, which needs 2 or more sheets); `seed` fixes the batches and corruptions; `stop()`
-    (Ctrl-C in `train`) ends it after the current step. `batch_size` None: `read_batch` of its frames."""
+    (Ctrl-C in `train`) ends it after the current step."""
     if reader.labelled and (labels is None or len(index) != len(labels)):
         rows = "no" if labels is None else len(labels)
         raise ValueError(f"{len(index)} sheets and {rows} label rows: the reader needs one row a sheet")
     if len(index) < (1 if reader.labelled else 2):
         raise ValueError(f"{len(index)} sheets: too few to train the sheet reader on")
     device = next(reader.parameters()).device
-    batch_size = batch_size or read_batch(len(reader.poses))
     gen = torch.Generator().manual_seed(seed)
     index = index.long().cpu()
 

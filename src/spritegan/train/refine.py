@@ -188,11 +188,11 @@ def refine_generator(
     """A copy of a palette-head run's generator file at `out` (a folder) with its refiner trained on the run's
     training images for `mpix` million pixels: added at `width` when the run has none (with `stack`, a posed
     run's sheet refiner, which sees every frame at each pixel), else trained further; with `reader_mpix`, a
-    reader trained on the training images' labels too (added at `reader_width` when the run has none; a
-    posed run's gets an identity reader when the data has no labels or `reader_identity` asks).
+    posed run's sheet reader trained on the sheets' labels too (added at `reader_width` when it has none; an
+    identity reader when the data has no labels or `reader_identity` asks).
     The source run is only read."""
-    from spritegan.config import ModelConfig, RunConfig
-    from spritegan.data.dataset import image_hash, open_dataset, open_from_config
+    from spritegan.config import ModelConfig
+    from spritegan.data.dataset import image_hash, open_dataset
     from spritegan.errors import RunError, SpriteganError
     from spritegan.metrics.evaluate import training_data_options
     from spritegan.models import build_generator
@@ -218,21 +218,12 @@ def refine_generator(
     manifest = meta.get("manifest") or {}
     if not manifest.get("source"):
         raise RunError(f"{file}: the run's manifest names no data source to train the refiner on")
-    run_config = file.parent / "config.yaml"
-    if run_config.is_file():  # the run's own data options: with its labels CSV, which the manifest lacks
-        dataset = open_from_config(RunConfig.load(run_config).data)
-    else:
-        dataset = open_dataset(manifest["source"], **training_data_options(manifest))
+    dataset = open_dataset(manifest["source"], **training_data_options(manifest))
     if manifest.get("sha256") and image_hash(dataset.images) != manifest["sha256"]:
         raise RunError(f"{manifest['source']}: the data is not what {file} was trained on (its hash differs)")
     reader_added = reader_mpix > 0 and not config.get("palette_reader")
-    single = config.get("arch") != "posed"
-    if reader_mpix > 0 and single and (reader_identity or not dataset.labels):
-        raise SpriteganError(
-            f"{file}: this run draws single sprites, and their reader reads trait labels"
-            + (" (--reader identity tells characters of a posed run apart)" if reader_identity else "")
-            + ("" if dataset.labels else f"; {manifest['source']} has none (train with --labels CSV)")
-        )
+    if reader_mpix > 0 and config.get("arch") != "posed":
+        raise SpriteganError(f"{file}: --reader reads character sheets; this run's G is not posed")
     if reader_added:
         config["palette_reader"] = reader_width
         config["palette_reader_classes"] = [] if reader_identity else reader_classes(dataset)
@@ -248,9 +239,7 @@ def refine_generator(
         result = refine_head(generator.head, dataset.images, steps, seed, amp, progress)
     if reader_mpix > 0:
         spec = dataset.manifest.get("labels")
-        steps = read_steps(reader_mpix, tuple(config["image_size"]), len(generator.head.reader.poses))
+        steps = read_steps(reader_mpix, tuple(config["image_size"]))
         reader = read_head(generator.head, dataset.images, dataset.labels, spec, steps, seed, amp, progress)
     path = save_generator(Path(out) / GENERATOR_FILE, generator, {**meta, "model_config": config})
-    if run_config.is_file() and not (Path(out) / "config.yaml").exists():  # so `out` reads as the run does
-        (Path(out) / "config.yaml").write_bytes(run_config.read_bytes())
     return RefinedGenerator(path, result, added, reader, reader_added)
