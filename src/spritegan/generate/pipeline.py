@@ -325,13 +325,15 @@ class SpritePipeline:
         palette: bool = False,
         batch_size: int = 256,
         output_type: OutputType = "pt",
+        best_of: int | None = None,
     ) -> Any:
         """Sprites for seeds (default seed, seed+1, ..., seed+n-1), given z, or given W latents `ws`.
 
         `traits` (text such as 'type=alien,hat', 'random' or 'none'; see `labels_for`) or `labels`
         (N, cond_dim) condition a conditional model; with neither it is left unconditional.
         output_type: "pt" uint8 tensor (N, C, H, W); "np" uint8 array (N, H, W, C); "pil" list of images.
-        The pipeline's `best_of` applies to sprites named by seeds; given z or ws are drawn as they are.
+        The pipeline's `best_of` (or this call's, checked by the caller) applies to sprites named by seeds;
+        given z or ws are drawn as they are.
         """
         if output_type not in ("pt", "np", "pil"):
             raise ValueError(f"output_type {output_type!r}: choose pt, np or pil")
@@ -345,8 +347,9 @@ class SpritePipeline:
             seeds = list(seeds)
         if traits is not None:
             labels = self.labels_for(traits, seeds if seeds is not None else range(len(z)), seed)
-        if by_seed and self.best_of > 1:
-            images = self._best_of(seeds, labels, truncation, batch_size)
+        k = self.best_of if best_of is None else best_of
+        if by_seed and k > 1:
+            images = self._best_of(seeds, labels, truncation, batch_size, k)
         else:
             images = self._sample(self.latents(seeds) if by_seed else z, labels, truncation, batch_size)
         return _convert(self.postprocess(images, snap, palette), output_type)
@@ -362,12 +365,10 @@ class SpritePipeline:
         return self._joined(outs)
 
     def _best_of(
-        self, seeds: list[int], labels: torch.Tensor | None, truncation: float, batch_size: int
+        self, seeds: list[int], labels: torch.Tensor | None, truncation: float, batch_size: int, k: int
     ) -> torch.Tensor:
-        """Each seed's best of `best_of` candidate latents, drawn with the refiner on: the sheet the reader
-        doubts least, or without a reader the sprite the refiner changes in the fewest pixels (the first on
-        ties)."""
-        k = self.best_of
+        """Each seed's best of `k` candidate latents, drawn with the refiner on: the sheet the reader doubts
+        least, or without a reader the sprite the refiner changes in the fewest pixels (the first on ties)."""
         by_reader = sheet_reader(self.generator) is not None
         per = max(1, batch_size // k)  # seeds per batch: their k candidates fit one batch
         outs = []

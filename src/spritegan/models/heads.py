@@ -99,9 +99,8 @@ def palette_generator(cfg, build_body) -> PaletteGenerator:
             # a swap head's slots already cap its colours per image; the per-pixel head is capped here
             cap = cfg.palette_max_colours
             head = PaletteHead(*sizes, sprite_prior=cfg.palette_sprite_prior, max_colours=cap, **shared)
-        if (
-            cfg.palette_reader > 0
-        ):  # drawn from a fork of the random state: the GAN starts as it would without
+        if cfg.palette_reader > 0:
+            # drawn from a fork of the random state: the GAN starts as it would without a reader
             with torch.random.fork_rng(devices=[]):
                 head.reader = sheet_reader(cfg)
     else:

@@ -225,11 +225,9 @@ class Studio:
         pipe, labels = self.common(body, len(seeds))
         if body.best_of > 1 and best_of_rank(pipe.generator) is None:
             raise StudioError(400, f"model {body.model!r} has no trained refiner or sheet reader to rank by")
-        pipe.best_of = body.best_of  # under the generator lock; put back below for the other requests
-        try:
-            images = pipe(seeds, labels=labels, truncation=body.truncation, palette=body.palette)
-        finally:
-            pipe.best_of = 1
+        images = pipe(
+            seeds, labels=labels, truncation=body.truncation, palette=body.palette, best_of=body.best_of
+        )
         images = tile_repeat(images, body.repeat)
         big = upscale(images, body.scale)
         if body.format in ("png", "sheet"):
