@@ -150,20 +150,37 @@ def test_dry_run_prints_resolved_config(capsys):
     assert "epochs: 100.0" in out and "resize: '64'" in out
 
 
-def test_demo_trains_fewer_steps_where_the_cpu_trains_in_fp32(monkeypatch):
-    """1,500 steps where bf16 pays, 1,000 on a CPU that trains in fp32 (about half the speed)."""
-    from spritegan.commands.demo import DEMO_STEPS, DEMO_STEPS_FP32, default_steps
+def test_demo_trains_less_where_the_cpu_trains_in_fp32(monkeypatch):
+    """1,500 steps and a width-48 refiner where bf16 pays; 1,000 steps and width 32 on a CPU that trains in
+    fp32 (about half the speed, and the refiner 2.4x faster at width 32)."""
+    from spritegan.commands.demo import demo_budget
     from spritegan.precision import cpu_bf16_pays
 
     try:
-        for forced, steps in (("1", DEMO_STEPS), ("0", DEMO_STEPS_FP32)):
+        for forced, budget in (("1", (1500, 48, 30.0)), ("0", (1000, 32, 20.0))):
             monkeypatch.setenv("SPRITEGAN_CPU_BF16", forced)
             cpu_bf16_pays.cache_clear()  # the detection is cached per process
-            assert default_steps("cpu") == steps
+            assert demo_budget("cpu") == budget
     finally:
         monkeypatch.delenv("SPRITEGAN_CPU_BF16")
         cpu_bf16_pays.cache_clear()
-    assert (DEMO_STEPS, DEMO_STEPS_FP32) == (1500, 1000)
+
+
+def test_demo_trains_the_refiner_of_its_budget(tmp_path, monkeypatch):
+    """The run carries the budget's refiner width, also when --steps is given, and its pixels scale with the
+    steps (20M at 1,000 steps: 20,000 pixels at 1 step)."""
+    from spritegan.precision import cpu_bf16_pays
+
+    monkeypatch.setenv("SPRITEGAN_CPU_BF16", "0")
+    cpu_bf16_pays.cache_clear()
+    try:
+        assert main(["demo", "--steps", "1", "--out", str(tmp_path / "demo"), "--no-progress"]) == 0
+    finally:
+        monkeypatch.delenv("SPRITEGAN_CPU_BF16")
+        cpu_bf16_pays.cache_clear()
+    assert SpritePipeline.from_run(tmp_path / "demo").model_config.palette_refiner == 32
+    config = (tmp_path / "demo" / "config.yaml").read_text()
+    assert "refine_mpix: 0.02\n" in config
 
 
 def test_demo_command_end_to_end(tmp_path, capsys):

@@ -5,29 +5,42 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NamedTuple
 
 from spritegan.commands import add_command
 
-EXAMPLES = """  spritegan demo                       # about 3 minutes on a 2-core CPU with bf16, 4-5 without
+EXAMPLES = """  spritegan demo                       # about 3 minutes on a 2-core CPU with bf16, 4-9 without
   spritegan demo --steps 300 --out runs/quick
   spritegan generate runs/demo -n 64 --refine 0 --out out/raw   # the demo's sprites without the refiner
 """
 
+
+class DemoBudget(NamedTuple):
+    """The demo's GAN steps, and its refiner's width and millions of training pixels at those steps."""
+
+    steps: int
+    refiner_width: int
+    refine_mpix: float
+
+
 # the refiner after the GAN (docs/pixel-exact.md): at the demo's 1,500 steps, 30 million pixels (458 steps)
 # took the mean pixel agreement with the nearest valid sprite from 0.923 to 0.939 and the stray-colour
-# pixels from 0.016 to 0.007 (real 0.0015); a shorter demo refines for proportionally fewer
-DEMO_STEPS, DEMO_REFINE_MPIX = 1500, 30.0
-# a CPU without fast bf16 trains in fp32 at about half the speed: 1,000 steps (and 20M refiner pixels) keep
-# the demo within about 5 minutes there, readable 97.3% against 99.6% at 1,500 (README)
-DEMO_STEPS_FP32 = 1000
+# pixels from 0.016 to 0.007 (real 0.0015)
+DEMO_BF16 = DemoBudget(1500, 48, 30.0)
+# a CPU without fast bf16 trains in fp32 at about half the speed: 1,000 steps keep the demo near 5 minutes on
+# an AVX-512 Xeon (readable 97.3% against 99.6% at 1,500, README), and its refiner is narrower: on the demo's
+# G, on a 2-core AVX2 EPYC, width 32 on 20M pixels read 95.1% (two seeds) against width 48's 96.4% in less
+# than half its CPU time (188 against 399 CPU-s; docs/builtin.md)
+DEMO_FP32 = DemoBudget(1000, 32, 20.0)
 
 
-def default_steps(device: str = "auto") -> int:
-    """The demo's steps on this machine: DEMO_STEPS where training runs in bf16 (or on a GPU), else fewer."""
+def demo_budget(device: str = "auto") -> DemoBudget:
+    """The demo's budget on this machine: DEMO_BF16 where training runs in bf16 (or on a GPU), DEMO_FP32
+    (fewer steps, a narrower refiner) where it runs in fp32."""
     from spritegan.precision import bf16_autocast_ok
     from spritegan.train.loop import resolve_device
 
-    return DEMO_STEPS if bf16_autocast_ok(resolve_device(device)) else DEMO_STEPS_FP32
+    return DEMO_BF16 if bf16_autocast_ok(resolve_device(device)) else DEMO_FP32
 
 
 def register(subparsers) -> None:
@@ -36,7 +49,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--steps",
         type=int,
-        help=f"training steps (default {DEMO_STEPS}, or {DEMO_STEPS_FP32} on a CPU without fast bf16)",
+        help=f"training steps (default {DEMO_BF16.steps}, or {DEMO_FP32.steps} on a CPU without fast bf16)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -72,8 +85,9 @@ def run(args: argparse.Namespace) -> int:
     from spritegan.generate.sheet import make_sheet, save_png
     from spritegan.train.loop import fit_model_to_data, train
 
+    budget = demo_budget()
     if args.steps is None:
-        args.steps = default_steps()
+        args.steps = budget.steps
     if args.steps < 1:
         raise SpriteganError(f"--steps {args.steps}: must be at least 1")
     out = Path(args.out)
@@ -85,8 +99,9 @@ def run(args: argparse.Namespace) -> int:
             "train.steps": args.steps,
             "train.seed": args.seed,
             "train.sample_every": 250,
-            "model.palette_refiner": 48,
-            "train.refine_mpix": DEMO_REFINE_MPIX * args.steps / DEMO_STEPS,
+            "model.palette_refiner": budget.refiner_width,
+            # a shorter (longer) demo refines for proportionally fewer (more) pixels
+            "train.refine_mpix": budget.refine_mpix * args.steps / budget.steps,
         },
     )
     dataset = open_dataset(cfg.data.source)
