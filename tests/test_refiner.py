@@ -231,6 +231,17 @@ def test_refine_command_adds_a_refiner_to_a_run_and_leaves_the_run_alone(tmp_pat
     assert "trained further: 2 steps" in capsys.readouterr().out
     assert int(SpritePipeline.from_run(more).generator.head.refiner.steps) == 4
 
+    # --new: a fresh refiner of another width in place of the trained one; G is untouched
+    narrow = tmp_path / "narrow"
+    assert main(["refine", str(more), "--out", str(narrow), "--new", "--width", "8", "--mpix", "0.1"]) == 0
+    assert "refiner added and trained: 2 steps" in capsys.readouterr().out
+    pipe = SpritePipeline.from_run(narrow)
+    assert pipe.model_config.palette_refiner == 8 and int(pipe.generator.head.refiner.steps) == 2
+    assert pipe.generator.head.refiner.embed.embedding_dim == 8
+    assert torch.equal(SpritePipeline.from_run(narrow, refine=0)(range(8)), plain(range(8)))
+    assert main(["refine", str(more), "--out", str(tmp_path / "none"), "--new", "--mpix", "0"]) == 2
+    assert "--new with --mpix 0" in capsys.readouterr().err
+
 
 def test_refine_command_refuses_an_rgb_run(tmp_path, capsys):
     from spritegan.cli import main

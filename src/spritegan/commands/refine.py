@@ -8,6 +8,7 @@ from spritegan.commands import add_command
 
 EXAMPLES = """  spritegan refine runs/demo --out runs/demo-refined            # a run trained without a refiner
   spritegan refine runs/demo --out runs/demo-refined --mpix 30  # a shorter clean-up training
+  spritegan refine runs/demo --out runs/demo-w32 --new --width 32 --mpix 20   # a new, narrower refiner
   spritegan generate runs/demo-refined -n 64 --out out/refined   # then sample it like any run
   spritegan generate runs/demo-refined -n 64 --refine 0 --out out/raw   # the same sprites, refiner off
   spritegan refine runs/walkers --out runs/walkers-refined --stack --mpix 40   # sheets: every frame at once
@@ -33,7 +34,15 @@ def register(subparsers) -> None:
         help="millions of training pixels the refiner sees (default 100: 1,526 steps at 32x32, "
         "about 5 CPU-minutes there on 2 cores)",
     )
-    p.add_argument("--width", type=int, default=48, help="refiner width when the run has none (default 48)")
+    p.add_argument(
+        "--width", type=int, default=48, help="refiner width when the run has none or with --new (default 48)"
+    )
+    p.add_argument(
+        "--new",
+        action="store_true",
+        help="train a new refiner from scratch (at --width) in place of the run's own; without it a run's "
+        "refiner is trained further",
+    )
     p.add_argument(
         "--stack",
         action="store_true",
@@ -73,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_finite(args.mpix, "--mpix")
     check_finite(args.reader_mpix, "--reader-mpix")
+    if args.new and args.mpix <= 0:
+        raise SpriteganError(f"--new with --mpix {args.mpix}: a new refiner needs a positive --mpix")
     if args.mpix < 0 or (args.mpix == 0 and not args.reader):
         raise SpriteganError(
             f"--mpix {args.mpix}: choose a positive number of million pixels (0 with --reader)"
@@ -96,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         stack=args.stack,
         reader_mpix=args.reader_mpix if args.reader else 0.0,
         reader_identity=args.reader == "identity",
+        new=args.new,
     )
     for name, r, added in (
         ("refiner", done.result, done.added),
