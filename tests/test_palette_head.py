@@ -330,7 +330,10 @@ def test_sprite_prior_starts_as_the_plain_head_and_learns_a_per_sprite_shift():
     prior.set_palette(PALETTE)
     prior.keys.data.copy_(plain.keys.data)
     f = torch.randn(2, 6, 4, 5)
-    assert torch.equal(prior.logits(f), plain.logits(f))  # the prior's last layer starts at zero
+    # the prior's last layer starts at zero, so its extra columns add nothing: equal up to the matmul's
+    # summation order, which differs with the number of columns on some CPUs (AVX2: last digits)
+    assert float(prior.prior.mlp[2].weight.abs().sum() + prior.prior.mlp[2].bias.abs().sum()) == 0
+    assert torch.allclose(prior.logits(f), plain.logits(f), rtol=1e-6, atol=1e-5)
     f.requires_grad_(True)
     prior.train()
     prior(f).square().sum().backward()
