@@ -152,7 +152,7 @@ def test_dry_run_prints_resolved_config(capsys):
 
 def test_demo_trains_less_where_the_cpu_trains_in_fp32(monkeypatch):
     """1,500 steps and a width-48 refiner where bf16 pays; 1,000 steps and width 32 on a CPU that trains in
-    fp32 (about half the speed, and the refiner 2.4x faster at width 32)."""
+    fp32 (about half the speed, and the refiner about 2x faster at width 32)."""
     from spritegan.commands.demo import demo_budget
     from spritegan.precision import cpu_bf16_pays
 
