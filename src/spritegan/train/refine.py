@@ -190,8 +190,8 @@ def refine_generator(
     training images for `mpix` million pixels: added at `width` when the run has none (with `stack`, a posed
     run's sheet refiner, which sees every frame at each pixel), else trained further; with `reader_mpix`, a
     posed run's sheet reader trained on the sheets' labels too (added at `reader_width` when it has none; an
-    identity reader when the data has no labels or `reader_identity` asks). With `new` a fresh refiner at
-    `width` replaces the run's own (another width, or another seed, from scratch).
+    identity reader when the data has no labels or `reader_identity` asks). With `new` (and `mpix` > 0, which
+    `spritegan refine` checks) a fresh refiner at `width` replaces the run's own.
     The source run is only read."""
     from spritegan.config import ModelConfig
     from spritegan.data.dataset import image_hash, open_dataset
@@ -207,14 +207,11 @@ def refine_generator(
     config = dict(meta.get("model_config") or {})
     if config.get("head") != "palette":
         raise SpriteganError(f"{file}: the refiner cleans up a palette head's sprites; this run draws RGB")
-    if new and mpix <= 0:
-        raise SpriteganError(f"{file}: a new refiner needs training pixels (mpix {mpix})")
     added = mpix > 0 and (new or not config.get("palette_refiner"))
-    if added:  # a replaced refiner's weights are left behind
-        weights = {k: v for k, v in weights.items() if not k.startswith("head.refiner.")}
     if stack and config.get("arch") != "posed":
         raise SpriteganError(f"{file}: --stack refines character sheets; this run's G is not posed")
-    if added:
+    if added:  # a replaced refiner's weights are left behind
+        weights = {k: v for k, v in weights.items() if not k.startswith("head.refiner.")}
         config["palette_refiner"] = width
         config["palette_refiner_stack"] = stack
     elif stack and mpix > 0 and not config.get("palette_refiner_stack"):
