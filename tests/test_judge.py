@@ -54,7 +54,7 @@ def test_exact_judge_reads_real_sprites(sprites) -> None:
     truth = label_matrix(sprites.labels, spec)
     exact = ExactJudge(spec)
     assert torch.equal(exact.score(sprites.images), truth)
-    assert exact.agreements == [1.0] * len(sprites)
+    assert exact.agreements == [1.0] * len(sprites) and bool(exact.readable.all())
     one_off = sprites.images[:2].clone()
     one_off[:, :3, 0, 0] = 77
     one_off[:, 3, 0, 0] = 255
@@ -65,7 +65,7 @@ def test_exact_judge_reads_real_sprites(sprites) -> None:
     )
     judge = ExactJudge(spec)
     assert judge.score(noise).sum() == 0
-    assert max(judge.agreements) < 0.95
+    assert max(judge.agreements) < 0.95 and not judge.readable.any() and len(judge.readable) == 3
     with pytest.raises(ValueError, match="min_agreement"):
         ExactJudge(spec, min_agreement=0.0)
 

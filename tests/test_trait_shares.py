@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from spritegan.cli import main
+from spritegan.errors import SpriteganError
+from spritegan.labels import label_matrix
 from spritegan.metrics.trait_shares import shares_markdown, trait_shares
 
 # layout: type=a, type=b, type=c (categorical), then binary hat, pipe
@@ -228,3 +230,41 @@ def test_a_cluster_column_is_not_a_label_the_judge_must_know(tmp_path: Path) -> 
     other = {**manifest, "labels": {"other": spec["kind"], "cluster": cluster}}
     with pytest.raises(SpriteganError, match="other labels"):
         check_judge_fits(judge, {}, SimpleNamespace(manifest=other), "j", "run")
+
+
+def test_exact_judge_shares_are_over_the_sprites_it_reads() -> None:
+    """Built-in sprites: the exact judge declines what is not within 85% of a valid sprite; the shares are
+    taken over the samples it read, and how many it read is reported."""
+    from spritegan.data.dataset import open_dataset
+    from spritegan.metrics.judge import ExactJudge
+    from spritegan.metrics.trait_shares import measure_trait_shares
+
+    ds = open_dataset("builtin:sprites:64")
+    noise = torch.randint(
+        0, 256, (2, 4, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)
+    )
+    samples = torch.cat([ds.images[:2], noise])  # two real sprites, two unreadable
+
+    def pipe(seeds, labels=None):
+        return samples[list(seeds)]
+
+    judge = ExactJudge(ds.manifest["labels"])
+    result = measure_trait_shares(pipe, judge, ds.images, n=4, batch_size=3, progress=False)
+    assert result["read_by_judge"] == {"real": 64, "generated": 2, "real_share": 1.0, "generated_share": 0.5}
+    assert result["n_generated"] == 2 and result["n_real"] == 64
+    first_two = label_matrix(ds.labels, ds.manifest["labels"])[:2].mean(0)
+    shares = torch.tensor([row["generated_share"] for row in result["traits"]], dtype=torch.float64)
+    assert torch.equal(shares, first_two.double())
+    with pytest.raises(SpriteganError, match="reads none of the 2 samples as a sprite"):
+        measure_trait_shares(lambda seeds, labels=None: noise, judge, ds.images, n=2, progress=False)
+
+
+def test_traits_shares_cli_exact_judge(tiny_run: Path, tmp_path: Path, capsys) -> None:
+    """`--judge exact` needs a run on the built-in sprites, and says so in one line when it reads nothing."""
+    out = tmp_path / "s.json"
+    argv = ["traits", "shares", str(tiny_run), "--judge", "exact", "-n", "4", "--out", str(out)]
+    assert main(argv) == 2  # a 4-step G draws no sprite the judge can read
+    assert capsys.readouterr().err.strip() == (
+        "spritegan traits: error: the judge reads none of the 4 samples as a sprite: no shares to compare"
+    )
+    assert not out.exists()

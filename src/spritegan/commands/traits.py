@@ -17,6 +17,7 @@ EXAMPLES = """  spritegan traits list runs/punks-cond
   spritegan traits fid runs/punks-cond -n 500 --real-n 500     # Inception on CPU: ~2.6 images/s
   spritegan traits sheet runs/punks-cond --column type -n 8 --scale 3 --out punk-types.png
   spritegan traits shares runs/punks --judge judges/punks.safetensors -n 10000 --threads 1
+  spritegan traits shares runs/demo --judge exact -n 1000      # built-in sprites: read exactly
 """
 
 SHARES_DESCRIPTION = """Unconditional diversity, read by a trait judge.
@@ -26,6 +27,8 @@ share: every trait in >= 0.5% of real images must appear within 2x of its real s
 the mean number of binary traits (accessories) per image must be within 10% of the real mean. The
 near-copy share (samples within MAD 4 of their nearest training image, as `eval --metrics novelty`)
 is printed beside it. The JSON holds every trait, with the judge's held-out recall on real images.
+On the built-in sprites `--judge exact` reads each sample as its nearest valid sprite when at least 85%
+of its pixels agree with it (as `traits eval --judge exact`); shares are over the samples it reads.
 """
 
 SHARES_EXAMPLES = """examples:
@@ -36,6 +39,7 @@ SHARES_EXAMPLES = """examples:
       --out out/shares-random.json --overwrite
   spritegan traits shares runs/punks --judge judges/punks.safetensors --agree 0 \\
       --out out/shares-per-pixel.json       # sampled without neighbour agreement
+  spritegan traits shares runs/demo --judge exact -n 1000 --refine 0   # built-in sprites, G alone
 """
 
 
@@ -112,7 +116,9 @@ def register(subparsers) -> None:
         "run", help="run folder or generator.safetensors (unconditional, or conditional: see --traits)"
     )
     sr.add_argument(
-        "--judge", required=True, help="judge file from `spritegan traits judge` on the run's data"
+        "--judge",
+        required=True,
+        help="judge file from `spritegan traits judge` on the run's data, or 'exact' for the built-in sprites",
     )
     sr.add_argument(
         "-n", type=int, default=10_000, help="generated samples, seeds SEED..SEED+n-1 (default 10000)"
@@ -313,11 +319,13 @@ def run_shares(args: argparse.Namespace) -> int:
 
     from spritegan.commands import check_output_file
     from spritegan.data.dataset import open_dataset
+    from spritegan.data.procedural import MIN_AGREEMENT
     from spritegan.errors import SpriteganError
     from spritegan.generate.pipeline import SpritePipeline
     from spritegan.metrics.evaluate import training_data_options
     from spritegan.metrics.judge import load_judge
     from spritegan.metrics.trait_shares import check_judge_fits, measure_trait_shares, shares_markdown
+    from spritegan.metrics.traits import open_judge
     from spritegan.storage import atomic_write_text
 
     for option, value, low in (
@@ -341,8 +349,11 @@ def run_shares(args: argparse.Namespace) -> int:
         raise SpriteganError(
             f"--traits {args.traits}: {args.run} is unconditional; its samples take no traits"
         )
-    judge, report = load_judge(args.judge)
-    check_judge_fits(judge, report, pipe, args.judge, args.run)
+    if args.judge == "exact":  # the built-in sprites, read from their pixels
+        judge, report = open_judge("exact", pipe, MIN_AGREEMENT, args.run)
+    else:
+        judge, report = load_judge(args.judge)
+        check_judge_fits(judge, report, pipe, args.judge, args.run)
     real = open_dataset(pipe.manifest["source"], **training_data_options(pipe.manifest)).images
     result = measure_trait_shares(
         pipe,
@@ -364,10 +375,17 @@ def run_shares(args: argparse.Namespace) -> int:
         print(f"palette colours per sprite: at most {result['palette_max_colours']}")
     if result.get("palette_refine_passes"):
         print(f"palette refiner: {result['palette_refine_passes']} rounds")
+    read = result["read_by_judge"]
+    if read["generated"] < result["n_generated"] or read["real"] < len(real):
+        print(
+            f"the judge read {read['generated']} of {args.n} samples as sprites "
+            f"({100 * read['generated_share']:.1f}%) and {read['real']} of {len(real)} training images; "
+            "shares are over those"
+        )
     print(shares_markdown(result, all_traits=args.all_traits), end="")
     near = result["near_copies"]
     print(
-        f"near copies: {100 * near['share']:.2f}% of {result['n_generated']} samples within MAD "
+        f"near copies: {100 * near['share']:.2f}% of {args.n} samples within MAD "
         f"{near['threshold_mad']:g} of a training image ({near['exact_copies']} exact); real floor "
         f"{100 * near['real_floor']['share']:.2f}% (a random half of the training images against the other "
         f"half, {near['real_floor']['exact_copies']} exact)"

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from spritegan.errors import SpriteganError
 from spritegan.labels import label_dim, label_layout
 
 MIN_SHARE = 0.005  # traits rarer than this among real images are reported but not checked
@@ -168,6 +169,17 @@ def check_judge_fits(judge: Any, report: dict[str, Any], pipe: Any, judge_name: 
         )
 
 
+def _judged(judge: Any, images: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The judge's readings of the images it can read, and how many those are: a judge that declines images
+    (the exact judge of the built-in sprites, below 85% pixel agreement) has its shares taken over the
+    sprites it read; a classifier reads every image."""
+    readings = judge.score(images)
+    readable = getattr(judge, "readable", None)
+    if readable is None:
+        return readings, len(images)
+    return readings[readable], int(readable.sum())
+
+
 def measure_trait_shares(
     pipe: Any,
     judge: Any,
@@ -188,6 +200,7 @@ def measure_trait_shares(
     each sprite's trait set from the training data (as `generate --traits random`), 'new' sets no training
     image has. With the judge's training report, each trait row also carries the judge's held-out recall on
     real images, and the traits it finds in under MIN_JUDGE_RECALL of them are listed as `unreadable_traits`.
+    `read_by_judge` counts the images the judge read (all of them, but for the exact judge).
     """
     import time
 
@@ -208,7 +221,19 @@ def measure_trait_shares(
             bar.update(len(images[-1]))
     fake = torch.cat(images)
     t_gen = time.perf_counter()
-    result = trait_shares(judge.score(real), judge.score(fake), judge.spec, **thresholds)
+    real_read, real_kept = _judged(judge, real)
+    fake_read, fake_kept = _judged(judge, fake)
+    if not len(fake_read):
+        raise SpriteganError(
+            f"the judge reads none of the {len(fake)} samples as a sprite: no shares to compare"
+        )
+    result = trait_shares(real_read, fake_read, judge.spec, **thresholds)
+    result["read_by_judge"] = {
+        "real": real_kept,
+        "generated": fake_kept,
+        "real_share": real_kept / len(real),
+        "generated_share": fake_kept / len(fake),
+    }
     t_judge = time.perf_counter()
     held = (judge_report or {}).get("traits", {})
     for row in result["traits"]:

@@ -30,8 +30,11 @@ def open_judge(which: str, pipe, min_agreement: float, run: str) -> tuple[Any, d
     if which == "exact":
         if not str(pipe.manifest.get("source", "")).startswith("builtin:sprites"):
             raise SpriteganError("--judge exact only reads the built-in sprites; give a judge file")
+        spec = pipe.label_spec or pipe.manifest.get("labels")  # an unconditional run: the data's own
+        if not spec:
+            raise SpriteganError(f"--judge exact: {run} records no trait labels of its built-in sprites")
         try:
-            return ExactJudge(pipe.label_spec, min_agreement), None
+            return ExactJudge(spec, min_agreement), None
         except ValueError as exc:
             raise SpriteganError(f"--min-agreement: {exc}") from exc
     judge, held = load_judge(which)
