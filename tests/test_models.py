@@ -137,3 +137,34 @@ def test_minibatch_std_appends_one_channel():
 def test_bad_model_config_is_clear(bad):
     with pytest.raises(SpriteganError):
         build_generator(ModelConfig(**bad))
+
+
+def test_packed_discriminator_scores_packs_of_stacked_images():
+    """model.d_pack (PacGAN): D reads m images stacked on the channels and gives one score per pack; a
+    single image's feature maps are those of a pack of its copies."""
+    cfg = ModelConfig(
+        image_size=[16, 16], channels=4, d_width=4, max_channels=16, minibatch_std=True, d_pack=2
+    )
+    torch.manual_seed(0)
+    D = build_discriminator(cfg)
+    assert D.features[0].in_channels == 8
+    x = torch.randn(6, 4, 16, 16)
+    score = D(x)
+    assert score.shape == (3,)
+    packs = torch.cat([x[0::2], x[1::2]], dim=1)  # image 2k on channels 0-3, image 2k+1 on 4-7
+    D.pack = 1
+    assert torch.allclose(score, D(packs), atol=1e-6)
+    D.pack = 2
+    maps = D.feature_maps(x[:1])
+    D.pack = 1
+    assert torch.equal(maps[-1], D.feature_maps(x[:1].repeat(1, 2, 1, 1))[-1])
+    D.pack = 2
+    with pytest.raises(SpriteganError, match="a batch of 5 images does not split into packs"):
+        D(x[:5])
+    score.sum().backward()  # gradients reach every image of a pack
+    with pytest.raises(
+        SpriteganError, match="model.d_pack 2: packs of images are scored by the unconditional"
+    ):
+        build_discriminator(ModelConfig(arch="stylegan", d_pack=2))
+    with pytest.raises(SpriteganError, match="with labels"):
+        build_discriminator(ModelConfig(image_size=[16, 16], cond_dim=3, d_pack=2))

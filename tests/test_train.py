@@ -337,3 +337,18 @@ def test_keep_healthy_ends_with_the_last_checkpoint_before_a_flagged_collapse(tm
     train_tiny(tmp_path / "late", steps=10, **settings, **{"train.keep_healthy": True})
     late, at8 = load_file(tmp_path / "late" / "generator.safetensors"), ema(tmp_path / "plain", 8)
     assert all(torch.equal(late[k], at8[k]) for k in weights)
+
+
+@pytest.mark.parametrize("loss", ["ns", "rpgan"])
+def test_packed_discriminator_trains_with_r1_and_r2(tmp_path, loss):
+    """model.d_pack=2: D scores packs of two; R1 and R2 reach every image of a pack, and a batch that does
+    not split into packs is a one-line error before any step."""
+    extra = {"model.d_pack": 2, "train.r1_every": 1, "train.loss": loss, "train.r2_gamma": 0.1}
+    result = train_tiny(tmp_path / "r", steps=2, **extra)
+    assert result.step == 2
+    with open(tmp_path / "r" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(float(r["r1"]) > 0 for r in rows)  # R2's path ran too (r2_gamma > 0)
+    with pytest.raises(SpriteganError, match="batch size 6 does not split into packs of model.d_pack=4"):
+        train_tiny(tmp_path / "s", steps=1, **{"model.d_pack": 4, "train.batch_size": 6})
+    assert not (tmp_path / "s" / "checkpoints").exists()

@@ -52,6 +52,7 @@ class ModelConfig:
     init: str = "normal"  # normal (N(0, 0.02), Radford et al.) | glorot
     minibatch_std: bool = False  # append a minibatch-stddev feature in D (fights collapse)
     d_dropout: float = 0.0  # dropout before D's last layer
+    d_pack: int = 1  # PacGAN: D scores packs of this many images stacked on channels (dcgan, unconditional)
     mlp_hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])  # arch=mlp only
     # arch=posed: the character sheet's (rows, columns) of frames; set from the data's sheet layout
     pose_grid: list[int] = field(default_factory=lambda: [4, 4])

@@ -103,6 +103,12 @@ def _check(cfg: ModelConfig) -> None:
             raise SpriteganError(
                 f"model.{name} needs character sheets drawn by model.arch=posed, not {cfg.arch}"
             )
+    if cfg.d_pack > 1 and (cfg.arch != "dcgan" or cfg.cond_dim):
+        raise SpriteganError(
+            f"model.d_pack {cfg.d_pack}: packs of images are scored by the unconditional dcgan discriminator "
+            f"only (the sprite preset's), not model.arch={cfg.arch}"
+            + (" with labels" if cfg.cond_dim else "")
+        )
     if cfg.tileable and cfg.arch != "dcgan":
         raise SpriteganError(
             f"model.tileable: only the dcgan networks (the sprite preset's) pad circularly; model.arch="

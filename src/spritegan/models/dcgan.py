@@ -156,7 +156,8 @@ class DCGANDiscriminator(nn.Module):
         widths = _widths(cfg.d_width, n, cfg.max_channels)
         layers: list[nn.Module] = []
         self.block_ends: list[int] = []  # index in `features` of each block's activation (feature_maps)
-        c_in = cfg.channels
+        self.pack = cfg.d_pack
+        c_in = cfg.channels * self.pack
         for i, c_out in enumerate(widths):
             conv = (
                 Conv2d(c_in, c_out, 4, 2, 1, padding_mode=pad_mode)
@@ -192,8 +193,21 @@ class DCGANDiscriminator(nn.Module):
         )
         init_weights(self, cfg.init)
 
+    def packed(self, x: torch.Tensor) -> torch.Tensor:
+        """model.d_pack m > 1 (PacGAN, Lin et al. 2018): each m consecutive images stacked on the channels,
+        so D scores (N / m) packs; a pack of m samples shows a collapsed G's sameness that one sample hides."""
+        if self.pack == 1:
+            return x
+        n, c, h, w = x.shape
+        if n % self.pack:
+            raise SpriteganError(f"model.d_pack {self.pack}: a batch of {n} images does not split into packs")
+        return x.reshape(n // self.pack, self.pack * c, h, w)
+
     def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Activations after each strided-conv block's LeakyReLU (highest resolution first)."""
+        """Activations after each strided-conv block's LeakyReLU (highest resolution first); with packs
+        (model.d_pack) each image is read as a pack of copies of itself, so every image has its maps."""
+        if self.pack > 1:
+            x = x.repeat(1, self.pack, 1, 1)
         maps, h = [], center_pad(x, self.padded)
         for i, layer in enumerate(self.features):
             h = layer(h)
@@ -204,8 +218,9 @@ class DCGANDiscriminator(nn.Module):
     def forward(
         self, x: torch.Tensor, labels: torch.Tensor | None = None, with_logits: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
-        """Realness scores (N,); with_logits also returns label logits (N, cond_dim) when D has a classifier."""
-        x = center_pad(x, self.padded)
+        """Realness scores (N,), or (N / d_pack,) of packs; with_logits also returns label logits (N, cond_dim)
+        when D has a classifier."""
+        x = center_pad(self.packed(x), self.padded)
         h = self.features(x)  # (N, C, h0, w0)
         if self.mbstd is not None:
             h = self.mbstd(h)

@@ -240,6 +240,11 @@ class Trainer:
             self.device = torch.device("cuda", self.dist.local_rank)
         if t.batch_size % self.dist.world:
             raise SpriteganError(f"batch size {t.batch_size} does not split over {self.dist.world} processes")
+        if (t.batch_size // self.dist.world) % cfg.model.d_pack:
+            raise SpriteganError(
+                f"batch size {t.batch_size} does not split into packs of model.d_pack={cfg.model.d_pack}"
+                + (f" on each of {self.dist.world} processes" if self.dist.world > 1 else "")
+            )
         cuda = self.device.type == "cuda"  # train.amp=auto: bf16 on CUDA; on: also CPUs with native bf16
         self.amp = (t.amp == "auto" and cuda) or (t.amp == "on" and bf16_autocast_ok(self.device))
         palette = None
@@ -396,7 +401,7 @@ class Trainer:
             s_fake = self.D(self.diffaug(fake.float()), labels).float()
         flip = None
         if t.flip_prob > 0:
-            flip = (torch.rand(len(real), generator=self.rng_aug) < t.flip_prob).to(self.device)
+            flip = (torch.rand(len(s_real), generator=self.rng_aug) < t.flip_prob).to(self.device)
         loss = d_loss(s_real, s_fake, t.loss, t.real_label, flip)
         if t.ada_target > 0:
             self._update_ada(s_real.detach())
