@@ -8,7 +8,8 @@ Every (recipe, seed) trains in
 its own `spritegan train` process with one thread and `--max-seconds S --clock cpu`, `--jobs` at a time, so
 runs that share a busy machine still get the same compute. Then each run is evaluated as `spritegan eval RUN
 --samples N` does (FID-N against all training images with cached real statistics, KID, and the pixel-art
-measures beside their real-data floor; the exact sprite measures on builtin:sprites); N = 5000 is the standard protocol (FID-5k); --real-n R
+measures beside their real-data floor; the exact sprite measures and the trait shares, `traits shares --judge
+exact`, on builtin:sprites); N = 5000 is the standard protocol (FID-5k); --real-n R
 compares with R random real images instead (FID-N, an in-training signal only); --no-fid skips Inception.
 A conditional run is sampled as `spritegan generate` samples it (each seed's traits drawn from the training
 labels) or, with --traits new, with trait sets no training image has. Prints one markdown table and writes
@@ -121,6 +122,7 @@ def evaluate(args: argparse.Namespace, run: Path, palette: bool = False, refine:
     result["real_floor"] = pix["real_floor"]
     if is_builtin_sprites(fake, manifest):
         result["metrics"].update(sprite_metrics(fake, real))
+        result["diversity"] = builtin_diversity(fake, real, manifest["labels"])
     result["n_fake"], result["n_real_fid"], result["seconds"] = (
         len(fake),
         len(real_fid),
@@ -128,6 +130,29 @@ def evaluate(args: argparse.Namespace, run: Path, palette: bool = False, refine:
     )
     out.write_text(json.dumps(result, default=lambda o: o.tolist() if isinstance(o, np.ndarray) else str(o)))
     return result
+
+
+def builtin_diversity(fake, real, spec: dict) -> dict:
+    """Built-in sprites: each trait's share among the samples the exact judge reads against the real share
+    (`spritegan traits shares --judge exact`): how many of the 39 traits fall outside 2x, and the worst."""
+    from spritegan.metrics.judge import ExactJudge
+    from spritegan.metrics.trait_shares import judged_shares
+
+    shares = judged_shares(ExactJudge(spec), real, fake)
+    ratios = [r["ratio"] for r in shares["traits"] if r["checked"]]
+    worst = max(ratios, key=lambda q: max(q, 1 / q) if q else float("inf"))
+    return {
+        "failing": shares["failing"],
+        "checked": shares["checked"],
+        "failing_traits": shares["failing_traits"],
+        "worst_ratio": worst,
+        "accessory_none": next(
+            r["generated_share"] for r in shares["traits"] if r["trait"] == "accessory=none"
+        ),
+        "accessory_none_real": next(
+            r["real_share"] for r in shares["traits"] if r["trait"] == "accessory=none"
+        ),
+    }
 
 
 def _rgb_with_palette(run: Path) -> bool:
@@ -218,15 +243,27 @@ def main(argv: list[str] | None = None) -> int:
         sampled += "" if args.agree is None else f"; neighbour agreement {args.agree:g} at sampling"
         print(
             f"\n{sampled}\n\n| recipe | seed | readable (>= 85% of pixels) | mean agreement | pixel-perfect |"
-            " novel among pixel-perfect |"
+            " novel among pixel-perfect | traits outside 2x | worst ratio | no accessory |"
         )
-        print("|---|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in rows:
-            m = r["result"]["metrics"]
+            m, div = r["result"]["metrics"], r["result"].get("diversity") or {}
             print(
                 f"| {r['recipe']} | {r['seed']} | {m.get('sprite_readable_share', float('nan')):.3f} | "
                 f"{m.get('sprite_mean_agreement', float('nan')):.4f} | "
-                f"{m.get('sprite_valid_share', float('nan')):.3f} | {m.get('sprite_novel_valid_share', float('nan')):.3f} |"
+                f"{m.get('sprite_valid_share', float('nan')):.3f} | {m.get('sprite_novel_valid_share', float('nan')):.3f} | "
+                f"{div.get('failing', '-')} of {div.get('checked', '-')} | {div.get('worst_ratio', float('nan')):.2f} | "
+                f"{100 * div.get('accessory_none', float('nan')):.1f}% |"
+            )
+        real_none = next(
+            (r["result"]["diversity"]["accessory_none_real"] for r in rows if "diversity" in r["result"]),
+            None,
+        )
+        if real_none is not None:
+            print(
+                f"\ndiversity: each trait's share among the sprites the exact judge reads against its share in the "
+                f"training data (real sprites with no accessory: {100 * real_none:.1f}%); worst ratio is "
+                "generated / real share of the trait farthest from it"
             )
     (out / "results.json").write_text(json.dumps(rows, indent=1))
     return 0

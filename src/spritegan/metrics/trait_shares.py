@@ -180,6 +180,25 @@ def _judged(judge: Any, images: torch.Tensor) -> tuple[torch.Tensor, int]:
     return readings[readable], int(readable.sum())
 
 
+def judged_shares(judge: Any, real: torch.Tensor, fake: torch.Tensor, **thresholds: float) -> dict[str, Any]:
+    """`trait_shares` of the judge's readings of real and generated images, with `read_by_judge`: how many of
+    each it read (all, but for the exact judge, whose shares are over the sprites it read)."""
+    real_read, real_kept = _judged(judge, real)
+    fake_read, fake_kept = _judged(judge, fake)
+    if not len(fake_read):
+        raise SpriteganError(
+            f"the judge reads none of the {len(fake)} samples as a sprite: no shares to compare"
+        )
+    result = trait_shares(real_read, fake_read, judge.spec, **thresholds)
+    result["read_by_judge"] = {
+        "real": real_kept,
+        "generated": fake_kept,
+        "real_share": real_kept / len(real),
+        "generated_share": fake_kept / len(fake),
+    }
+    return result
+
+
 def measure_trait_shares(
     pipe: Any,
     judge: Any,
@@ -221,19 +240,7 @@ def measure_trait_shares(
             bar.update(len(images[-1]))
     fake = torch.cat(images)
     t_gen = time.perf_counter()
-    real_read, real_kept = _judged(judge, real)
-    fake_read, fake_kept = _judged(judge, fake)
-    if not len(fake_read):
-        raise SpriteganError(
-            f"the judge reads none of the {len(fake)} samples as a sprite: no shares to compare"
-        )
-    result = trait_shares(real_read, fake_read, judge.spec, **thresholds)
-    result["read_by_judge"] = {
-        "real": real_kept,
-        "generated": fake_kept,
-        "real_share": real_kept / len(real),
-        "generated_share": fake_kept / len(fake),
-    }
+    result = judged_shares(judge, real, fake, **thresholds)
     t_judge = time.perf_counter()
     held = (judge_report or {}).get("traits", {})
     for row in result["traits"]:
