@@ -151,14 +151,13 @@ def test_dry_run_prints_resolved_config(capsys):
 
 
 def test_demo_trains_less_where_the_cpu_trains_in_fp32(monkeypatch):
-    """1,500 steps and a width-48 refiner where bf16 pays; 1,000 steps, width 32 and G told the traits on a
-    CPU that trains in fp32 (about half the speed, the refiner about 2x faster at width 32, and at 1,000 steps
-    a conditional G reads far better than a free one)."""
+    """1,500 steps and a width-48 refiner where bf16 pays; 1,000 steps and width 32 on a CPU that trains in
+    fp32 (about half the speed, and the refiner about 2x faster at width 32)."""
     from spritegan.commands.demo import demo_budget
     from spritegan.precision import cpu_bf16_pays
 
     try:
-        for forced, budget in (("1", (1500, 48, 30.0, False)), ("0", (1000, 32, 20.0, True))):
+        for forced, budget in (("1", (1500, 48, 30.0)), ("0", (1000, 32, 20.0))):
             monkeypatch.setenv("SPRITEGAN_CPU_BF16", forced)
             cpu_bf16_pays.cache_clear()  # the detection is cached per process
             assert demo_budget("cpu") == budget
@@ -175,7 +174,8 @@ def test_demo_trains_the_refiner_of_its_budget(tmp_path, monkeypatch):
     monkeypatch.setenv("SPRITEGAN_CPU_BF16", "0")
     cpu_bf16_pays.cache_clear()
     try:
-        assert main(["demo", "--steps", "1", "--out", str(tmp_path / "demo"), "--no-progress"]) == 0
+        argv = ["demo", "--steps", "1", "--out", str(tmp_path / "demo"), "--no-progress", "--conditional"]
+        assert main(argv) == 0
     finally:
         monkeypatch.delenv("SPRITEGAN_CPU_BF16")
         cpu_bf16_pays.cache_clear()
@@ -183,18 +183,18 @@ def test_demo_trains_the_refiner_of_its_budget(tmp_path, monkeypatch):
     assert pipe.model_config.palette_refiner == 32
     config = (tmp_path / "demo" / "config.yaml").read_text()
     assert "refine_mpix: 0.02\n" in config
-    # told the sprites' traits (class-conditional batch norm, R1 gamma 0.5), sampled with traits from the data
+    # --conditional: told the sprites' traits (class-conditional batch norm, R1 gamma 0.5)
     assert pipe.model_config.cond_mode == "cbn" and pipe.label_spec == pipe.manifest["labels"]
     assert "r1_gamma: 0.5\n" in config
     assert pipe.model_config.cond_dim == sum(len(c["classes"]) for c in pipe.label_spec.values())
 
 
-def test_demo_where_bf16_pays_trains_a_free_generator():
-    """The bf16 budget keeps the measured unconditional demo (width-48 refiner, the preset's R1); the fp32
-    budget's G is told the traits with class-conditional batch norm and R1 gamma 0.5."""
+def test_demo_config_free_and_told():
+    """The demo trains a free G with the preset's R1; --conditional tells it the traits with class-conditional
+    batch norm and R1 gamma 0.5; the refiner's pixels scale with the steps."""
     from spritegan.commands.demo import DEMO_BF16, DEMO_FP32, demo_config
 
-    free, told = demo_config(DEMO_BF16, 1500, 0), demo_config(DEMO_FP32, 500, 3)
+    free, told = demo_config(DEMO_BF16, 1500, 0), demo_config(DEMO_FP32, 500, 3, conditional=True)
     assert free.model.palette_refiner == 48 and free.train.r1_gamma == 0.2 and free.model.cond_mode == "input"
     assert free.train.refine_mpix == 30.0 and (free.train.steps, free.train.seed) == (1500, 0)
     assert told.model.palette_refiner == 32 and told.train.r1_gamma == 0.5 and told.model.cond_mode == "cbn"

@@ -1,6 +1,6 @@
 """`spritegan demo`: train the `sprite` preset with its palette head (and colour codes for D) on the built-in
-sprites (and, where training runs in fp32, their trait labels) for a few CPU minutes, then its refiner (a
-learned clean-up of stray pixels), then sample."""
+sprites for a few CPU minutes (told their traits with --conditional), then its refiner (a learned clean-up
+of stray pixels), then sample."""
 
 from __future__ import annotations
 
@@ -16,35 +16,34 @@ if TYPE_CHECKING:
 EXAMPLES = """  spritegan demo                       # about 3 minutes on a 2-core CPU with bf16, 4-9 without
   spritegan demo --steps 300 --out runs/quick
   spritegan generate runs/demo -n 64 --refine 0 --out out/raw   # the demo's sprites without the refiner
-  spritegan generate runs/demo -n 16 --traits accessory=crown,hair=long --out out/crowns   # ask for traits
+  spritegan demo --conditional --out runs/demo-told   # G told each sprite's traits
+  spritegan generate runs/demo-told -n 16 --traits accessory=shield,hair=long --out out/shields
 """
 
 
 class DemoBudget(NamedTuple):
-    """The demo's GAN steps, its refiner's width and millions of training pixels at those steps, and whether
-    G is told the sprites' traits (CONDITIONAL_SETTINGS)."""
+    """The demo's GAN steps, and its refiner's width and millions of training pixels at those steps."""
 
     steps: int
     refiner_width: int
     refine_mpix: float
-    conditional: bool
 
 
 # the refiner after the GAN (docs/pixel-exact.md): at the demo's 1,500 steps, 30 million pixels (458 steps)
 # took the mean pixel agreement with the nearest valid sprite from 0.923 to 0.939 and the stray-colour
 # pixels from 0.016 to 0.007 (real 0.0015)
-DEMO_BF16 = DemoBudget(1500, 48, 30.0, False)
+DEMO_BF16 = DemoBudget(1500, 48, 30.0)
 # a CPU without fast bf16 trains in fp32 at about half the speed: 1,000 steps keep the demo near 5 minutes on
 # an AVX-512 Xeon (readable 97.3% against 99.6% at 1,500, README), and its refiner is narrower: on the demo's
 # G, on a 2-core AVX2 EPYC, width 32 on 20M pixels read 95.1% (two seeds) against width 48's 96.4% in less
 # than half its CPU time (188 against 399 CPU-s; docs/builtin.md)
-DEMO_FP32 = DemoBudget(1000, 32, 20.0, True)
+DEMO_FP32 = DemoBudget(1000, 32, 20.0)
 
-# where it trains in fp32 the demo's G is told each sprite's traits (the data's labels; class-conditional batch
-# norm and R1 gamma 0.5, as the README's 30-CPU-minute recipe): at 1,000 steps, two seeds, G alone read 99.1%
-# and 99.9% against the unconditional 90.8% and 92.8%, with 10-11 of 39 traits outside 2x of their real share
-# against 12-16 (`traits shares --judge exact`; docs/builtin.md, the demo's diversity); the bf16 budget is not
-# measured that way yet
+# --conditional: G told each sprite's traits (the data's labels; class-conditional batch norm and R1 gamma 0.5, as
+# the README's 30-CPU-minute recipe). At the fp32 budget, two seeds, G alone read 99.1% and 99.9% against the
+# free G's 90.8% and 92.8%, with 10-11 of 39 traits outside 2x of their real share against 12-16, but with its
+# refiner 41% of the sheet's sprites had no eye pixels against the free demo's 19% (docs/builtin.md, the
+# demo's diversity), so it is not the default
 CONDITIONAL_SETTINGS = {"model.cond_mode": "cbn", "train.r1_gamma": 0.5}
 
 
@@ -57,9 +56,9 @@ def demo_budget(device: str = "auto") -> DemoBudget:
     return DEMO_BF16 if bf16_autocast_ok(resolve_device(device)) else DEMO_FP32
 
 
-def demo_config(budget: DemoBudget, steps: int, seed: int) -> RunConfig:
+def demo_config(budget: DemoBudget, steps: int, seed: int, conditional: bool = False) -> RunConfig:
     """The demo's run config: the `sprite` preset on the built-in sprites at `budget` (its refiner scaled to
-    `steps`), with CONDITIONAL_SETTINGS where the budget tells G the traits."""
+    `steps`), with CONDITIONAL_SETTINGS when G is told the traits."""
     from spritegan.config import build_config
 
     return build_config(
@@ -72,7 +71,7 @@ def demo_config(budget: DemoBudget, steps: int, seed: int) -> RunConfig:
             "model.palette_refiner": budget.refiner_width,
             # a shorter (longer) demo refines for proportionally fewer (more) pixels
             "train.refine_mpix": budget.refine_mpix * steps / budget.steps,
-            **(CONDITIONAL_SETTINGS if budget.conditional else {}),
+            **(CONDITIONAL_SETTINGS if conditional else {}),
         },
     )
 
@@ -86,6 +85,11 @@ def register(subparsers) -> None:
         help=f"training steps (default {DEMO_BF16.steps}, or {DEMO_FP32.steps} on a CPU without fast bf16)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument(
+        "--conditional",
+        action="store_true",
+        help="tell G each sprite's traits (the built-in labels); the sheet draws them from the data",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -125,15 +129,15 @@ def run(args: argparse.Namespace) -> int:
         raise SpriteganError(f"--steps {args.steps}: must be at least 1")
     out = Path(args.out)
     clear_demo_folder(out)
-    cfg = demo_config(budget, args.steps, args.seed)
+    cfg = demo_config(budget, args.steps, args.seed, args.conditional)
     dataset = open_dataset(cfg.data.source)
     out.mkdir(parents=True, exist_ok=True)
     (out / DEMO_MARKER).write_text(
         "made by `spritegan demo`; the next demo run with this --out replaces it\n"
     )
-    for note in fit_model_to_data(cfg, dataset, conditional=budget.conditional):
+    for note in fit_model_to_data(cfg, dataset, conditional=args.conditional):
         print(f"note: {note}")
-    labelled = " and their trait labels" if budget.conditional else ""
+    labelled = " and their trait labels" if args.conditional else ""
     print(
         f"demo: training the `sprite` preset with a palette head (D sees colour codes) on {len(dataset.images)} built-in 32x32 RGBA "
         f"sprites{labelled} for {args.steps} steps, then its refiner"
