@@ -268,3 +268,24 @@ def test_traits_shares_cli_exact_judge(tiny_run: Path, tmp_path: Path, capsys) -
         "spritegan traits: error: the judge reads none of the 4 samples as a sprite: no shares to compare"
     )
     assert not out.exists()
+
+
+def test_traits_shares_cli_says_how_many_samples_the_exact_judge_read(
+    tiny_run: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Half the samples unreadable: the command says the judge read 2 of 4 and takes the shares over those."""
+    from spritegan.data.dataset import open_dataset
+    from spritegan.generate.pipeline import SpritePipeline
+
+    real = open_dataset("builtin:sprites:64").images
+    noise = torch.randint(
+        0, 256, (2, 4, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(2)
+    )
+    samples = torch.cat([real[:2], noise])
+    monkeypatch.setattr(SpritePipeline, "__call__", lambda self, seeds, labels=None: samples[list(seeds)])
+    out = tmp_path / "s.json"
+    assert main(["traits", "shares", str(tiny_run), "--judge", "exact", "-n", "4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "the judge read 2 of 4 samples as sprites (50.0%) and 64 of 64 training images" in printed
+    assert "near copies: 100.00% of 4 samples" not in printed and "of 4 samples within MAD" in printed
+    assert json.loads(out.read_text())["n_generated"] == 2

@@ -376,7 +376,7 @@ def run_shares(args: argparse.Namespace) -> int:
     if result.get("palette_refine_passes"):
         print(f"palette refiner: {result['palette_refine_passes']} rounds")
     read = result["read_by_judge"]
-    if read["generated"] < result["n_generated"] or read["real"] < len(real):
+    if read["generated_share"] < 1 or read["real_share"] < 1:  # n_generated counts the read samples only
         print(
             f"the judge read {read['generated']} of {args.n} samples as sprites "
             f"({100 * read['generated_share']:.1f}%) and {read['real']} of {len(real)} training images; "
