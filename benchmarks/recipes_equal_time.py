@@ -141,17 +141,14 @@ def builtin_diversity(fake, real, spec: dict) -> dict:
     shares = judged_shares(ExactJudge(spec), real, fake)
     ratios = [r["ratio"] for r in shares["traits"] if r["checked"]]
     worst = max(ratios, key=lambda q: max(q, 1 / q) if q else float("inf"))
+    bare = next(r for r in shares["traits"] if r["trait"] == "accessory=none")
     return {
         "failing": shares["failing"],
         "checked": shares["checked"],
         "failing_traits": shares["failing_traits"],
         "worst_ratio": worst,
-        "accessory_none": next(
-            r["generated_share"] for r in shares["traits"] if r["trait"] == "accessory=none"
-        ),
-        "accessory_none_real": next(
-            r["real_share"] for r in shares["traits"] if r["trait"] == "accessory=none"
-        ),
+        "accessory_none": bare["generated_share"],
+        "accessory_none_real": bare["real_share"],
     }
 
 

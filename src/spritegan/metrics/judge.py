@@ -98,13 +98,16 @@ class ExactJudge:
         self.spec = spec
         self.min_agreement = min_agreement
         self.agreements: list[float] = []
-        self.readable = torch.zeros(0, dtype=torch.bool)
+
+    @property
+    def readable(self) -> torch.Tensor:
+        """Which samples of the last batch were read (agreement at least min_agreement)."""
+        return torch.tensor(self.agreements, dtype=torch.float64) >= self.min_agreement
 
     def score(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (N, 4, 32, 32) -> label vectors; rows of zeros where the sprite is not close enough."""
         out = torch.zeros(len(images), label_dim(self.spec))
         self.agreements = []
-        self.readable = torch.zeros(len(images), dtype=torch.bool)
         for i, image in enumerate(images.permute(0, 2, 3, 1).contiguous().numpy()):
             traits = read_traits(image)
             agreement = 1.0
@@ -113,7 +116,6 @@ class ExactJudge:
             self.agreements.append(agreement)
             if agreement < self.min_agreement:
                 continue
-            self.readable[i] = True
             for col in label_layout(self.spec):
                 if col.name in traits:
                     out[i, col.offset + col.classes.index(traits[col.name])] = 1.0
