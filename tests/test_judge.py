@@ -189,3 +189,27 @@ def test_traits_is_command_on_a_tiny_judge(tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert 1.0 <= result["is_mean"] <= result["ceiling"] == 5
     assert main(["traits", "is", str(run), "--judge", str(path), "--column", "nope", "-n", "20"]) == 2
+
+
+def test_open_exact_judge_needs_built_in_sprites_with_labels(sprites) -> None:
+    """`--judge exact` reads an unconditional built-in run by the data's labels; another source, or a run that
+    records no labels, is a one-line error."""
+    from types import SimpleNamespace
+
+    from spritegan.metrics.traits import open_judge
+
+    free = SimpleNamespace(
+        label_spec=None, manifest={"source": "builtin:sprites:96", "labels": sprites.manifest["labels"]}
+    )
+    judge, report = open_judge("exact", free, 0.85, "runs/free")
+    assert isinstance(judge, ExactJudge) and report is None and judge.spec == sprites.manifest["labels"]
+    other = SimpleNamespace(label_spec=None, manifest={"source": "punks.png", "labels": {}})
+    with pytest.raises(
+        SpriteganError, match="--judge exact only reads the built-in sprites; give a judge file"
+    ):
+        open_judge("exact", other, 0.85, "runs/punks")
+    bare = SimpleNamespace(label_spec=None, manifest={"source": "builtin:sprites:96"})
+    with pytest.raises(
+        SpriteganError, match="--judge exact: runs/old records no trait labels of its built-in"
+    ):
+        open_judge("exact", bare, 0.85, "runs/old")
