@@ -171,6 +171,9 @@ class TrainConfig:
     cond_drop: float = 0.1  # share of conditional batches trained with no labels (free sampling)
     balance: str = "none"  # none | class (rarity-aware sampling for conditional runs)
     aux_weight: float = 1.0  # weight of the label-classification loss when model.cond_aux is on
+    # model.head=palette: weight of KL(the data's colour shares || the colours G draws in a batch) in G's loss,
+    # which brings back colours G stopped drawing early in training (0: off; no effect with the RGB head)
+    colour_usage: float = 0.0
     init_from: str | None = None  # transfer learning: start from this run folder or .safetensors file
     freeze_d: int = 0  # transfer learning: keep D's first N layers fixed (FreezeD, Mo et al. 2020)
     seed: int = 0  # fixes data order, initialisation and sampling

@@ -15,6 +15,8 @@ colour with a straight-through (identity) gradient.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -156,6 +158,9 @@ class PaletteHead(PaletteOutput):
             refiner_grid,
         )
         self.max_colours = max(0, max_colours)  # sampling only: see capped_logits
+        # train.colour_usage: each training forward keeps `usage`, the batch's mean colour probabilities
+        self.track_usage = False
+        self.usage: torch.Tensor | None = None
         self.keys = nn.Parameter(torch.zeros(colours, embed_dim))
         self.bias = nn.Parameter(torch.zeros(colours))
         self.log_scale = nn.Parameter(torch.tensor(2.0))  # sharpness of the distance logits, learned
@@ -202,6 +207,8 @@ class PaletteHead(PaletteOutput):
                     pixels, weight, bias, self.training_values(), self.temperature, soft
                 )
                 self.confidence = confidence
+                if self.track_usage:
+                    self.usage = colour_usage(pixels, weight, bias, self.temperature, w)
             else:
                 out = self.palette[self._sampled_index(pixels, weight, bias, (n, h, w))]  # exact colours
             return out.reshape(n, h, w, -1).permute(0, 3, 1, 2)
@@ -224,6 +231,22 @@ class PaletteHead(PaletteOutput):
             ]
         )
         return self.finish(index)
+
+
+USAGE_ROWS = 16384  # pixels of a batch that colour_usage averages over (a fixed stride through them)
+
+
+def colour_usage(
+    pixels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, temperature: float, width: int
+) -> torch.Tensor:
+    """The mean over pixel rows of softmax(logits / T): how much of each colour a batch draws, differentiable.
+    At most USAGE_ROWS rows, taken at a stride with no common factor with the image width, so every column
+    of the sprites is sampled."""
+    stride = max(1, len(pixels) // USAGE_ROWS)
+    while stride > 1 and math.gcd(stride, width) != 1:
+        stride += 1
+    logits = torch.addmm(bias, pixels[::stride], weight.t()) / temperature
+    return torch.softmax(logits, dim=1).mean(0)
 
 
 def colour_code_channels(cfg) -> int:
@@ -277,6 +300,20 @@ def nearest_rows(rows: torch.Tensor, palette: torch.Tensor, chunk: int = 1 << 16
         [torch.cdist(rows[i : i + chunk], palette).argmin(1) for i in range(0, len(rows), chunk)]
         or [torch.empty(0, dtype=torch.long)]
     )
+
+
+def colour_shares(images_uint8: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """The share of the pixels of uint8 images (N, C, H, W) whose nearest palette colour (K, C; [-1, 1]) is
+    each entry (K,): each distinct colour is matched once and counted by how often it occurs."""
+    c = images_uint8.shape[1]
+    weights = torch.tensor([256**i for i in range(c)], dtype=torch.long)
+    keys, counts = torch.unique(
+        images_uint8.permute(0, 2, 3, 1).reshape(-1, c).long() @ weights, return_counts=True
+    )
+    colours = torch.stack([(keys // w) % 256 for w in weights], dim=1).float().div(127.5).sub(1.0)
+    index = nearest_rows(colours, palette.detach().float().cpu())
+    shares = torch.zeros(len(palette), dtype=torch.float64).index_add_(0, index, counts.double())
+    return (shares / shares.sum()).float()
 
 
 def identity_codes(colours: int, dims: int) -> torch.Tensor:

@@ -22,6 +22,7 @@ FIELDS = [
     "aux_g",
     "augment_p",  # train.ada_target > 0 only
     "palette_confidence",  # model.head=palette only: mean max-probability of the per-pixel colour choice
+    "colour_usage",  # train.colour_usage > 0 only: KL(the data's colour shares || G's, one batch)
     "resolution",  # model.progressive only: the height being trained (pixels)
     "alpha",  # model.progressive only: how far that resolution is faded in (0..1)
     "pose_hold",  # model.posed_hold > 0 only: the frame drift of G's sheets (train/losses.frame_drift)
@@ -71,6 +72,7 @@ class TrainLogger:
                     "aux_g": "Loss/classifier/g",
                     "augment_p": "Augment/probability",
                     "palette_confidence": "Palette/confidence",
+                    "colour_usage": "Palette/colour_usage",
                     **{name: f"Monitor/{name}" for name in MONITOR_FIELDS},
                 }
                 self._tb.add_scalar(

@@ -43,7 +43,7 @@ from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
 from spritegan.models.despeckle import AUTO_MAX as AUTO_SPECK_SIZE
 from spritegan.models.despeckle import data_speck_sites
-from spritegan.models.palette_head import colour_code_channels
+from spritegan.models.palette_head import PaletteHead, colour_code_channels, colour_shares
 from spritegan.models.progressive import Growth, fade_reals, growth_at, phase_size
 from spritegan.models.refiner import RefinerBase
 from spritegan.precision import bf16_autocast_ok, cpu_bf16_reason, flush_denormals
@@ -53,6 +53,7 @@ from spritegan.train import distributed
 from spritegan.train.ema import ema_beta, rampup_half_life, recalibrate_batchnorm, update_ema
 from spritegan.train.logging import TrainLogger, plot_losses
 from spritegan.train.losses import (
+    colour_usage_loss,
     d_loss,
     frame_drift,
     g_loss,
@@ -465,6 +466,10 @@ class Trainer:
             drift = frame_drift(fake.float(), *self.cfg.model.pose_grid)
             loss = loss + self.cfg.model.posed_hold * drift
             stats["pose_hold"] = drift.detach()
+        if self.colour_target is not None:  # the colours of the data, in its proportions (train/losses.py)
+            usage = colour_usage_loss(self.G.head.usage, self.colour_target)
+            loss = loss + self.cfg.train.colour_usage * usage
+            stats["colour_usage"] = usage.detach()
         if logits is not None and labels is not None:
             aux = label_classification_loss(logits, labels, self.label_groups)
             loss = loss + self.cfg.train.aux_weight * aux
@@ -728,6 +733,11 @@ class Trainer:
         if colour_code_channels(self.cfg.model):
             self.G.head.learn_colours(self.images)  # each real colour's code, looked up from now on
             self.real_view = self.G.head.identity_channels  # reals with their colours' codes, as G's fakes
+        head = getattr(self.G, "head", None)
+        self.colour_target = None  # train.colour_usage: the training pixels' share of each palette colour
+        if self.cfg.train.colour_usage > 0 and isinstance(head, PaletteHead):
+            head.track_usage = True
+            self.colour_target = colour_shares(self.images, head.palette).to(self.device)
 
     def _resume(self) -> None:
         """Load the newest complete checkpoint; refuses (RunError) rather than retrain over a run's files."""

@@ -92,6 +92,20 @@ def frame_drift(sheets: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
     return (frames - frames.mean(2, keepdim=True)).square().sum(3).mean()
 
 
+def colour_usage_loss(usage: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """KL(target || usage): how far the colours G draws in a batch (`usage`, mean softmax probabilities per
+    palette colour) are from the colours of the training pixels (`target`, their shares; both sum to 1).
+
+    A colour the data uses that G has stopped drawing (its probability near 0 at every pixel) gets a push on
+    its logits of about its target share, however dead it is (d KL / d usage_k = -target_k / usage_k, times
+    d usage_k / d logit of about usage_k), so colours lost early in training come back where they are most
+    likely. Zero when G draws each colour in the data's proportion.
+    """
+    target = target.to(usage.dtype)
+    kept = target > 0
+    return (target[kept] * (target[kept].log() - usage[kept].clamp_min(eps).log())).sum()
+
+
 def label_classification_loss(
     logits: torch.Tensor, labels: torch.Tensor, groups: list[tuple[int, int]]
 ) -> torch.Tensor:
