@@ -120,3 +120,23 @@ def test_frame_drift_is_small_on_real_walkers_and_large_when_frames_change_chara
     mixed = sheets.clone()
     mixed[:, :, :, 16:32] = sheets.roll(1, 0)[:, :, :, 16:32]  # column 2 from another character
     assert real < 1e-3 and frame_drift(mixed, 4, 4).item() > 20 * real
+
+
+def test_colour_usage_loss_is_zero_at_the_data_shares_and_revives_a_dead_colour() -> None:
+    from spritegan.train.losses import colour_usage_loss
+
+    target = torch.tensor([0.5, 0.3, 0.2, 0.0])
+    assert float(colour_usage_loss(target.clone(), target)) == 0.0
+    # KL by hand: a colour the data never uses (share 0) adds nothing
+    usage = torch.tensor([0.6, 0.3, 0.05, 0.05])
+    by_hand = 0.5 * math.log(0.5 / 0.6) + 0.3 * math.log(0.3 / 0.3) + 0.2 * math.log(0.2 / 0.05)
+    assert math.isclose(float(colour_usage_loss(usage, target)), by_hand, rel_tol=1e-6)
+    # colour 2 nearly dead at every pixel: the push on its logits totals about its target share (0.2),
+    # whether it is at 1e-3 or 1e-6 (the log makes the pull independent of how dead it is)
+    for dead in (-7.0, -14.0):
+        logits = torch.zeros(64, 4)
+        logits[:, 2] = dead
+        logits.requires_grad_(True)
+        colour_usage_loss(logits.softmax(1).mean(0), target).backward()
+        push = -float(logits.grad[:, 2].sum())
+        assert 0.19 < push < 0.2001, (dead, push)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -661,3 +663,35 @@ def test_sprite_preset_draws_painted_art_in_full_colour_and_pixel_art_from_its_p
     kept = build_config("sprite", {"model.palette_despeckle": 0, "model.head_painted": "palette"})
     fit_model_to_data(kept, painted, conditional=False)
     assert kept.model.head == "palette" and kept.model.palette_colors == 64
+
+
+def test_colour_shares_count_each_pixel_at_its_nearest_palette_colour() -> None:
+    from spritegan.models.palette_head import colour_shares
+
+    head = _head()
+    image = torch.zeros(1, 4, 2, 4, dtype=torch.uint8)  # 8 pixels: 5 clear, 2 red, 1 near-black
+    image[0, :, 0, 0] = torch.tensor([255, 0, 0, 255])
+    image[0, :, 1, 3] = torch.tensor([250, 3, 0, 255])  # nearest: red
+    image[0, :, 1, 1] = torch.tensor([7, 7, 7, 255])
+    shares = colour_shares(torch.cat([image, image]), head.palette)
+    assert torch.allclose(shares, torch.tensor([5 / 8, 2 / 8, 0.0, 1 / 8]))
+
+
+def test_colour_usage_is_the_mean_softmax_over_strided_rows_that_reach_every_column() -> None:
+    from spritegan.models.palette_head import USAGE_ROWS, colour_usage
+
+    head = _head()
+    weight, bias = head._affine()
+    width = 32
+    pixels = torch.randn(4 * USAGE_ROWS, 6)  # stride 4 shares a factor with 32: it becomes 5
+    usage = colour_usage(pixels, weight, bias, 1.0, width)
+    expected = torch.softmax(torch.addmm(bias, pixels[::5], weight.t()), 1).mean(0)
+    assert torch.allclose(usage, expected, atol=1e-6)
+    assert math.isclose(float(usage.detach().sum()), 1.0, rel_tol=1e-5)
+    assert {i % width for i in range(0, len(pixels), 5)} == set(range(width))
+    small = pixels[:100]  # under USAGE_ROWS rows: all of them
+    assert torch.allclose(
+        colour_usage(small, weight, bias, 2.0, width),
+        torch.softmax((small @ weight.t() + bias) / 2, 1).mean(0),
+        atol=1e-6,
+    )

@@ -352,3 +352,24 @@ def test_packed_discriminator_trains_with_r1_and_r2(tmp_path, loss):
     with pytest.raises(SpriteganError, match="batch size 6 does not split into packs of model.d_pack=4"):
         train_tiny(tmp_path / "s", steps=1, **{"model.d_pack": 4, "train.batch_size": 6})
     assert not (tmp_path / "s" / "checkpoints").exists()
+
+
+def test_colour_usage_joins_gs_loss_with_the_palette_head_only(tmp_path) -> None:
+    from spritegan.data.dataset import open_dataset
+    from spritegan.train.loop import Trainer, fit_model_to_data
+
+    stats = {}
+    for head in ("palette", "rgb"):
+        cfg = tiny_config(**{"model.head": head, "train.colour_usage": 1.0})
+        ds = open_dataset(cfg.data.source)
+        fit_model_to_data(cfg, ds, conditional=False)
+        tr = Trainer(cfg, ds, tmp_path / head)
+        stats[head] = tr.train_step()
+        if head == "palette":
+            target = tr.colour_target
+            assert target is not None and abs(float(target.sum()) - 1.0) < 1e-5
+            assert float(target[0]) > 0.5  # most of a built-in sprite is transparent
+        else:
+            assert tr.colour_target is None
+    assert float(stats["palette"]["colour_usage"]) > 0.0
+    assert "colour_usage" not in stats["rgb"]
