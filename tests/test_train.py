@@ -362,7 +362,9 @@ def test_colour_usage_joins_gs_loss_with_the_palette_head_only(tmp_path) -> None
     for head in ("palette", "rgb"):
         cfg = tiny_config(**{"model.head": head, "train.colour_usage": 1.0})
         ds = open_dataset(cfg.data.source)
-        fit_model_to_data(cfg, ds, conditional=False)
+        notes = fit_model_to_data(cfg, ds, conditional=False)
+        no_effect = [n for n in notes if n.startswith("train.colour_usage=1 has no effect")]
+        assert len(no_effect) == (head == "rgb"), notes
         tr = Trainer(cfg, ds, tmp_path / head)
         stats[head] = tr.train_step()
         if head == "palette":

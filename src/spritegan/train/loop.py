@@ -131,6 +131,11 @@ def fit_model_to_data(cfg: RunConfig, dataset: Any, conditional: bool) -> list[s
                 f"{loss['rgb_mae']:.1f}/255 per channel on average{alpha}); --set model.palette_kmeans=256 "
                 "keeps more shades, --set model.head=rgb keeps full colour"
             )
+    if cfg.train.colour_usage > 0 and cfg.model.head != "palette":
+        notes.append(
+            f"train.colour_usage={cfg.train.colour_usage:g} has no effect: it weighs the palette head's colours, "
+            f"and G draws with the {cfg.model.head} head"
+        )
     if cfg.model.head == "palette" and cfg.model.palette_speck_sites is None:
         notes += fit_speck_removal(cfg.model, dataset.images)
     if cfg.model.head == "palette" and cfg.model.palette_max_colours < 0:
