@@ -269,18 +269,31 @@ class ColourLookup:
         c = images_uint8.shape[1]
         self.weights = torch.tensor([256**i for i in range(c)], dtype=torch.long)
         pixels = images_uint8.permute(0, 2, 3, 1).reshape(-1, c).long()
-        self.keys = torch.unique(pixels @ self.weights)  # sorted
+        self.keys, self.counts = torch.unique(pixels @ self.weights, return_counts=True)  # sorted
         levels = torch.stack([(self.keys // w) % 256 for w in self.weights], dim=1)
         self.colours = levels.float().div(127.5).sub(1.0)
         self.palette = torch.empty(0)  # the palette self.nearest was found for
         self.nearest = torch.empty(0, dtype=torch.long)
 
-    def index(self, images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
-        """Palette index (N, H, W) of each pixel of images (N, C, H, W) in [-1, 1]: looked up for the
-        colours seen at construction, measured for any other."""
+    def _match(self, palette: torch.Tensor) -> torch.Tensor:
+        """The palette as a CPU float tensor, with each seen colour's nearest entry found for it once."""
         palette = palette.detach().float().cpu()
         if not torch.equal(palette, self.palette):  # first use, or a palette loaded since
             self.palette, self.nearest = palette.clone(), nearest_rows(self.colours, palette)
+        return palette
+
+    def shares(self, palette: torch.Tensor) -> torch.Tensor:
+        """The share (K,) of the construction images' pixels whose nearest palette colour is each entry."""
+        self._match(palette)
+        shares = torch.zeros(len(palette), dtype=torch.float64).index_add_(
+            0, self.nearest, self.counts.double()
+        )
+        return (shares / shares.sum()).float()
+
+    def index(self, images: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+        """Palette index (N, H, W) of each pixel of images (N, C, H, W) in [-1, 1]: looked up for the
+        colours seen at construction, measured for any other."""
+        palette = self._match(palette)
         n, c, h, w = images.shape
         flat = images.detach().permute(0, 2, 3, 1).reshape(-1, c).cpu()
         level = flat.add(1.0).mul(127.5).round()
@@ -305,15 +318,7 @@ def nearest_rows(rows: torch.Tensor, palette: torch.Tensor, chunk: int = 1 << 16
 def colour_shares(images_uint8: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
     """The share of the pixels of uint8 images (N, C, H, W) whose nearest palette colour (K, C; [-1, 1]) is
     each entry (K,): each distinct colour is matched once and counted by how often it occurs."""
-    c = images_uint8.shape[1]
-    weights = torch.tensor([256**i for i in range(c)], dtype=torch.long)
-    keys, counts = torch.unique(
-        images_uint8.permute(0, 2, 3, 1).reshape(-1, c).long() @ weights, return_counts=True
-    )
-    colours = torch.stack([(keys // w) % 256 for w in weights], dim=1).float().div(127.5).sub(1.0)
-    index = nearest_rows(colours, palette.detach().float().cpu())
-    shares = torch.zeros(len(palette), dtype=torch.float64).index_add_(0, index, counts.double())
-    return (shares / shares.sum()).float()
+    return ColourLookup(images_uint8).shares(palette)
 
 
 def identity_codes(colours: int, dims: int) -> torch.Tensor:
