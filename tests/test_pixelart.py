@@ -130,3 +130,51 @@ def test_palette_of_and_bad_input():
         pixelart_metrics(torch.zeros(1, 2, 4, 4, dtype=torch.uint8))
     with pytest.raises(DataError, match="uint8"):
         pixelart_metrics(torch.zeros(1, 4, 4, 4))
+
+
+def test_colour_histogram_shares_of_visible_pixels():
+    image = rgba([[RED, RED, BLUE], [CLEAR, (1, 2, 3, 255), RED]])
+    palette = [list(BLUE), list(RED)]
+    hist = pixelart.colour_histogram(image, palette)
+    keys = pixelart.pack_palette(palette).tolist()
+    red_at = keys.index((200 << 24) | (10 << 16) | (10 << 8) | 255)
+    # 5 visible pixels: 3 red, 1 blue, 1 off the palette (counted in the whole, in no colour)
+    assert hist[red_at].item() == pytest.approx(3 / 5)
+    assert hist[1 - red_at].item() == pytest.approx(1 / 5)
+    assert hist.sum().item() == pytest.approx(1 - off_palette_share(image, palette))
+
+
+def test_colour_coverage_counts_colours_drawn_under_a_quarter_of_their_share():
+    real = torch.tensor([0.5, 0.3, 0.2, 0.0], dtype=torch.float64)
+    fake = torch.tensor([0.8, 0.07, 0.05, 0.08], dtype=torch.float64)
+    # colour 1: 0.07 < 0.3 / 4 -> missing; colour 2: 0.05 = 0.2 / 4 -> not under; colour 3 never real
+    out = pixelart.colour_coverage(fake, real)
+    assert out["pixelart_missing_colours"] == 1
+    assert out["pixelart_colour_tv"] == pytest.approx(0.5 * (0.3 + 0.23 + 0.15 + 0.08))
+    assert pixelart.colour_coverage(real, real) == {"pixelart_missing_colours": 0, "pixelart_colour_tv": 0.0}
+    # off-palette mass is one more bin: all of it off the palette is as far as can be
+    assert pixelart.colour_coverage(torch.zeros(4, dtype=torch.float64), real)["pixelart_colour_tv"] == 1.0
+
+
+def test_missing_colours_names_them_commonest_first():
+    palette = [list(BLUE), list(RED), [0, 200, 0, 255]]
+    keys = pixelart.pack_palette(palette).tolist()
+    real = torch.zeros(3, dtype=torch.float64)
+    fake = torch.zeros(3, dtype=torch.float64)
+    for colour, r, f in ((RED, 0.6, 0.0), (BLUE, 0.3, 0.01), ((0, 200, 0, 255), 0.1, 0.1)):
+        slot = keys.index((colour[0] << 24) | (colour[1] << 16) | (colour[2] << 8) | colour[3])
+        real[slot], fake[slot] = r, f
+    names = [m["colour"] for m in pixelart.missing_colours(fake, real, palette)]
+    assert names == ["#c80a0aff", "#0a0ac8ff"]
+
+
+def test_eval_pixelart_reports_coverage_with_a_sampling_floor():
+    from spritegan.metrics.evaluate import pixelart_with_floor
+
+    red = rgba([[RED, RED], [RED, CLEAR]])
+    blue = rgba([[BLUE, BLUE], [CLEAR, CLEAR]])
+    real = torch.cat([red, blue] * 8).numpy()
+    out = pixelart_with_floor(torch.cat([red] * 6).numpy(), real)
+    assert out["metrics"]["pixelart_missing_colours"] == 1
+    assert out["missing_colours"][0]["colour"] == "#0a0ac8ff"
+    assert out["real_floor"]["pixelart_missing_colours"] == 0

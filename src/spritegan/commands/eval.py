@@ -95,6 +95,8 @@ LABELS = {
     "pixelart_alpha_levels": "alpha levels used",
     "pixelart_off_alpha": "off-level alpha",
     "pixelart_visible_share": "visible pixels",
+    "pixelart_missing_colours": "palette colours missing (< 1/4 of real share)",
+    "pixelart_colour_tv": "colour histogram distance (TV)",
 }
 
 
@@ -124,6 +126,9 @@ def format_table(result: dict) -> str:
             name, text = "KID", f"{value:.5f} +- {result['metrics']['kid_std']:.5f}"
         if key != "kid_std":
             rows.append((name, text, _text(floors[key]) if key in floors else ""))
+    for item in result.get("missing_colours", []):
+        share = f"{item['generated_share']:.3%} (real {item['real_share']:.3%})"
+        rows.append((f"  missing {item['colour']}", share, ""))
     if "palette_agree" in result:
         rows.append(("palette neighbour agreement", _text(result["palette_agree"]), ""))
     if "conditioning" in result:

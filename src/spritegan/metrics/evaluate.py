@@ -25,7 +25,13 @@ from spritegan.generate.pipeline import SpritePipeline
 from spritegan.metrics import features, registry
 from spritegan.metrics.features import extractor_id, inception_features
 from spritegan.metrics.frechet import gaussian_stats
-from spritegan.metrics.pixelart import palette_of, pixelart_metrics
+from spritegan.metrics.pixelart import (
+    colour_coverage,
+    colour_histogram,
+    missing_colours,
+    palette_of,
+    pixelart_metrics,
+)
 from spritegan.metrics.records import append_record, make_record
 from spritegan.metrics.sprites import is_builtin_sprites
 
@@ -214,11 +220,26 @@ def pixelart_with_floor(fake: np.ndarray, real: np.ndarray, palette=None, alpha_
     if alpha_levels is None and real.shape[1] == 4:
         levels = np.nonzero(np.bincount(real[:, 3].ravel(), minlength=256))[0]
         alpha_levels = [int(v) for v in levels] if len(levels) <= MAX_ALPHA_LEVELS else None
-    return {
+    out = {
         "metrics": pixelart_metrics(fake, palette, alpha_levels),
         "real_floor": pixelart_metrics(real, palette, alpha_levels),
         "palette_size": None if palette is None else len(palette),
     }
+    if palette is not None and len(fake) and len(real) >= 2:
+        real_hist, fake_hist = colour_histogram(real, palette), colour_histogram(fake, palette)
+        out["metrics"].update(colour_coverage(fake_hist, real_hist))
+        out["missing_colours"] = missing_colours(fake_hist, real_hist, palette)
+        out["real_floor"].update(_coverage_floor(real, palette, len(fake)))
+    return out
+
+
+def _coverage_floor(real: np.ndarray, palette, n_fake: int) -> dict:
+    """Colour coverage of one random half of the real images (at most n_fake of them) against the other
+    half: what sampling alone costs a perfect model (seeded, so the floor is the same every time)."""
+    order = np.random.default_rng(0).permutation(len(real))
+    half = len(real) // 2
+    probe, rest = real[order[: min(half, n_fake)]], real[order[half:]]
+    return colour_coverage(colour_histogram(probe, palette), colour_histogram(rest, palette))
 
 
 def training_data_options(manifest: dict) -> dict:

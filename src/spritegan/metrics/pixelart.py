@@ -9,7 +9,10 @@ a = 255 without alpha, the same convention as the dataset manifest's "palette".
 - stray share: visible pixels whose colour equals none of their 4 neighbours' colours (a neighbour outside
   the image never matches), the one-pixel noise of a generator that has not settled on flat colours;
 - alpha levels used: distinct alpha values among all pixels, and the share of pixels whose alpha is not
-  one of the dataset's alpha levels.
+  one of the dataset's alpha levels;
+- colour coverage (with a palette and real images): palette colours the generator has stopped drawing
+  (drawn at under a quarter of their real share) and the total-variation distance between the two colour
+  histograms, the palette head's "dead colours" that FID and the per-pixel measures above cannot see.
 
 Shares are of visible pixels (alpha shares: of all pixels), pooled over the whole set. Every function is
 vectorised and works in chunks of images, so 5,000 sprites take well under a second per measure.
@@ -26,6 +29,8 @@ CHUNK = 512
 MAX_PALETTE = 256
 SHIFTS_4 = ((-1, 0), (1, 0), (0, -1), (0, 1))
 SHIFTS_8 = (*SHIFTS_4, (-1, -1), (-1, 1), (1, -1), (1, 1))
+COVERAGE_MIN_SHARE = 1e-4  # colours rarer than this in the real data are too noisy to call missing
+COVERAGE_FACTOR = 4.0  # a colour is missing when drawn at under 1/4 of its real share
 
 
 def _tensor(images) -> torch.Tensor:
@@ -171,3 +176,47 @@ def pixelart_metrics(images, palette=None, alpha_levels=None) -> dict[str, float
             out["pixelart_off_alpha"] = _share(c["off_alpha"], c["pixels"])
     out["pixelart_visible_share"] = _share(c["visible"], c["pixels"])
     return out
+
+
+def colour_histogram(images, palette) -> torch.Tensor:
+    """float64 (K,): each palette colour's share of the visible pixels, in `pack_palette(palette)` order.
+
+    Off-palette pixels count in the whole and in no colour, so the shares sum to 1 - the off-palette share.
+    """
+    keys = pack_palette(palette)
+    counts = torch.zeros(len(keys), dtype=torch.float64)
+    visible = 0
+    for part in _chunks(_tensor(images)):
+        found = pack_colours(part)[visible_mask(part)]
+        visible += found.numel()
+        slot = torch.searchsorted(keys, found).clamp(max=len(keys) - 1)
+        hit = keys[slot] == found
+        counts += torch.bincount(slot[hit], minlength=len(keys)).to(torch.float64)
+    return counts / max(visible, 1)
+
+
+def colour_coverage(fake_hist: torch.Tensor, real_hist: torch.Tensor) -> dict[str, float | int]:
+    """pixelart_missing_colours: palette colours with a real share of at least COVERAGE_MIN_SHARE that the
+    fakes draw at under 1/COVERAGE_FACTOR of it; pixelart_colour_tv: the total-variation distance between
+    the two histograms, off-palette mass as one more bin (0 = the same colour shares, 1 = disjoint)."""
+    considered = real_hist >= COVERAGE_MIN_SHARE
+    missing = considered & (fake_hist < real_hist / COVERAGE_FACTOR)
+    off = abs(float(1.0 - fake_hist.sum()) - float(1.0 - real_hist.sum()))
+    tv = 0.5 * (float((fake_hist - real_hist).abs().sum()) + off)
+    return {"pixelart_missing_colours": int(missing.sum()), "pixelart_colour_tv": tv}
+
+
+def missing_colours(fake_hist: torch.Tensor, real_hist: torch.Tensor, palette, limit: int = 8) -> list[dict]:
+    """The missing colours of `colour_coverage`, commonest in the real data first: hex #rrggbbaa and the
+    real and generated shares of visible pixels."""
+    keys = pack_palette(palette)
+    missing = (real_hist >= COVERAGE_MIN_SHARE) & (fake_hist < real_hist / COVERAGE_FACTOR)
+    order = [int(i) for i in torch.argsort(real_hist, descending=True) if missing[i]][:limit]
+    return [
+        {
+            "colour": "#" + f"{int(keys[i]) & 0xFFFFFFFF:08x}",
+            "real_share": float(real_hist[i]),
+            "generated_share": float(fake_hist[i]),
+        }
+        for i in order
+    ]

@@ -149,6 +149,8 @@ def _pixelart(ctx: Context) -> dict[str, Any]:
     )
     ctx.real_floor.update(measures["real_floor"])
     ctx.extra["palette_size"] = measures["palette_size"]
+    if measures.get("missing_colours"):
+        ctx.extra["missing_colours"] = measures["missing_colours"]
     return measures["metrics"]
 
 
