@@ -115,3 +115,53 @@ def test_alarms_wait_for_the_warmup():
     assert alarms.check(20, early) == []  # a random G starts as one blurry sprite far from the data
     assert len(alarms.check(40, {**early, "images": mon.WARMUP_IMAGES})) == 3
     assert len(mon.Alarms().check(40, {k: v for k, v in early.items() if k != "images"})) == 3  # no count
+
+
+def _two_colour_sprites(n: int, blue_every: int) -> torch.Tensor:
+    """RGBA sprites, each a red square on transparency; every `blue_every`-th has a blue square instead."""
+    x = torch.zeros(n, 4, 8, 8, dtype=torch.uint8)
+    x[:, :, 2:6, 2:6] = torch.tensor([200, 10, 10, 255], dtype=torch.uint8).view(1, 4, 1, 1)
+    x[::blue_every, :, 2:6, 2:6] = torch.tensor([10, 10, 200, 255], dtype=torch.uint8).view(1, 4, 1, 1)
+    return x
+
+
+def test_missing_colours_counts_palette_colours_the_batch_stopped_drawing():
+    real = _two_colour_sprites(200, blue_every=4)  # blue: 25% of the visible pixels
+    palette = [[10, 10, 200, 255], [200, 10, 10, 255]]
+    monitor = mon.TrainingMonitor.from_images(real, n=32, palette=palette)
+    assert monitor.measure(real[:32])["missing_colours"] == 0
+    all_red = real[:32].clone()
+    all_red[:, :, 2:6, 2:6] = real[1:2, :, 2:6, 2:6]
+    assert monitor.missing_colours(all_red) == 1
+    assert monitor.missing_colours(all_red.float() / 127.5 - 1) == 1  # G's output in [-1, 1] reads the same
+    one_blue = all_red.clone()
+    one_blue[0] = real[0]  # blue in 1 of 32 sprites: 3.1%, over 1/8 of its 25%
+    assert monitor.missing_colours(one_blue) == 0
+    assert "missing_colours" not in mon.TrainingMonitor.from_images(real, n=32).measure(real[:32])
+
+
+def test_missing_colours_reads_no_colour_missing_in_a_real_batch_of_the_builtin_sprites():
+    from spritegan.data.procedural import make_sprites
+    from spritegan.metrics.pixelart import palette_of
+
+    images = torch.from_numpy(make_sprites(2048, seed=0)[0]).permute(0, 3, 1, 2).contiguous()
+    monitor = mon.TrainingMonitor.from_images(images, n=64, palette=palette_of(images))
+    for seed in range(5):  # the 64-sprite batch the trainer measures, drawn five ways: the threshold's floor
+        batch = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:64]]
+        assert monitor.missing_colours(batch) == 0
+
+
+def test_alarms_warn_of_missing_colours_only_when_they_stay_missing():
+    alarms = mon.Alarms()
+    early = [alarms.check(20 * i, {"images": 10.0, "missing_colours": 3.0}) for i in range(20)]
+    assert early == [[]] * 20  # the warm-up does not count toward the streak
+    rows = [
+        alarms.check(500 + 20 * i, {"images": 1e6, "missing_colours": 3.0}) for i in range(mon.COLOURS_ROWS)
+    ]
+    assert rows[:-1] == [[]] * (mon.COLOURS_ROWS - 1)
+    (line,) = rows[-1]
+    assert "3 palette colour(s)" in line and "train.colour_usage=1" in line
+    flicker = mon.Alarms()  # a colour that comes back now and then never warns
+    for i in range(5 * mon.COLOURS_ROWS):
+        missing = 0.0 if i % mon.COLOURS_ROWS == mon.COLOURS_ROWS - 1 else 1.0
+        assert flicker.check(500 + 20 * i, {"images": 1e6, "missing_colours": missing}) == []

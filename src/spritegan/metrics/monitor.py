@@ -14,6 +14,11 @@ Every signal is a pure function of tensors:
   near 1 when D is confident on every real image (not meaningful under a relativistic loss, whose scores
   have no zero point).
 - `score_gap`: mean D(real) - mean D(fake): how far apart D holds the two sets.
+- `missing_colours` (palette-exact output only): palette colours with at least 1% of the real visible
+  pixels that the fixed batch draws at under 1/8 of that share, the palette head's dead colours (a
+  colour it stopped choosing early gets almost no gradient again); stricter than `eval`'s measure
+  (`metrics/pixelart.colour_coverage`) because 64 sprites are few; it warns only after COLOURS_ROWS rows
+  in a row, since a young G's colours come and go.
 
 `TrainingMonitor` holds the real references for one dataset and `Alarms` turns rows of these signals
 into one-line warnings at the thresholds below (chosen from measured runs, see README "Is my run
@@ -28,6 +33,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from spritegan.metrics.pixelart import colour_coverage, colour_histogram
+
 FEATURE_SIDE = 12  # longest side of the downsampled images the distances are taken on
 POOL = 2048  # real images searched for nearest neighbours
 EXACT = "donot_use_mm_for_euclid_dist"  # cdist without the matrix-product shortcut: identical rows give 0
@@ -40,8 +47,13 @@ NN_FAR = 4.0  # samples this many times farther from any real image than real on
 SIGN_HIGH = 0.95  # E[sign D(real)] above this: D is sure of every real image (overfitting, ADA's r_t)
 GAP_HIGH = 4.0  # D(real) - D(fake) above this: D separates the sets completely, G gets little signal
 WARMUP_IMAGES = 6400  # no warning before G has seen this many images: a random G draws one blurry sprite
+COLOURS_MIN_SHARE = 0.01  # missing_colours: colours with at least this share of real visible pixels ...
+COLOURS_FACTOR = 8.0  # ... that the fixed batch draws at under 1/8 of it
+COLOURS_ROWS = (
+    10  # and only after that many rows in a row with a colour missing: early on G's colours come and go
+)
 
-MONITOR_FIELDS = ("d_sign_real", "score_gap", "diversity", "distinct_nn", "nn_distance")
+MONITOR_FIELDS = ("d_sign_real", "score_gap", "diversity", "distinct_nn", "nn_distance", "missing_colours")
 
 
 def monitor_features(images: torch.Tensor, side: int = FEATURE_SIDE) -> torch.Tensor:
@@ -122,15 +134,22 @@ class TrainingMonitor:
     real_spread: float = 0.0
     real_distinct: float = 0.0
     real_nn: float = 0.0
+    palette: list[list[int]] | None = None  # palette-exact output: the colours missing_colours counts
+    real_colours: torch.Tensor | None = None  # each palette colour's share of all real visible pixels
 
     @classmethod
-    def from_images(cls, images: torch.Tensor, n: int = 64, seed: int = 0) -> TrainingMonitor:
-        """References from uint8 real images (N, C, H, W): a batch the size of the fixed fake batch."""
+    def from_images(
+        cls, images: torch.Tensor, n: int = 64, seed: int = 0, palette: list[list[int]] | None = None
+    ) -> TrainingMonitor:
+        """References from uint8 real images (N, C, H, W): a batch the size of the fixed fake batch; with
+        the palette of a palette-exact G, the real colour shares too."""
         batch, pool = split_real(images, n, seed)
         mon = cls(monitor_features(batch), monitor_features(pool))
         mon.real_spread = mean_pairwise_distance(mon.real_batch)
         mon.real_distinct = distinct_share(mon.real_batch, mon.pool)
         mon.real_nn = float(nearest(mon.real_batch, mon.pool)[1].mean())
+        if palette is not None:
+            mon.palette, mon.real_colours = palette, colour_histogram(images, palette)
         return mon
 
     def measure(self, fakes: torch.Tensor) -> dict[str, float]:
@@ -139,11 +158,22 @@ class TrainingMonitor:
         f = monitor_features(fakes).to(self.pool.device)
         index, dist = nearest(f, self.pool)
         distinct = len(torch.unique(index)) / max(len(f), 1)
-        return {
+        out = {
             "diversity": mean_pairwise_distance(f) / max(self.real_spread, 1e-12),
             "distinct_nn": distinct / max(self.real_distinct, 1e-12),
             "nn_distance": float(dist.mean()) / max(self.real_nn, 1e-12),
         }
+        if self.real_colours is not None:
+            out["missing_colours"] = self.missing_colours(fakes)
+        return out
+
+    def missing_colours(self, fakes: torch.Tensor) -> int:
+        """Palette colours with >= COLOURS_MIN_SHARE of the real pixels drawn at under 1/COLOURS_FACTOR of it."""
+        if fakes.dtype != torch.uint8:
+            fakes = ((fakes.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        hist = colour_histogram(fakes.cpu(), self.palette)
+        coverage = colour_coverage(hist, self.real_colours, COLOURS_MIN_SHARE, COLOURS_FACTOR)
+        return int(coverage["pixelart_missing_colours"])
 
 
 @dataclass
@@ -152,6 +182,7 @@ class Alarms:
 
     relativistic: bool = False  # rpgan: D's scores have no zero point, so sign_real says nothing
     active: set[str] = field(default_factory=set)
+    streak: dict[str, int] = field(default_factory=dict)  # consecutive warm rows a slow signal has crossed
 
     def check(self, step: int, row: dict[str, float]) -> list[str]:
         """Warnings for this row of metrics (the MONITOR_FIELDS present, and `images`, the images seen, for
@@ -198,6 +229,20 @@ class Alarms:
                     far > NN_FAR,
                     f"samples are {far:.1f}x farther from any training image than real ones are (above "
                     f"{NN_FAR}): not learning yet; check the sample sheets, try a lower R1 gamma or augmentation",
+                )
+            )
+        dead = row.get("missing_colours")
+        if dead is not None:
+            streak = self.streak.get("missing_colours", 0) + 1 if dead >= 1 and warm else 0
+            self.streak["missing_colours"] = streak
+            conds.append(
+                (
+                    "missing_colours",
+                    streak >= COLOURS_ROWS,
+                    f"for the last {streak} rows G has not drawn {dead:.0f} palette colour(s) that each make "
+                    f"up at least {COLOURS_MIN_SHARE:.0%} of the real pixels (a colour the palette head stops "
+                    "choosing gets almost no gradient again); `spritegan eval RUN --metrics pixelart` names "
+                    "them, and --set train.colour_usage=1 pulls every colour toward its real share",
                 )
             )
         sign = row.get("d_sign_real")

@@ -195,12 +195,20 @@ def colour_histogram(images, palette) -> torch.Tensor:
     return counts / max(visible, 1)
 
 
-def colour_coverage(fake_hist: torch.Tensor, real_hist: torch.Tensor) -> dict[str, float | int]:
-    """pixelart_missing_colours: palette colours with a real share of at least COVERAGE_MIN_SHARE that the
-    fakes draw at under 1/COVERAGE_FACTOR of it; pixelart_colour_tv: the total-variation distance between
-    the two histograms, off-palette mass as one more bin (0 = the same colour shares, 1 = disjoint)."""
-    considered = real_hist >= COVERAGE_MIN_SHARE
-    missing = considered & (fake_hist < real_hist / COVERAGE_FACTOR)
+def _missing(fake_hist, real_hist, min_share: float, factor: float) -> torch.Tensor:
+    return (real_hist >= min_share) & (fake_hist < real_hist / factor)
+
+
+def colour_coverage(
+    fake_hist: torch.Tensor,
+    real_hist: torch.Tensor,
+    min_share: float = COVERAGE_MIN_SHARE,
+    factor: float = COVERAGE_FACTOR,
+) -> dict[str, float | int]:
+    """pixelart_missing_colours: palette colours with a real share of at least `min_share` that the fakes
+    draw at under 1/`factor` of it; pixelart_colour_tv: the total-variation distance between the two
+    histograms, off-palette mass as one more bin (0 = the same colour shares, 1 = disjoint)."""
+    missing = _missing(fake_hist, real_hist, min_share, factor)
     off = abs(float(1.0 - fake_hist.sum()) - float(1.0 - real_hist.sum()))
     tv = 0.5 * (float((fake_hist - real_hist).abs().sum()) + off)
     return {"pixelart_missing_colours": int(missing.sum()), "pixelart_colour_tv": tv}
@@ -210,7 +218,7 @@ def missing_colours(fake_hist: torch.Tensor, real_hist: torch.Tensor, palette, l
     """The missing colours of `colour_coverage`, commonest in the real data first: hex #rrggbbaa and the
     real and generated shares of visible pixels."""
     keys = pack_palette(palette)
-    missing = (real_hist >= COVERAGE_MIN_SHARE) & (fake_hist < real_hist / COVERAGE_FACTOR)
+    missing = _missing(fake_hist, real_hist, COVERAGE_MIN_SHARE, COVERAGE_FACTOR)
     order = [int(i) for i in torch.argsort(real_hist, descending=True) if missing[i]][:limit]
     return [
         {

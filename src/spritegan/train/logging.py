@@ -31,6 +31,7 @@ FIELDS = [
     "diversity",  # fixed batch's mean pairwise distance / a real batch's (1 = as varied as the data)
     "distinct_nn",  # distinct nearest real images of the fixed batch / a real batch's
     "nn_distance",  # fixed batch's distance to its nearest real images / a real batch's
+    "missing_colours",  # palette head only: colours (>= 1% of real pixels) the fixed batch draws at < 1/8
 ]
 
 

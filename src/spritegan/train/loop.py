@@ -39,6 +39,7 @@ from spritegan.generate.traits import TABLE_KEY, label_table
 from spritegan.labels import categorical_groups, label_dim, label_layout, label_matrix
 from spritegan.metrics.evaluate import evaluate
 from spritegan.metrics.monitor import COLLAPSE_SIGNALS, Alarms, TrainingMonitor
+from spritegan.metrics.pixelart import palette_of
 from spritegan.metrics.records import append_record, make_record
 from spritegan.models import build_discriminator, build_generator
 from spritegan.models.despeckle import AUTO_MAX as AUTO_SPECK_SIZE
@@ -857,7 +858,12 @@ class _Loop:
         )
         self.monitor = None  # rank 0 measures the fixed batch on each log row
         if self.main and len(trainer.images) >= 2:
-            self.monitor = TrainingMonitor.from_images(trainer.images, len(trainer.fixed_z))
+            exact = (
+                trainer.cfg.model.head != "rgb"
+            )  # palette-exact output: count the colours G stopped drawing
+            self.monitor = TrainingMonitor.from_images(
+                trainer.images, len(trainer.fixed_z), palette=palette_of(trainer.images) if exact else None
+            )
         self.alarms = Alarms(relativistic=trainer.cfg.train.loss == "rpgan")
         self.acc: dict[str, float] = {}
         self.n_acc, self.t_mark, self.img_mark = 0, time.perf_counter(), trainer.images_seen
