@@ -243,9 +243,9 @@ def test_evaluate_pixelart_reports_real_floor_and_seconds():
         "pixelart_colour_tv": 0.0,
     }
     assert m["pixelart_off_palette"] == pytest.approx(6 / 27)
-    # the one colour is drawn at 21/27 of its real share (not missing); the off-palette mass is the distance
-    assert m["pixelart_missing_colours"] == 0
-    assert m["pixelart_colour_tv"] == pytest.approx(6 / 27)
+    # off-palette samples are read snapped to the palette: every visible pixel then the one colour
+    assert m["pixelart_missing_colours"] == 0 and result["colour_coverage_snapped"]
+    assert m["pixelart_colour_tv"] == pytest.approx(0.0)
     assert m["pixelart_isolated"] == pytest.approx(3 / 27)
     assert m["pixelart_stray"] == pytest.approx(6 / 27)
     assert result["palette_size"] == 1 and result["seconds"] >= 0 and "fid_label" not in result

@@ -178,3 +178,18 @@ def test_eval_pixelart_reports_coverage_with_a_sampling_floor():
     assert out["metrics"]["pixelart_missing_colours"] == 1
     assert out["missing_colours"][0]["colour"] == "#0a0ac8ff"
     assert out["real_floor"]["pixelart_missing_colours"] == 0
+
+
+def test_eval_reads_colour_coverage_of_off_palette_samples_after_snapping():
+    from spritegan.metrics.evaluate import pixelart_with_floor
+
+    real = torch.cat([rgba([[RED, RED], [RED, CLEAR]]), rgba([[BLUE, BLUE], [CLEAR, CLEAR]])] * 8).numpy()
+    shaded = torch.cat(
+        [rgba([[(190, 20, 12, 255), RED], [RED, CLEAR]]), rgba([[(12, 14, 190, 255)] * 2, [CLEAR] * 2])] * 4
+    )
+    out = pixelart_with_floor(shaded.numpy(), real)
+    assert out["metrics"]["pixelart_off_palette"] > 0  # an RGB head's shades ...
+    assert out["colour_coverage_snapped"] and out["metrics"]["pixelart_missing_colours"] == 0  # ... draw both
+    assert out["metrics"]["pixelart_colour_tv"] == pytest.approx(0.0)  # snapped: red 3/5, blue 2/5 as real
+    exact = pixelart_with_floor(real, real)
+    assert "colour_coverage_snapped" not in exact

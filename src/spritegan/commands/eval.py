@@ -126,6 +126,10 @@ def format_table(result: dict) -> str:
             name, text = "KID", f"{value:.5f} +- {result['metrics']['kid_std']:.5f}"
         if key != "kid_std":
             rows.append((name, text, _text(floors[key]) if key in floors else ""))
+    if result.get("colour_coverage_snapped"):
+        rows.append(
+            ("colour coverage read from", "the samples snapped to the palette (off-palette output)", "")
+        )
     for item in result.get("missing_colours", []):
         share = f"{item['generated_share']:.3%} (real {item['real_share']:.3%})"
         rows.append((f"  missing {item['colour']}", share, ""))

@@ -213,7 +213,9 @@ def pixelart_with_floor(fake: np.ndarray, real: np.ndarray, palette=None, alpha_
     """Pixel-art measures of the fakes and of the real images (the floor a perfect model reaches).
 
     Palette and alpha levels default to the real images' own (at most 256 colours / 16 alpha levels, as
-    in the dataset manifest); beyond that the off-palette / off-alpha shares are left out.
+    in the dataset manifest); beyond that the off-palette / off-alpha shares are left out. The colour
+    coverage reads off-palette fakes (an RGB head's) snapped to the nearest palette colour, as `generate
+    --palette` would draw them, so it counts colours G does not draw rather than its off-palette shades.
     """
     if palette is None:
         palette = palette_of(real)
@@ -226,6 +228,15 @@ def pixelart_with_floor(fake: np.ndarray, real: np.ndarray, palette=None, alpha_
         "palette_size": None if palette is None else len(palette),
     }
     if palette is not None and len(fake) and len(real) >= 2:
+        if (
+            out["metrics"].get("pixelart_off_palette", 0.0) > 0
+        ):  # an RGB head: its colours read as the nearest
+            import torch
+
+            from spritegan.generate.postprocess import snap_palette
+
+            fake = snap_palette(torch.from_numpy(np.ascontiguousarray(fake)), palette).numpy()
+            out["colour_coverage_snapped"] = True
         real_hist, fake_hist = colour_histogram(real, palette), colour_histogram(fake, palette)
         out["metrics"].update(colour_coverage(fake_hist, real_hist))
         out["missing_colours"] = missing_colours(fake_hist, real_hist, palette)

@@ -151,6 +151,8 @@ def _pixelart(ctx: Context) -> dict[str, Any]:
     ctx.extra["palette_size"] = measures["palette_size"]
     if measures.get("missing_colours"):
         ctx.extra["missing_colours"] = measures["missing_colours"]
+    if measures.get("colour_coverage_snapped"):
+        ctx.extra["colour_coverage_snapped"] = True
     return measures["metrics"]
 
 
