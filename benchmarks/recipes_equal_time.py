@@ -219,21 +219,25 @@ def main(argv: list[str] | None = None) -> int:
     if args.real_n:
         label += f" vs {args.real_n} real (in-training signal)"
     print(f"\n{label} after about {args.cpu_seconds:.0f} CPU-s of training per run ({args.data})\n")
-    keys = ["pixelart_off_palette", "pixelart_isolated", "pixelart_stray"]
+    keys = ["pixelart_off_palette", "pixelart_isolated", "pixelart_stray", "pixelart_colour_tv"]
     print(
         f"| recipe | seed | CPU-s (GAN + refiner) | steps | images | {label} | KID x10^3 | off-palette | "
-        "isolated | stray-colour |"
+        "isolated | stray-colour | colour distance (TV) | colours missing |"
     )
-    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         res = r["result"]
-        pix = " | ".join(f"{_metric(res, k):.4f}" for k in keys)
+        pix = (
+            " | ".join(f"{_metric(res, k):.4f}" for k in keys)
+            + f" | {_metric(res, 'pixelart_missing_colours'):.0f}"
+        )
         cpu = f"{r['gan_s']:.0f} + {r['refine_s']:.0f}" if r["refine_s"] else f"{r['gan_s']:.0f}"
         print(
             f"| {r['recipe']} | {r['seed']} | {cpu} | {r['steps']} | {r['images']} | {_metric(res, 'fid'):.2f} | "
             f"{_metric(res, 'kid_mean') * 1000:.1f} | {pix} |"
         )
     floor = " | ".join(f"{_metric(rows[0]['result'], k, floor=True):.4f}" for k in keys)
+    floor += f" | {_metric(rows[0]['result'], 'pixelart_missing_colours', floor=True):.0f}"
     print(f"| real data (floor) | | | | | | | {floor} |")
     if any("sprite_valid_share" in r["result"]["metrics"] for r in rows):
         sampled = f"conditional runs sampled with --traits {args.traits}" if args.traits else ""
