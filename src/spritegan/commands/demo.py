@@ -13,7 +13,7 @@ from spritegan.commands import add_command
 if TYPE_CHECKING:
     from spritegan.config import RunConfig
 
-EXAMPLES = """  spritegan demo                       # about 3 minutes on a 2-core CPU with bf16, 4-9 without
+EXAMPLES = """  spritegan demo                       # about 3 minutes on a 2-core CPU with bf16, 4-10 without
   spritegan demo --steps 300 --out runs/quick
   spritegan generate runs/demo -n 64 --refine 0 --out out/raw   # the demo's sprites without the refiner
   spritegan generate runs/demo -n 16 --traits accessory=shield,hair=long --out out/shields
