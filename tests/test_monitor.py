@@ -101,20 +101,39 @@ def test_alarms_warn_once_per_crossing_and_rearm_after_recovery():
         "score_gap": 9.0,
     }
     lines = mon.Alarms().check(500, everything)
-    assert len(lines) == 5 and all(line.startswith("warning: at step 500, ") for line in lines)
+    assert len(lines) == 4 and all(line.startswith("warning: at step 500, ") for line in lines)
     collapse = next(line for line in lines if "distinct training images" in line)
     won = next(line for line in lines if "D has won" in line)
     assert "train.r1_gamma=1" in collapse and "train.keep_healthy=true" in collapse  # what to try
     assert "train.r1_gamma=1" in won
-    assert len(mon.Alarms(relativistic=True).check(500, everything)) == 4  # no sign under rpgan
+    assert len(mon.Alarms(relativistic=True).check(500, everything)) == 3  # no sign under rpgan
+
+
+def test_not_learning_warns_only_when_the_distance_stays_far():
+    far = {"images": 1e5, "nn_distance": 9.0}
+    alarms = mon.Alarms()
+    assert [alarms.check(500 + 20 * i, far) for i in range(mon.NN_ROWS - 1)] == [[]] * (mon.NN_ROWS - 1)
+    (line,) = alarms.check(600, far)
+    assert "not learning yet" in line and "step 600" in line
+    flicker = mon.Alarms()  # the demo's G: above 4 for single rows at steps 120, 200, 240, 280, then learning
+    for step, distance in (
+        (120, 4.8),
+        (140, 3.7),
+        (200, 4.2),
+        (220, 3.5),
+        (240, 4.05),
+        (260, 3.3),
+        (280, 4.05),
+    ):
+        assert flicker.check(step, {"images": 1e5, "nn_distance": distance}) == []
 
 
 def test_alarms_wait_for_the_warmup():
     alarms = mon.Alarms()
     early = {"images": mon.WARMUP_IMAGES - 1, "diversity": 0.1, "distinct_nn": 0.05, "nn_distance": 9.0}
     assert alarms.check(20, early) == []  # a random G starts as one blurry sprite far from the data
-    assert len(alarms.check(40, {**early, "images": mon.WARMUP_IMAGES})) == 3
-    assert len(mon.Alarms().check(40, {k: v for k, v in early.items() if k != "images"})) == 3  # no count
+    assert len(alarms.check(40, {**early, "images": mon.WARMUP_IMAGES})) == 2  # nn_distance waits its rows
+    assert len(mon.Alarms().check(40, {k: v for k, v in early.items() if k != "images"})) == 2  # no count
 
 
 def _two_colour_sprites(n: int, blue_every: int) -> torch.Tensor:

@@ -44,6 +44,7 @@ DIVERSITY_LOW = 0.35  # fixed batch less varied than this share of the real data
 DISTINCT_LOW = 0.30  # nearest-real neighbours this much less distinct than real images': collapse likely
 COLLAPSE_SIGNALS = frozenset({"diversity", "distinct_nn"})  # the Alarms names that mean mode collapse
 NN_FAR = 4.0  # samples this many times farther from any real image than real ones: not learning
+NN_ROWS = 3  # ... for that many rows in a row (a learning G's distance flickers around 4 for single rows)
 SIGN_HIGH = 0.95  # E[sign D(real)] above this: D is sure of every real image (overfitting, ADA's r_t)
 GAP_HIGH = 4.0  # D(real) - D(fake) above this: D separates the sets completely, G gets little signal
 WARMUP_IMAGES = 6400  # no warning before G has seen this many images: a random G draws one blurry sprite
@@ -223,10 +224,12 @@ class Alarms:
             )
         far = row.get("nn_distance")
         if far is not None:
+            streak = self.streak.get("nn_distance", 0) + 1 if far > NN_FAR and warm else 0
+            self.streak["nn_distance"] = streak
             conds.append(
                 (
                     "nn_distance",
-                    far > NN_FAR,
+                    streak >= NN_ROWS,
                     f"samples are {far:.1f}x farther from any training image than real ones are (above "
                     f"{NN_FAR}): not learning yet; check the sample sheets, try a lower R1 gamma or augmentation",
                 )
