@@ -134,16 +134,15 @@ def run(args: argparse.Namespace) -> int:
         raise SpriteganError(f"--steps {args.steps}: must be at least 1")
     out = Path(args.out)
     clear_demo_folder(out)
-    conditional = args.conditional
-    cfg = demo_config(budget, args.steps, args.seed, conditional)
+    cfg = demo_config(budget, args.steps, args.seed, args.conditional)
     dataset = open_dataset(cfg.data.source)
     out.mkdir(parents=True, exist_ok=True)
     (out / DEMO_MARKER).write_text(
         "made by `spritegan demo`; the next demo run with this --out replaces it\n"
     )
-    for note in fit_model_to_data(cfg, dataset, conditional=conditional):
+    for note in fit_model_to_data(cfg, dataset, conditional=args.conditional):
         print(f"note: {note}")
-    labelled = " and their trait labels" if conditional else ""
+    labelled = " and their trait labels" if args.conditional else ""
     print(
         f"demo: training the `sprite` preset with a palette head (D sees colour codes) on {len(dataset.images)} built-in 32x32 RGBA "
         f"sprites{labelled} for {args.steps} steps, then its refiner"

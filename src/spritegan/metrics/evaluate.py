@@ -228,9 +228,8 @@ def pixelart_with_floor(fake: np.ndarray, real: np.ndarray, palette=None, alpha_
         "palette_size": None if palette is None else len(palette),
     }
     if palette is not None and len(fake) and len(real) >= 2:
-        if (
-            out["metrics"].get("pixelart_off_palette", 0.0) > 0
-        ):  # an RGB head: its colours read as the nearest
+        # an RGB head's off-palette shades read as the palette colour each is nearest
+        if out["metrics"].get("pixelart_off_palette", 0.0) > 0:
             import torch
 
             from spritegan.generate.postprocess import snap_palette

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from spritegan.metrics.pixelart import colour_coverage, colour_histogram
+from spritegan.tensors import to_uint8
 
 FEATURE_SIDE = 12  # longest side of the downsampled images the distances are taken on
 POOL = 2048  # real images searched for nearest neighbours
@@ -50,9 +51,8 @@ GAP_HIGH = 4.0  # D(real) - D(fake) above this: D separates the sets completely,
 WARMUP_IMAGES = 6400  # no warning before G has seen this many images: a random G draws one blurry sprite
 COLOURS_MIN_SHARE = 0.01  # missing_colours: colours with at least this share of real visible pixels ...
 COLOURS_FACTOR = 8.0  # ... that the fixed batch draws at under 1/8 of it
-COLOURS_ROWS = (
-    10  # and only after that many rows in a row with a colour missing: early on G's colours come and go
-)
+# and only after that many rows in a row with a colour missing: early on G's colours come and go
+COLOURS_ROWS = 10
 
 MONITOR_FIELDS = ("d_sign_real", "score_gap", "diversity", "distinct_nn", "nn_distance", "missing_colours")
 
@@ -171,7 +171,7 @@ class TrainingMonitor:
     def missing_colours(self, fakes: torch.Tensor) -> int:
         """Palette colours with >= COLOURS_MIN_SHARE of the real pixels drawn at under 1/COLOURS_FACTOR of it."""
         if fakes.dtype != torch.uint8:
-            fakes = ((fakes.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+            fakes = to_uint8(fakes.float())
         hist = colour_histogram(fakes.cpu(), self.palette)
         coverage = colour_coverage(hist, self.real_colours, COLOURS_MIN_SHARE, COLOURS_FACTOR)
         return int(coverage["pixelart_missing_colours"])
@@ -196,6 +196,11 @@ class Alarms:
             elif not crossed:  # recovered: warn again at the next crossing
                 self.active.discard(name)
         return out
+
+    def _held(self, name: str, crossed: bool) -> int:
+        """Rows in a row, this one included, that `name` has crossed its threshold (0 when it has not)."""
+        self.streak[name] = self.streak.get(name, 0) + 1 if crossed else 0
+        return self.streak[name]
 
     def conditions(self, step: int, row: dict[str, float]) -> list[tuple[str, bool, str]]:
         """(signal, crossed, message) for each signal in `row`; nothing crosses during the warm-up."""
@@ -224,8 +229,7 @@ class Alarms:
             )
         far = row.get("nn_distance")
         if far is not None:
-            streak = self.streak.get("nn_distance", 0) + 1 if far > NN_FAR and warm else 0
-            self.streak["nn_distance"] = streak
+            streak = self._held("nn_distance", far > NN_FAR and warm)
             conds.append(
                 (
                     "nn_distance",
@@ -236,8 +240,7 @@ class Alarms:
             )
         dead = row.get("missing_colours")
         if dead is not None:
-            streak = self.streak.get("missing_colours", 0) + 1 if dead >= 1 and warm else 0
-            self.streak["missing_colours"] = streak
+            streak = self._held("missing_colours", dead >= 1 and warm)
             conds.append(
                 (
                     "missing_colours",

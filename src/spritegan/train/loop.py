@@ -858,9 +858,8 @@ class _Loop:
         )
         self.monitor = None  # rank 0 measures the fixed batch on each log row
         if self.main and len(trainer.images) >= 2:
-            exact = (
-                trainer.cfg.model.head != "rgb"
-            )  # palette-exact output: count the colours G stopped drawing
+            # palette-exact output: the monitor also counts the colours G stopped drawing
+            exact = trainer.cfg.model.head != "rgb"
             self.monitor = TrainingMonitor.from_images(
                 trainer.images, len(trainer.fixed_z), palette=palette_of(trainer.images) if exact else None
             )
