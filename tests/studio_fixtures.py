@@ -65,9 +65,21 @@ def make_runs(root: Path) -> Path:
 
     runs = root / "runs"
     plain = make_run(runs, "plain")
-    make_run(runs, "cond", labels=LABEL_SPEC)
+    cond = make_run(runs, "cond", labels=LABEL_SPEC)
+    write_label_table(cond)
     (plain / "metrics.jsonl").write_text(json.dumps({"step": 0, "fid": 123.4}) + "\n")
     (plain / "samples").mkdir()
     Image.new("RGBA", (8, 8), (255, 0, 0, 255)).save(plain / "samples" / "step-000000.png")
     (runs / "not-a-run").mkdir()
     return runs
+
+
+def write_label_table(run: Path) -> None:
+    """The training labels of the `cond` run (its label_table.json): three bare aliens and one zombie in a
+    hat, so traits drawn from the data can be told from traits left off."""
+    import torch
+
+    from spritegan.generate.traits import TABLE_FILE, LabelTable
+
+    rows = torch.tensor([[1.0, 0.0, 0.0]] * 3 + [[0.0, 1.0, 1.0]])  # type alien/zombie, hat
+    (run / TABLE_FILE).write_text(json.dumps(LabelTable.from_matrix(rows).to_dict()))

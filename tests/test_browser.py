@@ -159,8 +159,9 @@ def test_studio_flow(server: str, driver, tmp_path: Path) -> None:
     assert after != before
 
     gen = _generation(drv)
-    drv.find_element("id", "trait-hat").click()
+    Select(drv.find_element("id", "trait-hat")).select_by_value("0")  # a zombie without the data's hat
     _wait(drv, lambda d: _generation(d) > gen, "grid after binary trait")
+    assert drv.find_element("css selector", '[data-testid="sprite-0"] img').get_attribute("src") != after
 
     drv.find_element("css selector", '[data-testid="sprite-3"]').click()
     drv.find_element("css selector", '[data-testid="sprite-7"]').click()

@@ -108,7 +108,7 @@ def test_zip_manifest_regenerates_same_bytes(client: TestClient) -> None:
     assert set(zf.namelist()) == {"seed000003.png", "seed000009.png", "sheet.png", "manifest.json"}
     manifest = json.loads(zf.read("manifest.json"))
     assert manifest["seeds"] == [3, 9] and manifest["traits"] == {"type": "zombie", "hat": 1}
-    assert manifest["labels"] == [0.0, 1.0, 1.0]
+    assert manifest["labels"] == [[0.0, 1.0, 1.0]] * 2  # one row per sprite
     again = {**manifest["request"], "seeds": [9]}
     assert client.post("/api/generate", json=again).content == zf.read("seed000009.png")
 
@@ -127,6 +127,30 @@ def test_traits_change_output_and_unknown_traits(client: TestClient) -> None:
     assert bad.status_code == 400 and "binary" in bad.json()["detail"]
     bad = client.post("/api/generate", json={"model": "plain", "seeds": [1], "traits": {"hat": 1}})
     assert bad.status_code == 400 and "unconditional" in bad.json()["detail"]
+
+
+def test_unasked_traits_are_drawn_from_the_training_labels(client: TestClient) -> None:
+    def labels(traits: object, seeds: list[int]) -> list:
+        body = {"model": "cond", "seeds": seeds, "format": "json", "traits": traits}
+        r = client.post("/api/generate", json=body)
+        assert r.status_code == 200, r.text
+        return r.json()["labels"]
+
+    seeds = list(range(40))
+    drawn = labels(
+        None, seeds
+    )  # no traits: each seed's traits from the data (3 bare aliens, 1 zombie in a hat)
+    assert {tuple(r) for r in drawn} == {(1.0, 0.0, 0.0), (0.0, 1.0, 1.0)}
+    assert 3 <= sum(r[1] for r in drawn) <= 20
+    assert labels({}, seeds) == drawn == labels("", seeds)
+    assert labels(None, [7]) == [drawn[7]]  # the same sprite in any batch
+    assert labels({"type": "zombie"}, seeds[:8]) == [[0.0, 1.0, 1.0]] * 8  # a zombie's hat comes with it
+    assert labels("type=zombie", seeds[:8]) == [[0.0, 1.0, 1.0]] * 8
+    assert labels({"hat": 0}, seeds[:8]) == [[1.0, 0.0, 0.0]] * 8  # no hat asked: only aliens lack one
+    assert labels({"type": "zombie", "hat": 0}, [1])[0][:3] == [0.0, 1.0, 0.0]  # asked beats the data
+    assert labels("none", [1]) is None  # the unconditional slot
+    free = client.post("/api/generate", json={"model": "cond", "seeds": [1], "traits": "none"}).content
+    assert free != client.post("/api/generate", json={"model": "cond", "seeds": [1]}).content
 
 
 def test_morph_png_and_gif(client: TestClient) -> None:

@@ -296,7 +296,9 @@ def test_eval_samples_a_conditional_run_as_generate_does(cond_run: Path) -> None
     pipe = SpritePipeline.from_run(cond_run)
     seeds = list(range(6))
     drawn = pipe(seeds, labels=pipe.labels_for(None, seeds))  # generate without --traits
-    free = pipe(seeds)  # the unconditional slot
+    assert torch.equal(pipe(seeds), drawn)  # the Python API's default draws them the same way
+    free = pipe(seeds, traits="none")  # the unconditional slot
+    assert torch.equal(pipe(seeds, labels=None), free)
     assert not torch.equal(drawn, free)
     keys = ("pixelart_stray", "pixelart_visible_share")
     assert pixelart_metrics(drawn)["pixelart_stray"] != pixelart_metrics(free)["pixelart_stray"]
@@ -329,3 +331,40 @@ def test_train_points_to_unused_labels(tmp_path, capsys) -> None:
     ]
     assert main(argv) == 0
     assert UNUSED_LABELS not in capsys.readouterr().out
+
+
+def test_completion_per_seed_agrees_with_the_asked_traits_and_is_independent_of_batch():
+    from spritegan.generate.traits import complete_traits_for_seeds, parse_trait_request
+
+    spec, table = _zombie_table()
+    vec, asked = parse_trait_request("type=zombie", spec)
+    many = complete_traits_for_seeds(vec, list(range(1000)), spec, table, asked)
+    assert torch.equal(complete_traits_for_seeds(vec, [9, 3], spec, table, asked), many[[9, 3]])
+    assert (many[:, 1] == 1).all() and (many[:, 3] == 0).all()  # zombies, and zombies wear no hat
+    assert 0.68 < float(many[:, 2].mean()) < 0.82  # earring on 3 of the 4 zombies
+    off, off_asked = parse_trait_request("type=zombie,earring=0", spec)
+    assert (complete_traits_for_seeds(off, list(range(50)), spec, table, off_asked)[:, 2] == 0).all()
+    # no training row agrees: each unasked trait drawn by its own share, the asked ones kept
+    none, none_asked = parse_trait_request("type=zombie,hat", spec)
+    odd = complete_traits_for_seeds(none, list(range(20)), spec, table, none_asked)
+    assert (odd[:, 1] == 1).all() and (odd[:, 3] == 1).all()
+    assert torch.equal(complete_traits_for_seeds(vec, [1, 2], spec, None, asked), vec.expand(2, -1))
+
+
+def test_morph_keeps_the_first_seeds_traits_drawn_from_the_data(cond_run: Path) -> None:
+    import argparse
+
+    from spritegan.commands.morph import render_frames
+
+    pipe = SpritePipeline.from_run(cond_run)
+
+    def frames(traits: str | None) -> torch.Tensor:
+        args = argparse.Namespace(
+            space="z", latent=[], seeds="3,17", frames=4, truncation=1.0, loop=False, traits=traits
+        )
+        return render_frames(pipe, args)[0]
+
+    drawn = frames(None)
+    assert torch.equal(drawn[0], pipe([3])[0])  # the first frame is seed 3 as generate draws it
+    assert torch.equal(frames("none")[0], pipe([3], traits="none")[0])
+    assert not torch.equal(drawn, frames("none"))

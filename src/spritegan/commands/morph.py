@@ -11,6 +11,7 @@ EXAMPLES = """  spritegan morph runs/demo --seeds 3,17,42 --frames 48 --out morp
   spritegan morph runs/demo --seeds 3,17 --space z --scale 8 --out morph_z.gif
   spritegan morph runs/sprites-sg --latent out/proj/latent.safetensors --seeds 5 --out mine.gif
   spritegan morph runs/demo --seeds 3,17 --frames 12 --scale 1 --atlas --out walk.gif   # + walk_atlas.png
+  spritegan morph runs/demo-told --seeds 3,17 --traits accessory=shield --out shield.gif   # demo --conditional
 """
 
 
@@ -24,6 +25,12 @@ def register(subparsers) -> None:
     p.add_argument("--frames", type=int, default=48, help="total frames of the animation (default 48)")
     p.add_argument("--space", choices=["w", "z"], help="w (lerp, StyleGAN default) or z (slerp, any model)")
     p.add_argument("--truncation", type=float, default=1.0, help="truncation psi for every endpoint")
+    p.add_argument(
+        "--traits",
+        default=None,
+        help="conditional models: the traits of every frame, as `generate --traits` (e.g. type=alien,hat; "
+        "'none': the unconditional slot); default: the first seed's traits drawn from the training data",
+    )
     p.add_argument("--scale", type=int, default=4, help="nearest-neighbour upscale (default 4)")
     p.add_argument("--fps", type=int, default=12, help="frames per second (default 12)")
     p.add_argument("--loop", action="store_true", help="return to the first sprite at the end")
@@ -54,7 +61,9 @@ def render_frames(pipe, args: argparse.Namespace):
         raise SpriteganError("--latent is a W latent: use --space w (StyleGAN-style runs)")
     starts = [load_latent(f, pipe.generator)[0] for f in args.latent]
     seeds = parse_seeds(args.seeds) if args.seeds else []
-    return morph_frames(pipe, seeds, args.frames, space, args.truncation, args.loop, starts)
+    labels = pipe.labels_for(args.traits, seeds[:1] or [0])  # None for an unconditional model
+    label = labels[0] if labels is not None else None
+    return morph_frames(pipe, seeds, args.frames, space, args.truncation, args.loop, starts, label)
 
 
 def _flatten(image, background: str):

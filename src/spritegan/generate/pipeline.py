@@ -45,6 +45,18 @@ OutputType = Literal["pt", "np", "pil"]
 
 
 MAX_REFINE_PASSES = 8
+
+
+class _FromData:
+    """The default of `SpritePipeline.__call__`'s labels: a conditional model draws each sprite's traits from
+    the training data (its trait shares), as `spritegan generate` does; pass labels=None for the
+    unconditional slot."""
+
+    def __repr__(self) -> str:
+        return "FROM_DATA"
+
+
+FROM_DATA = _FromData()
 MAX_BEST_OF = 64
 
 
@@ -112,6 +124,13 @@ class SpritePipeline:
         self.model_config = ModelConfig(**meta["model_config"])
         self.source: str | None = None  # the run folder or file it was loaded from (finds the label table)
         self.best_of = 1  # latents tried per seed, ranked by best_of_rank (from_pretrained's best_of)
+        self._table: T.LabelTable | None | _FromData = FROM_DATA  # not looked up yet
+
+    def label_table(self) -> T.LabelTable | None:
+        """The training data's label table (looked up once): from the metadata, the run folder or its data."""
+        if self._table is FROM_DATA:
+            self._table = T.load_label_table(self.source or "", self.meta)
+        return self._table
 
     @classmethod
     def from_pretrained(
@@ -231,8 +250,8 @@ class SpritePipeline:
         - None: each seed's traits drawn from the training data's label rows (trait shares match the data);
         - 'none': the unconditional slot (None); 'random': rows drawn from the data with `seed`; 'new':
           trait sets no training image has, each trait drawn by its share (`traits.new_traits`);
-        - text such as 'type=alien,earring': the asked traits, the unasked ones drawn (with `seed`) from
-          training rows that agree with them; `warn` hears about trait sets the data never shows;
+        - text such as 'type=alien,earring': the asked traits, the unasked ones drawn from training rows that
+          agree with them, per seed (`complete_labels`); `warn` hears about trait sets the data never shows;
         - a tensor: (cond_dim,) for every sprite, or one row per sprite.
         Unconditional models give None (and refuse trait text).
         """
@@ -244,13 +263,13 @@ class SpritePipeline:
         if traits is None or traits.strip().lower() == "none":
             if traits is not None or not self.label_spec:
                 return None
-            table = T.load_label_table(self.source or "", self.meta)
+            table = self.label_table()
             return T.traits_for_seeds(list(seeds), table) if table is not None else None
         if not self.label_spec:
             raise SpriteganError(
                 f"{where}: this model is unconditional, so --traits cannot be used (train with --conditional)"
             )
-        table = T.load_label_table(self.source or "", self.meta)
+        table = self.label_table()
         gen = torch.Generator().manual_seed(seed)
         mode = traits.strip().lower()
         if mode in ("random", "new"):
@@ -262,12 +281,27 @@ class SpritePipeline:
                 return T.new_traits(n, self.label_spec, table, gen)
             return T.random_traits(n, table, gen)
         vec, asked = T.parse_trait_request(traits, self.label_spec)
+        return self.complete_labels(vec, asked, seeds, warn, table)
+
+    def complete_labels(
+        self,
+        vec: torch.Tensor,
+        asked: torch.Tensor,
+        seeds: Sequence[int],
+        warn: Callable[[str], None] | None = None,
+        table: T.LabelTable | None = None,
+    ) -> torch.Tensor:
+        """(len(seeds), cond_dim) rows that keep the asked indices of `vec` and draw the unasked traits from
+        the training rows that agree with them, each with its seed's own generator (so `type=zombie` gives
+        zombies with the accessories zombies have, and seed s is the same sprite in any batch). Without the
+        training labels the unasked traits stay off."""
+        table = self.label_table() if table is None else table
         if warn is not None and table is not None and not T.seen_combination(vec, table):
             warn(
                 f"{T.describe(vec, self.label_spec)} never occur together in the training data; "
                 "expect weaker results"
             )
-        return T.complete_traits(vec, n, self.label_spec, table, gen, asked)
+        return T.complete_traits_for_seeds(vec, list(seeds), self.label_spec, table, asked)
 
     def ws(
         self, z: torch.Tensor, labels: torch.Tensor | None = None, truncation: float = 1.0
@@ -316,7 +350,7 @@ class SpritePipeline:
         *,
         n: int | None = None,
         seed: int = 0,
-        labels: torch.Tensor | None = None,
+        labels: torch.Tensor | None | _FromData = FROM_DATA,
         traits: str | None = None,
         truncation: float = 1.0,
         z: torch.Tensor | None = None,
@@ -330,7 +364,9 @@ class SpritePipeline:
         """Sprites for seeds (default seed, seed+1, ..., seed+n-1), given z, or given W latents `ws`.
 
         `traits` (text such as 'type=alien,hat', 'random' or 'none'; see `labels_for`) or `labels`
-        (N, cond_dim) condition a conditional model; with neither it is left unconditional.
+        (N, cond_dim) condition a conditional model; with neither, each sprite's traits are drawn from the
+        training data (per seed; given z, as for seeds seed, seed+1, ...), and traits='none' or labels=None
+        ask for the unconditional slot.
         output_type: "pt" uint8 tensor (N, C, H, W); "np" uint8 array (N, H, W, C); "pil" list of images.
         The pipeline's `best_of` (or this call's, checked by the caller) applies to sprites named by seeds;
         given z or ws are drawn as they are.
@@ -345,8 +381,11 @@ class SpritePipeline:
             seeds = range(seed, seed + (n if n is not None else 1))
         if seeds is not None:
             seeds = list(seeds)
+        rows = seeds if seeds is not None else range(seed, seed + len(z))
         if traits is not None:
-            labels = self.labels_for(traits, seeds if seeds is not None else range(len(z)), seed)
+            labels = self.labels_for(traits, rows, seed)
+        elif labels is FROM_DATA:
+            labels = self.labels_for(None, rows)
         k = self.best_of if best_of is None else best_of
         if by_seed and k > 1:
             images = self._best_of(seeds, labels, truncation, batch_size, k)

@@ -279,11 +279,7 @@ def complete_traits(
     columns are drawn by class frequency and unasked binary traits by their frequency.
     """
     layout = label_layout(spec)
-    if asked is None:
-        asked = vec > 0.5
-        for c in layout:
-            if c.kind == "categorical" and float(vec[c.offset : c.offset + c.width].sum()) > 0:
-                asked[c.offset : c.offset + c.width] = True
+    asked = _asked_mask(vec, layout) if asked is None else asked
     out = vec.expand(n, -1).clone()
     if table is None or bool(asked.all()):
         return out
@@ -296,6 +292,46 @@ def complete_traits(
     else:
         rows = independent_traits(n, layout, table, generator)
     return torch.where(asked, out, rows)
+
+
+def complete_traits_for_seeds(
+    vec: torch.Tensor,
+    seeds: list[int],
+    spec: dict | None,
+    table: LabelTable | None,
+    asked: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """`complete_traits` with one draw per seed from the seed's own generator, float (len(seeds), D): the
+    sprite of seed s asked for the same traits is the same whatever the batch (as `traits_for_seeds`)."""
+    out = vec.expand(len(seeds), -1).clone()
+    if table is None or not len(seeds):
+        return out
+    layout = label_layout(spec)
+    asked = _asked_mask(vec, layout) if asked is None else asked
+    if bool(asked.all()):
+        return out
+    mat = table.matrix()
+    on, off = asked & (vec > 0.5), asked & (vec <= 0.5)
+    agree = ((mat[:, on] > 0.5).all(1) & (mat[:, off] <= 0.5).all(1)).nonzero().flatten()
+    weights = torch.tensor(table.counts, dtype=torch.float64)[agree]
+    rows = []
+    for s in seeds:
+        gen = torch.Generator().manual_seed(int(s))
+        if len(agree):
+            rows.append(mat[agree[torch.multinomial(weights, 1, generator=gen)]])
+        else:
+            rows.append(independent_traits(1, layout, table, gen))
+    return torch.where(asked, out, torch.cat(rows))
+
+
+def _asked_mask(vec: torch.Tensor, layout: list[LabelColumn]) -> torch.Tensor:
+    """The indices a label vector decides when no mask came with it: the categorical columns with a class set
+    and the binary traits that are on."""
+    asked = vec > 0.5
+    for c in layout:
+        if c.kind == "categorical" and float(vec[c.offset : c.offset + c.width].sum()) > 0:
+            asked[c.offset : c.offset + c.width] = True
+    return asked
 
 
 def traits_for_seeds(seeds: list[int], table: LabelTable) -> torch.Tensor:

@@ -37,9 +37,8 @@ from spritegan.serve.studio import (
     Limits,
     ModelStore,
     StudioError,
-    build_labels,
     gif_bytes,
-    parse_trait_text,
+    labels_for_request,
     png_bytes,
     shown,
     zip_bundle,
@@ -181,8 +180,10 @@ class Studio:
         finally:
             self.lock.release()
 
-    def common(self, body: _Body, n: int) -> tuple[Any, torch.Tensor | None]:
-        """Check scale/truncation/output size and build labels; returns (pipeline, labels (n, cond) | None)."""
+    def common(self, body: _Body, seeds: list[int], n: int | None = None) -> tuple[Any, torch.Tensor | None]:
+        """Check scale/truncation/output size (of n sprites, default one per seed) and build the labels of a
+        conditional model, one row per seed (`labels_for_request`); returns (pipeline, labels | None)."""
+        n = len(seeds) if n is None else n
         lim = self.limits
         _check_range("truncation", body.truncation, 0.0, lim.max_truncation, "server limit max_truncation")
         _check_range("scale", body.scale, 1, lim.max_scale, "server limit max_scale")
@@ -194,15 +195,11 @@ class Studio:
                 413,
                 f"{n} sprites at scale {body.scale} make {pixels} pixels; the limit is {lim.max_output_pixels}",
             )
-        if body.traits in (None, {}, ""):
-            return pipe, None
         if not pipe.model_config.cond_dim:
-            raise StudioError(400, f"model {body.model!r} is unconditional: it takes no traits")
-        if isinstance(body.traits, str):
-            vec = parse_trait_text(body.traits, pipe.label_spec)
-        else:
-            vec = build_labels(body.traits, pipe.label_spec)
-        return pipe, vec.reshape(1, -1).float().repeat(n, 1)
+            if body.traits not in (None, {}, ""):
+                raise StudioError(400, f"model {body.model!r} is unconditional: it takes no traits")
+            return pipe, None
+        return pipe, labels_for_request(pipe, body.traits, seeds)
 
     def seeds(self, body: GenerateBody) -> list[int]:
         """The request's seeds, bounded by max_count."""
@@ -222,7 +219,7 @@ class Studio:
         """Render a generate request as PNG, sheet, JSON or ZIP."""
         _check_range("repeat", body.repeat, 1, MAX_REPEAT, "a tile repeated up to 4 x 4")
         _check_range("best_of", body.best_of, 1, self.limits.max_best_of, "server limit max_best_of")
-        pipe, labels = self.common(body, len(seeds))
+        pipe, labels = self.common(body, seeds)
         if body.best_of > 1 and best_of_rank(pipe.generator) is None:
             raise StudioError(400, f"model {body.model!r} has no trained refiner or sheet reader to rank by")
         images = pipe(
@@ -240,7 +237,7 @@ class Studio:
             "step": pipe.meta.get("step"),
             "seeds": seeds,
             "traits": body.traits,
-            "labels": labels[0].tolist() if labels is not None else None,
+            "labels": labels.tolist() if labels is not None else None,
             "truncation": body.truncation,
             "palette": body.palette,
             "scale": body.scale,
@@ -265,7 +262,8 @@ class Studio:
         _check_range("frames", body.frames, 2, self.limits.max_frames, "server limit max_frames")
         for s in (body.seed_a, body.seed_b):
             _check_range("seed", s, 0, MAX_SEED, "seeds are non-negative 63-bit integers")
-        pipe, labels = self.common(body, body.frames)
+        # every frame keeps the first seed's traits
+        pipe, labels = self.common(body, [body.seed_a], body.frames)
         if pipe.is_style:
             label = labels[0] if labels is not None else None
             seeds = [body.seed_a, body.seed_b]
@@ -275,6 +273,7 @@ class Studio:
         else:
             ends = pipe.latents([body.seed_a, body.seed_b])
             z = interpolate(ends[0], ends[1], body.frames, mode=body.mode)
+            labels = labels.expand(body.frames, -1) if labels is not None else None
             images = pipe(z=z, labels=labels, truncation=body.truncation, palette=body.palette)
         if body.format == "gif":
             frames = [to_pil(im).convert("RGBA") for im in upscale(images, body.scale)]
@@ -292,7 +291,7 @@ class Studio:
                 404,
                 f"model {body.model!r} has no latent directions (RUNS_DIR/{body.model}/directions/*.safetensors)",
             )
-        pipe, labels = self.common(body, 1)
+        pipe, labels = self.common(body, [body.seed])
         for name, amount in body.directions.items():
             _check_range(
                 f"amount for {name}", amount, -self.limits.max_edit, self.limits.max_edit, "max_edit"

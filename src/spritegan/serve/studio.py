@@ -21,7 +21,7 @@ import torch
 from spritegan import __version__
 from spritegan.errors import SpriteganError
 from spritegan.generate.pipeline import SpritePipeline, best_of_rank
-from spritegan.generate.traits import parse_traits, trait_mapping
+from spritegan.generate.traits import trait_mapping
 from spritegan.labels import label_layout
 from spritegan.metrics import records
 from spritegan.serve.guard import inside, read_inside
@@ -72,22 +72,23 @@ def validate_name(name: str) -> str:
     return name
 
 
-def build_labels(traits: dict[str, Any], spec: dict | None) -> torch.Tensor:
-    """{column: class name | class index | 0/1} -> label vector (cond_dim,) through
-    `generate.traits.trait_mapping`; missing columns stay zero; a bad trait is a 400."""
+def labels_for_request(
+    pipe: SpritePipeline, traits: str | dict[str, Any] | None, seeds: list[int]
+) -> torch.Tensor | None:
+    """The label rows (len(seeds), cond_dim) of a conditional model for a request's traits, as `spritegan
+    generate --traits` makes them: none given, each seed's traits drawn from the training data; some given,
+    the unasked ones drawn from the training rows that agree with them (per seed); text also takes 'random',
+    'new' and 'none' (the unconditional slot: None). A bad trait is a 400."""
     try:
-        return trait_mapping(traits, spec, shown)[0]
-    except SpriteganError as exc:
-        raise StudioError(400, str(exc)) from exc
-
-
-def parse_trait_text(text: str, spec: dict | None) -> torch.Tensor:
-    """Trait text like 'type=alien,hat' -> label vector (cond_dim,), as `generate --traits` reads it."""
-    try:
-        return parse_traits(text, spec)
+        if isinstance(traits, dict) and traits:
+            return pipe.complete_labels(*trait_mapping(traits, pipe.label_spec, shown), seeds)
+        text = traits if isinstance(traits, str) and traits.strip() else None
+        return pipe.labels_for(text, seeds, seeds[0] if seeds else 0)
     except (SpriteganError, ValueError, KeyError) as exc:
+        if not isinstance(traits, str):
+            raise StudioError(400, str(exc)) from exc
         reason = "; ".join(str(exc).split("\n")).strip("'\"")
-        raise StudioError(400, f"traits {shown(text)}: {reason}") from exc
+        raise StudioError(400, f"traits {shown(traits)}: {reason}") from exc
 
 
 def png_bytes(image: Any) -> bytes:

@@ -27,9 +27,10 @@ async function api(path, body) {
 function currentTraits() {
   if (!state.model || !state.model.conditional) return null;
   const traits = {};
+  // "(any)" leaves a trait unasked: the server draws it from the training data, given the asked ones
   for (const el of $("traits").querySelectorAll("[data-trait]")) {
-    if (el.type === "checkbox") traits[el.dataset.trait] = el.checked ? 1 : 0;
-    else if (el.value !== "") traits[el.dataset.trait] = el.value;
+    if (el.value === "") continue;
+    traits[el.dataset.trait] = el.dataset.kind === "binary" ? Number(el.value) : el.value;
   }
   return traits;
 }
@@ -90,24 +91,21 @@ function renderTraits(m) {
     const label = document.createElement("label");
     label.htmlFor = `trait-${t.name}`;
     label.textContent = t.name;
-    let input;
+    row.className = "row";
+    const input = document.createElement("select");
+    input.add(new Option("(any)", ""));
     if (t.kind === "categorical") {
-      row.className = "row";
-      input = document.createElement("select");
-      const any = new Option("(any)", "");
-      input.add(any);
       for (const c of t.classes) input.add(new Option(c, c));
     } else {
-      row.className = "row check";
-      input = document.createElement("input");
-      input.type = "checkbox";
+      input.add(new Option("yes", "1"));
+      input.add(new Option("no", "0"));
     }
     input.id = `trait-${t.name}`;
     input.dataset.trait = t.name;
+    input.dataset.kind = t.kind;
     input.dataset.testid = `trait-${t.name}`;
     input.addEventListener("change", generate);
-    if (t.kind === "categorical") row.append(label, input);
-    else row.append(input, label);
+    row.append(label, input);
     box.append(row);
   }
 }
