@@ -174,7 +174,7 @@ def test_demo_trains_the_refiner_of_its_budget(tmp_path, monkeypatch):
     monkeypatch.setenv("SPRITEGAN_CPU_BF16", "0")
     cpu_bf16_pays.cache_clear()
     try:
-        argv = ["demo", "--steps", "1", "--out", str(tmp_path / "demo"), "--no-progress", "--conditional"]
+        argv = ["demo", "--steps", "1", "--out", str(tmp_path / "demo"), "--no-progress"]
         assert main(argv) == 0
     finally:
         monkeypatch.delenv("SPRITEGAN_CPU_BF16")
@@ -183,18 +183,18 @@ def test_demo_trains_the_refiner_of_its_budget(tmp_path, monkeypatch):
     assert pipe.model_config.palette_refiner == 32
     config = (tmp_path / "demo" / "config.yaml").read_text()
     assert "refine_mpix: 0.02\n" in config
-    # --conditional: told the sprites' traits (class-conditional batch norm, R1 gamma 0.5, colour usage 1)
+    # by default told the sprites' traits (class-conditional batch norm, R1 gamma 0.5, colour usage 1)
     assert pipe.model_config.cond_mode == "cbn" and pipe.label_spec == pipe.manifest["labels"]
     assert "r1_gamma: 0.5\n" in config and "colour_usage: 1.0\n" in config
     assert pipe.model_config.cond_dim == sum(len(c["classes"]) for c in pipe.label_spec.values())
 
 
 def test_demo_config_free_and_told():
-    """The demo trains a free G with the preset's R1; --conditional tells it the traits (class-conditional
-    batch norm, R1 gamma 0.5, colour usage 1); the refiner's pixels scale with the steps."""
+    """The demo tells G the traits (class-conditional batch norm, R1 gamma 0.5, colour usage 1); --free trains
+    the preset's free G; the refiner's pixels scale with the steps."""
     from spritegan.commands.demo import DEMO_BF16, DEMO_FP32, demo_config
 
-    free, told = demo_config(DEMO_BF16, 1500, 0), demo_config(DEMO_FP32, 500, 3, conditional=True)
+    free, told = demo_config(DEMO_BF16, 1500, 0, conditional=False), demo_config(DEMO_FP32, 500, 3)
     assert free.model.palette_refiner == 48 and free.train.r1_gamma == 0.2 and free.model.cond_mode == "input"
     assert free.train.refine_mpix == 30.0 and (free.train.steps, free.train.seed) == (1500, 0)
     assert free.train.colour_usage == 0.0
@@ -219,8 +219,10 @@ def test_demo_command_end_to_end(tmp_path, capsys):
     assert set(pixels[:, 3].tolist()) <= set(pipe.manifest["alpha_levels"])
 
 
-def test_demo_trains_the_unconditional_g_by_default(tmp_path):
-    assert main(["demo", "--steps", "1", "--out", str(tmp_path / "free"), "--no-progress"]) == 0
+def test_demo_free_trains_the_unconditional_g(tmp_path):
+    assert main(["demo", "--steps", "1", "--free", "--out", str(tmp_path / "free"), "--no-progress"]) == 0
     pipe = SpritePipeline.from_run(tmp_path / "free")
     assert not pipe.label_spec and pipe.model_config.cond_dim == 0
     assert "colour_usage: 0.0\n" in (tmp_path / "free" / "config.yaml").read_text()
+    with pytest.raises(SystemExit):  # told and free at once is refused by the parser
+        main(["demo", "--free", "--conditional", "--out", str(tmp_path / "both")])

@@ -1,6 +1,6 @@
 """`spritegan demo`: train the `sprite` preset with its palette head (and colour codes for D) on the built-in
-sprites for a few CPU minutes (told their traits with --conditional), then its refiner (a learned clean-up
-of stray pixels), then sample."""
+sprites for a few CPU minutes, told their traits (--free: not told), then its refiner (a learned clean-up of
+stray pixels), then sample."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 EXAMPLES = """  spritegan demo                       # about 3 minutes on a 2-core CPU with bf16, 4-10 without
   spritegan demo --steps 300 --out runs/quick
   spritegan generate runs/demo -n 64 --refine 0 --out out/raw   # the demo's sprites without the refiner
-  spritegan demo --conditional --out runs/demo-told   # G told each sprite's traits: cleaner sheets
-  spritegan generate runs/demo-told -n 16 --traits accessory=shield,hair=long --out out/shields
+  spritegan generate runs/demo -n 16 --traits accessory=shield,hair=long --out out/shields
+  spritegan demo --free --out runs/demo-free   # G not told the traits (the default until 2026-12-08)
 """
 
 
@@ -39,14 +39,14 @@ DEMO_BF16 = DemoBudget(1500, 48, 30.0)
 # than half its CPU time (188 against 399 CPU-s; docs/builtin.md)
 DEMO_FP32 = DemoBudget(1000, 32, 20.0)
 
-# --conditional: G told each sprite's traits (the data's labels; class-conditional batch norm and R1 gamma 0.5, as
+# The demo's G is told each sprite's traits (the data's labels; class-conditional batch norm and R1 gamma 0.5, as
 # the README's 30-CPU-minute recipe) and pulled toward the data's colour shares (train.colour_usage=1: told an
 # eye colour it had stopped drawing, the told G smeared faces, 41% eyeless after the refiner). At the fp32
 # budget, seeds 0 and 1: readable 100% and 100%, mean agreement 0.936 and 0.949, stray-colour 0.0094 and
 # 0.0063, 11% and 0% eyeless, 8 and 6 of 39 traits outside 2x, against the free demo's 96.1% and 96.4%, 0.909
 # and 0.909, 0.0117 and 0.0087, 19% and 7%, 15 and 13 (docs/builtin.md, the told demo with colour usage).
-# Not the default: its unconditional slot, which the Python API and the studio use when asked for no traits,
-# is noise after 1,000 steps
+# Its unconditional slot is noise after 1,000 steps, so everything that samples it (the CLI, the Python API,
+# the studio) draws each sprite's traits from the data unless asked for the slot (--traits none)
 CONDITIONAL_SETTINGS = {"model.cond_mode": "cbn", "train.r1_gamma": 0.5, "train.colour_usage": 1.0}
 
 
@@ -59,7 +59,7 @@ def demo_budget(device: str = "auto") -> DemoBudget:
     return DEMO_BF16 if bf16_autocast_ok(resolve_device(device)) else DEMO_FP32
 
 
-def demo_config(budget: DemoBudget, steps: int, seed: int, conditional: bool = False) -> RunConfig:
+def demo_config(budget: DemoBudget, steps: int, seed: int, conditional: bool = True) -> RunConfig:
     """The demo's run config: the `sprite` preset on the built-in sprites at `budget` (its refiner scaled to
     `steps`), with CONDITIONAL_SETTINGS when G is told the traits."""
     from spritegan.config import build_config
@@ -88,12 +88,16 @@ def register(subparsers) -> None:
         help=f"training steps (default {DEMO_BF16.steps}, or {DEMO_FP32.steps} on a CPU without fast bf16)",
     )
     p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument(
+    told = p.add_mutually_exclusive_group()
+    told.add_argument(
         "--conditional",
         action="store_true",
-        help="tell G each sprite's traits (the built-in labels) and pull it toward the data's colour shares; "
-        "the sheet draws the traits from the data (cleaner sheets; ask `generate` for traits, since its "
-        "unconditional slot is noise)",
+        help="tell G each sprite's traits (the built-in labels; the default); the sheet draws them from the data",
+    )
+    told.add_argument(
+        "--free",
+        action="store_true",
+        help="do not tell G the traits: the unconditional demo (more specks, fewer eyes; docs/builtin.md)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -134,15 +138,16 @@ def run(args: argparse.Namespace) -> int:
         raise SpriteganError(f"--steps {args.steps}: must be at least 1")
     out = Path(args.out)
     clear_demo_folder(out)
-    cfg = demo_config(budget, args.steps, args.seed, args.conditional)
+    conditional = not args.free
+    cfg = demo_config(budget, args.steps, args.seed, conditional)
     dataset = open_dataset(cfg.data.source)
     out.mkdir(parents=True, exist_ok=True)
     (out / DEMO_MARKER).write_text(
         "made by `spritegan demo`; the next demo run with this --out replaces it\n"
     )
-    for note in fit_model_to_data(cfg, dataset, conditional=args.conditional):
+    for note in fit_model_to_data(cfg, dataset, conditional=conditional):
         print(f"note: {note}")
-    labelled = " and their trait labels" if args.conditional else ""
+    labelled = " and their trait labels" if conditional else ""
     print(
         f"demo: training the `sprite` preset with a palette head (D sees colour codes) on {len(dataset.images)} built-in 32x32 RGBA "
         f"sprites{labelled} for {args.steps} steps, then its refiner"
@@ -150,10 +155,8 @@ def run(args: argparse.Namespace) -> int:
     result = train(cfg, dataset, out, progress=not args.no_progress)
     pipe = SpritePipeline.from_run(out)
     sheet = out / "demo-sheet.png"
-    seeds = range(64)  # a conditional G: each sprite's traits drawn from the data, as `generate` draws them
-    save_png(
-        make_sheet(pipe(seeds, labels=pipe.labels_for(None, seeds)), scale=4, background="checker"), sheet
-    )
+    # a conditional G draws each sprite's traits from the data, as `generate` and the Python API do
+    save_png(make_sheet(pipe(range(64)), scale=4, background="checker"), sheet)
     real = out / "real-sheet.png"
     save_png(make_sheet(dataset.images[:64], scale=4, background="checker"), real)
     print(f"trained {result.step} steps in {result.seconds:.0f}s ({result.images_per_s:.0f} img/s)")

@@ -11,7 +11,7 @@ EXAMPLES = """  spritegan morph runs/demo --seeds 3,17,42 --frames 48 --out morp
   spritegan morph runs/demo --seeds 3,17 --space z --scale 8 --out morph_z.gif
   spritegan morph runs/sprites-sg --latent out/proj/latent.safetensors --seeds 5 --out mine.gif
   spritegan morph runs/demo --seeds 3,17 --frames 12 --scale 1 --atlas --out walk.gif   # + walk_atlas.png
-  spritegan morph runs/demo-told --seeds 3,17 --traits accessory=shield --out shield.gif   # demo --conditional
+  spritegan morph runs/demo --seeds 3,17 --traits accessory=shield --out shield.gif   # every frame a shield
 """
 
 
