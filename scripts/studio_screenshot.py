@@ -60,7 +60,9 @@ def main(runs: str, model: str, out: str, traits: list[str]) -> None:
     try:
         drv.get(f"http://127.0.0.1:{port}/")
         wait.until(lambda d: d.find_elements("css selector", "#sprite-grid figure"))
-        after(lambda: Select(drv.find_element("id", "model-select")).select_by_value(model))
+        picker = Select(drv.find_element("id", "model-select"))
+        if picker.first_selected_option.get_attribute("value") != model:  # else no change, no new grid
+            after(lambda: picker.select_by_value(model))
         for item in traits:
             column, _, value = item.partition("=")
             after(lambda c=column, v=value: Select(drv.find_element("id", f"trait-{c}")).select_by_value(v))
